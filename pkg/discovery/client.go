@@ -1,0 +1,42 @@
+package discovery
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// QueryWait bounds every blocking query. go-kit's Instancer cannot cancel a query in flight when
+// it is stopped, so a short wait is what lets a stopped Instancer's goroutine end promptly.
+const QueryWait = 2 * time.Second
+
+// NewClient returns a consul/api client for the registry at registryURL (the hub or a Consul
+// agent), sending token as X-Consul-Token when it is set.
+func NewClient(registryURL, token string) (*api.Client, error) {
+	u, err := url.Parse(registryURL)
+	if err != nil {
+		return nil, fmt.Errorf("registry URL %q: %w", registryURL, err)
+	}
+	transport := &http.Transport{
+		Proxy:               nil, // the registry is always dialled directly
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address = u.Host
+	cfg.Scheme = u.Scheme
+	cfg.Token = token
+	cfg.WaitTime = QueryWait
+	cfg.Transport = transport
+	// Each request is bounded: a blocking query takes at most QueryWait plus Consul's jitter.
+	cfg.HttpClient = &http.Client{Transport: transport, Timeout: QueryWait + 5*time.Second}
+	return api.NewClient(cfg)
+}
+
+// ServiceURL turns a Consul instance string "host:port" into "http://host:port".
+func ServiceURL(instance string) string { return "http://" + instance }

@@ -1,0 +1,5 @@
+// Package discovery is the client side of the registry that every service uses, against the
+// built-in hub and a Consul agent alike: a consul/api client, a go-kit sd.Registrar that retries
+// and re-registers on its own, and sd.Instancers that log their dependencies' comings and goings.
+// It must never depend on which backend answers.
+package discovery

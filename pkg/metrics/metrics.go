@@ -1,0 +1,104 @@
+// Package metrics gives each service its own Prometheus registry, the go-kit request metrics
+// every service exposes (count and latency per method, route and status), and the /metrics
+// handler. It keeps no global registry: two services in one process never share metrics.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	kitprom "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/gorilla/mux"
+	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every gradebook metric.
+const Namespace = "gradebook"
+
+// Registry is a service's metrics.
+type Registry struct {
+	prom     *prometheus.Registry
+	requests metrics.Counter
+	latency  metrics.Histogram
+}
+
+// New returns a Registry with the Go runtime and process collectors and the HTTP request metrics.
+func New() *Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r := &Registry{prom: reg}
+	r.requests = r.Counter("http", "requests_total", "HTTP requests served, by method, route and status.", "method", "route", "status")
+	r.latency = r.Histogram("http", "request_duration_seconds", "Time to serve HTTP requests, by method, route and status.", prometheus.DefBuckets, "method", "route", "status")
+	return r
+}
+
+// Counter registers and returns a go-kit counter.
+func (r *Registry) Counter(subsystem, name, help string, labels ...string) metrics.Counter {
+	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
+	r.prom.MustRegister(cv)
+	return kitprom.NewCounter(cv)
+}
+
+// Gauge registers and returns a go-kit gauge.
+func (r *Registry) Gauge(subsystem, name, help string, labels ...string) metrics.Gauge {
+	gv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
+	r.prom.MustRegister(gv)
+	return kitprom.NewGauge(gv)
+}
+
+// GaugeFunc registers a gauge whose value is read from f at scrape time.
+func (r *Registry) GaugeFunc(subsystem, name, help string, f func() float64) {
+	r.prom.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, f))
+}
+
+// Histogram registers and returns a go-kit histogram with the given buckets.
+func (r *Registry) Histogram(subsystem, name, help string, buckets []float64, labels ...string) metrics.Histogram {
+	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: buckets}, labels)
+	r.prom.MustRegister(hv)
+	return kitprom.NewHistogram(hv)
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.prom, promhttp.HandlerOpts{Registry: r.prom})
+}
+
+// Gatherer exposes the underlying registry, for tests and scrapes in-process.
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.prom }
+
+type routeKey struct{}
+
+// Instrument counts and times every request next serves. The route label is the gorilla/mux
+// path template when the request matched a route that RouteLabel ran on, and "unmatched"
+// otherwise, so that probing random paths cannot blow up the label space.
+func (r *Registry) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		route := "unmatched"
+		sw := httpx.NewStatusWriter(w)
+		begin := time.Now()
+		next.ServeHTTP(sw, req.WithContext(context.WithValue(req.Context(), routeKey{}, &route)))
+		lvs := []string{"method", req.Method, "route", route, "status", strconv.Itoa(sw.Status)}
+		r.requests.With(lvs...).Add(1)
+		r.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	})
+}
+
+// RouteLabel is a gorilla/mux middleware (router.Use) that tells Instrument which route matched.
+func RouteLabel(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if p, ok := req.Context().Value(routeKey{}).(*string); ok {
+			if cr := mux.CurrentRoute(req); cr != nil {
+				if t, err := cr.GetPathTemplate(); err == nil {
+					*p = t
+				}
+			}
+		}
+		next.ServeHTTP(w, req)
+	})
+}

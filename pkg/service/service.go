@@ -1,0 +1,260 @@
+// Package service is the lifecycle every gradebook service shares: bind the listener, then
+// register; serve /health and /metrics beside the service's routes behind the common middleware;
+// and on shutdown deregister, drain in-flight requests and flush the logs. It holds no business
+// logic and must never read stdin or call os.Exit.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gorilla/mux"
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/discovery"
+	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/logx"
+	"github.com/gradebook/gradebook/pkg/metrics"
+)
+
+// ShutdownTimeout bounds the drain of in-flight requests.
+const ShutdownTimeout = 10 * time.Second
+
+// Runtime is what a running service shares with the plumbing: its configuration, logger, metrics,
+// registry client and listener. Build it with New, add routes to Router, then call Serve.
+type Runtime struct {
+	Config  config.Common
+	Logger  log.Logger
+	Metrics *metrics.Registry
+	Consul  *api.Client
+	// Router is where the service adds its routes; /health and /metrics are already on it.
+	Router *mux.Router
+
+	fanout    *logx.Fanout
+	ln        net.Listener
+	ready     atomic.Pointer[func() error]
+	draining  atomic.Bool
+	mu        sync.Mutex
+	closers   []func(context.Context) error
+	instances []*discovery.Instancer
+	tags      []string
+	meta      map[string]string
+	checks    api.AgentServiceChecks
+}
+
+// New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
+// listener, so that the port is taken before anything is registered.
+func New(cfg config.Common, stderr io.Writer) (*Runtime, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger, fan := logx.New(stderr, cfg.Name, cfg.LogLevel)
+	client, err := discovery.NewClient(cfg.Registry, cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	// With -listen :0 the advertised port follows the one the kernel chose.
+	if host, port, _ := net.SplitHostPort(cfg.Advertise); port == "0" {
+		_, realPort, _ := net.SplitHostPort(ln.Addr().String())
+		cfg.Advertise = net.JoinHostPort(host, realPort)
+	}
+	rt := &Runtime{
+		Config:  cfg,
+		Logger:  logger,
+		Metrics: metrics.New(),
+		Consul:  client,
+		Router:  httpx.NewRouter(),
+		fanout:  fan,
+		ln:      ln,
+	}
+	rt.Router.Use(metrics.RouteLabel)
+	rt.Router.Handle("/health", http.HandlerFunc(rt.serveHealth)).Methods(http.MethodGet, http.MethodHead)
+	rt.Router.Handle("/metrics", rt.Metrics.Handler()).Methods(http.MethodGet)
+	return rt, nil
+}
+
+// Addr is the address the listener is bound to.
+func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
+
+// URL is the service's advertised base URL.
+func (rt *Runtime) URL() string { return "http://" + rt.Config.Advertise }
+
+// SetReady installs the check behind /health: nil means the service can serve.
+func (rt *Runtime) SetReady(f func() error) { rt.ready.Store(&f) }
+
+// AddLogSink sends every log entry to l as well as stderr; flush runs at shutdown.
+func (rt *Runtime) AddLogSink(l log.Logger, flush func(context.Context) error) {
+	rt.fanout.Add(l)
+	if flush != nil {
+		rt.OnClose(flush)
+	}
+}
+
+// OnClose runs f at shutdown, after the HTTP server has drained, in reverse order of adding.
+func (rt *Runtime) OnClose(f func(context.Context) error) {
+	rt.mu.Lock()
+	rt.closers = append(rt.closers, f)
+	rt.mu.Unlock()
+}
+
+// Tag adds tags to the service's registration.
+func (rt *Runtime) Tag(tags ...string) { rt.tags = append(rt.tags, tags...) }
+
+// Meta adds a key to the service's registration metadata.
+func (rt *Runtime) Meta(k, v string) {
+	if rt.meta == nil {
+		rt.meta = map[string]string{}
+	}
+	rt.meta[k] = v
+}
+
+// AddCheck adds a check beside the HTTP check on /health (a gRPC health check, say).
+func (rt *Runtime) AddCheck(c *api.AgentServiceCheck) { rt.checks = append(rt.checks, c) }
+
+// Instancer returns a shared Instancer for the passing instances of name; Serve stops it.
+func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
+	in := discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
+	rt.mu.Lock()
+	rt.instances = append(rt.instances, in)
+	rt.mu.Unlock()
+	return in
+}
+
+// Registration is what Serve registers: the service with an HTTP check on /health that Consul
+// and the hub both run, and which retires the instance after a minute of failing.
+func (rt *Runtime) Registration() *api.AgentServiceRegistration {
+	host, portStr, _ := net.SplitHostPort(rt.Config.Advertise)
+	port, _ := strconv.Atoi(portStr)
+	checks := api.AgentServiceChecks{{
+		Name:                           "HTTP GET /health",
+		HTTP:                           rt.URL() + "/health",
+		Method:                         http.MethodGet,
+		Interval:                       rt.Config.CheckInterval.String(),
+		Timeout:                        checkTimeout(rt.Config.CheckInterval).String(),
+		DeregisterCriticalServiceAfter: "1m",
+	}}
+	checks = append(checks, rt.checks...)
+	return &api.AgentServiceRegistration{
+		ID:      rt.Config.Name + "-" + host + "-" + portStr,
+		Name:    rt.Config.Name,
+		Address: host,
+		Port:    port,
+		Tags:    rt.tags,
+		Meta:    rt.meta,
+		Checks:  checks,
+	}
+}
+
+func checkTimeout(interval time.Duration) time.Duration {
+	if t := interval * 4 / 5; t < time.Second {
+		return t
+	}
+	return time.Second
+}
+
+// Handler is the full HTTP surface: the router behind recovery, request IDs, access logs and
+// instrumentation, with writes guarded by -token.
+func (rt *Runtime) Handler() http.Handler {
+	var h http.Handler = rt.Router
+	h = httpx.RequireTokenForWrites(rt.Config.Token, h)
+	h = rt.accessLog(h)
+	h = httpx.WithRequestIDs(h)
+	h = rt.Metrics.Instrument(h)
+	return httpx.Recover(func(r *http.Request, v any) {
+		level.Error(rt.Logger).Log("msg", "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "request_id", httpx.RequestID(r.Context()))
+	}, h)
+}
+
+// Serve serves until ctx ends, registering in the background once the listener is up. Then it
+// deregisters, drains in-flight requests (ShutdownTimeout), runs the OnClose functions (which
+// flush the logs) and returns nil. An error means the server could not serve at all.
+func (rt *Runtime) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           rt.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(rt.ln) }()
+
+	reg := discovery.NewRegistrar(rt.Consul, rt.Registration(), rt.Logger)
+	reg.Register()
+	level.Info(rt.Logger).Log("msg", "serving", "listen", rt.Addr(), "advertise", rt.Config.Advertise, "registry", rt.Config.Registry)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	level.Info(rt.Logger).Log("msg", "shutting down")
+	rt.draining.Store(true)
+	reg.Deregister()
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		level.Warn(rt.Logger).Log("msg", "in-flight requests did not finish in time", "err", serr)
+	}
+	rt.mu.Lock()
+	instances, closers := rt.instances, rt.closers
+	rt.mu.Unlock()
+	for _, in := range instances {
+		in.Stop()
+	}
+	for i := len(closers) - 1; i >= 0; i-- {
+		if cerr := closers[i](sctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (rt *Runtime) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if rt.draining.Load() {
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "critical", "error": "shutting down"})
+		return
+	}
+	if f := rt.ready.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "critical", "error": err.Error()})
+			return
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "passing"})
+}
+
+func (rt *Runtime) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		begin := time.Now()
+		sw := httpx.NewStatusWriter(w)
+		next.ServeHTTP(sw, r)
+		quiet := r.URL.Path == "/health" || r.URL.Path == "/metrics"
+		lg := level.Info(rt.Logger)
+		switch {
+		case sw.Status >= 500:
+			lg = level.Error(rt.Logger)
+		case quiet && sw.Status < 400:
+			lg = level.Debug(rt.Logger)
+		}
+		lg.Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
+			"took", time.Since(begin).Round(time.Microsecond), "request_id", httpx.RequestID(r.Context()))
+	})
+}
