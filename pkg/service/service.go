@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
@@ -51,6 +52,7 @@ type Runtime struct {
 	tags      []string
 	meta      map[string]string
 	checks    api.AgentServiceChecks
+	registrar sd.Registrar
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -126,6 +128,10 @@ func (rt *Runtime) Meta(k, v string) {
 // AddCheck adds a check beside the HTTP check on /health (a gRPC health check, say).
 func (rt *Runtime) AddCheck(c *api.AgentServiceCheck) { rt.checks = append(rt.checks, c) }
 
+// SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
+// way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
+func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
+
 // Instancer returns a shared Instancer for the passing instances of name; Serve stops it.
 func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
 	in := discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
@@ -193,7 +199,10 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(rt.ln) }()
 
-	reg := discovery.NewRegistrar(rt.Consul, rt.Registration(), rt.Logger)
+	reg := rt.registrar
+	if reg == nil {
+		reg = discovery.NewRegistrar(rt.Consul, rt.Registration(), rt.Logger)
+	}
 	reg.Register()
 	level.Info(rt.Logger).Log("msg", "serving", "listen", rt.Addr(), "advertise", rt.Config.Advertise, "registry", rt.Config.Registry)
 
