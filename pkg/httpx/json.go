@@ -1,13 +1,13 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
-	"strings"
 )
 
 // MaxBody is the largest request body any service accepts.
@@ -34,7 +34,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 
 // DecodeJSONBytes decodes one JSON value from b with the same errors as DecodeJSON.
 func DecodeJSONBytes(b []byte, v any) error {
-	return decodeJSON(strings.NewReader(string(b)), v)
+	return decodeJSON(bytes.NewReader(b), v)
 }
 
 func decodeJSON(body io.Reader, v any) error {

@@ -1,0 +1,91 @@
+// Command gradebook runs the whole gradebook system, or one of its services.
+//
+//	gradebook up                 start registry, log, grading and portal as separate processes
+//	gradebook registry|log|grading|portal [flags]   run one service in this process
+//	gradebook consul             start a local Consul dev agent built from tools/consul
+//
+// Every service also has its own binary under cmd/ for those who run one per terminal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/portal"
+	"github.com/gradebook/gradebook/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "gradebook:", err)
+		os.Exit(1)
+	}
+}
+
+// runFunc is the shape of every service's Run.
+type runFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
+
+// services maps the launcher's service names to their Run functions, in start-up order.
+var services = []struct {
+	name string
+	run  runFunc
+	what string
+}{
+	{"registry", registry.Run, "the registry: a Consul-compatible hub with health checks (:3000)"},
+	{"log", logging.Run, "the central log service (:4000)"},
+	{"grading", grading.Run, "students and grades, stored in an embedded file store (:6000)"},
+	{"portal", portal.Run, "the teacher portal: web pages and the /api/v1 gateway (:5000)"},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "up":
+		return up(ctx, rest, getenv, stdout, stderr)
+	case "consul":
+		return consulAgent(ctx, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	}
+	for _, s := range services {
+		if s.name == cmd {
+			return s.run(ctx, rest, getenv, stderr)
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `gradebook: a small, fault-tolerant gradebook built from four services.
+
+Usage:
+  gradebook up [flags]         start the whole system, each service as its own process
+  gradebook <service> [flags]  run one service in this process
+  gradebook consul [flags]     start a local Consul dev agent (built from tools/consul)
+
+Services:
+`)
+	for _, s := range services {
+		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.what)
+	}
+	fmt.Fprint(w, `
+Run "gradebook up -h" or "gradebook <service> -h" for the flags of each.
+`)
+}

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gradebook/gradebook/pkg/config"
+)
+
+// upConfig is what "gradebook up" is asked to do.
+type upConfig struct {
+	registry         string
+	data             string
+	token            string
+	host             string
+	portOffset       int
+	gradingTransport string
+	checkInterval    time.Duration
+	restart          bool
+	startTimeout     time.Duration
+}
+
+// child is one service process that up supervises.
+type child struct {
+	name   string
+	listen string
+	args   []string
+	links  []string // what to print once everything is up
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+func up(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gradebook up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c upConfig
+	fs.StringVar(&c.registry, "registry", "", "use the registry (or Consul agent) at this `URL` instead of starting the built-in hub, e.g. http://127.0.0.1:8500")
+	fs.StringVar(&c.data, "data", "data", "`directory` under which each service keeps its state (data/registry, data/log, data/grading)")
+	fs.StringVar(&c.token, "token", "", "shared `secret` handed to every service (-token)")
+	fs.StringVar(&c.host, "host", "127.0.0.1", "`address` every service listens on")
+	fs.IntVar(&c.portOffset, "port-offset", 0, "add `N` to every default port (3000, 4000, 5000, 6000), to run beside another copy")
+	fs.StringVar(&c.gradingTransport, "grading-transport", "http", "how the portal calls grading: http or grpc")
+	fs.DurationVar(&c.checkInterval, "check-interval", time.Second, "how often the registry checks each service")
+	fs.BoolVar(&c.restart, "restart", false, "restart a service that exits on its own (after a kill -9, say)")
+	fs.DurationVar(&c.startTimeout, "start-timeout", time.Minute, "how long to wait for every service to turn healthy")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: gradebook up [flags]
+
+Starts the registry, log, grading and portal services, each as its own process from this binary,
+prefixes their output with their names, waits until all are healthy, and prints where to look.
+Ctrl-C (or SIGTERM) stops them all cleanly. Flags also read GRADEBOOK_UP_<FLAG> variables.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := parseWithEnv(fs, args, "GRADEBOOK_UP_", getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("up takes no arguments, got %q", fs.Args())
+	}
+	if c.registry != "" {
+		u, err := config.NormalizeURL(c.registry)
+		if err != nil {
+			return fmt.Errorf("-registry: %w", err)
+		}
+		c.registry = u
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this program to start the services: %w", err)
+	}
+	children := plan(c)
+	out := &prefixer{w: stdout}
+	fmt.Fprintf(stdout, "gradebook: starting %d services (data in %s)\n", len(children), c.data)
+	for _, ch := range children {
+		if err := ch.start(self, out); err != nil {
+			stopAll(children, stdout)
+			return err
+		}
+		fmt.Fprintf(stdout, "gradebook: started %-8s pid %d, listening on %s\n", ch.name, ch.pid(), ch.listen)
+	}
+	registryURL := c.registry
+	if registryURL == "" {
+		registryURL = "http://" + children[0].listen
+	}
+	if err := waitHealthy(ctx, children, registryURL, c.startTimeout); err != nil {
+		stopAll(children, stdout)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintln(stdout, "\ngradebook is up:")
+	for _, ch := range children {
+		for _, l := range ch.links {
+			fmt.Fprintf(stdout, "  %-9s %s\n", ch.name, l)
+		}
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+
+	supervise(ctx, children, self, out, stdout, c.restart)
+	stopAll(children, stdout)
+	return nil
+}
+
+// plan lists the processes to start, in start-up order (and stopped in reverse).
+func plan(c upConfig) []*child {
+	addr := func(port int) string { return net.JoinHostPort(c.host, strconv.Itoa(port+c.portOffset)) }
+	registry := c.registry
+	var out []*child
+	common := func(name string) []string {
+		a := []string{name, "-listen", "", "-data", filepath.Join(c.data, name), "-check-interval", c.checkInterval.String()}
+		if c.token != "" {
+			a = append(a, "-token", c.token)
+		}
+		return a
+	}
+	if registry == "" {
+		hub := &child{name: "registry", listen: addr(3000)}
+		hub.args = common("registry")
+		hub.links = []string{"http://" + hub.listen + "/   (services and their health)"}
+		out = append(out, hub)
+		registry = "http://" + hub.listen
+	}
+	lg := &child{name: "log", listen: addr(4000)}
+	lg.args = append(common("log"), "-registry", registry)
+	lg.links = []string{"http://" + lg.listen + "/v1/logs"}
+	gr := &child{name: "grading", listen: addr(6000)}
+	gr.args = append(common("grading"), "-registry", registry, "-grpc-listen", addr(6001))
+	gr.links = []string{"http://" + gr.listen + "/students"}
+	po := &child{name: "portal", listen: addr(5000)}
+	po.args = append(common("portal"), "-registry", registry, "-grading-transport", c.gradingTransport)
+	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
+	out = append(out, lg, gr, po)
+	for _, ch := range out {
+		ch.args[2] = ch.listen
+	}
+	return out
+}
+
+func (ch *child) start(self string, out *prefixer) error {
+	cmd := exec.Command(self, ch.args...)
+	cmd.Stdin = nil
+	w := out.writer(ch.name)
+	cmd.Stdout, cmd.Stderr = w, w
+	// Each child gets its own process group, so that the terminal's Ctrl-C reaches only the
+	// launcher, which then stops the children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", ch.name, err)
+	}
+	exited := make(chan struct{})
+	ch.mu.Lock()
+	ch.cmd, ch.exited, ch.err = cmd, exited, nil
+	ch.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		_ = w.Close()
+		ch.mu.Lock()
+		ch.err = err
+		ch.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+func (ch *child) pid() int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.cmd.Process.Pid
+}
+
+func (ch *child) state() (exited chan struct{}, err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.exited, ch.err
+}
+
+// waitHealthy polls each service's /health and then the registry until every service is passing
+// there too, so that "up" is printed only when the portal can really find grading.
+func waitHealthy(ctx context.Context, children []*child, registryURL string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	ok := func(u string) bool {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		// The registry answers [] when nothing of that name is passing.
+		return resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b)) != "[]"
+	}
+	for _, ch := range children {
+		for !ok("http://" + ch.listen + "/health") {
+			if err := pause(ctx, ch); err != nil {
+				return err
+			}
+		}
+		for !ok(registryURL + "/v1/health/service/" + url.PathEscape(ch.name) + "?passing=1") {
+			if err := pause(ctx, ch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, ch *child) error {
+	exited, err := ch.state()
+	select {
+	case <-exited:
+		return fmt.Errorf("%s exited during start-up: %v (its output is above)", ch.name, err)
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%s did not turn healthy in time (listening on %s); its output is above", ch.name, ch.listen)
+		}
+		return ctx.Err()
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	}
+}
+
+// supervise reports services that exit on their own, restarting them when asked, until ctx ends.
+func supervise(ctx context.Context, children []*child, self string, out *prefixer, stdout io.Writer, restart bool) {
+	type exit struct {
+		ch  *child
+		err error
+	}
+	exits := make(chan exit)
+	watch := func(ch *child) {
+		exited, _ := ch.state()
+		go func() {
+			select {
+			case <-exited:
+				_, err := ch.state()
+				select {
+				case exits <- exit{ch, err}:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for _, ch := range children {
+		watch(ch)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-exits:
+			if !restart {
+				fmt.Fprintf(stdout, "gradebook: %s exited (%v); the others keep running. Start it again with:\n  gradebook %s\n",
+					e.ch.name, describeExit(e.err), strings.Join(e.ch.args, " "))
+				continue
+			}
+			fmt.Fprintf(stdout, "gradebook: %s exited (%v); restarting it in 1s\n", e.ch.name, describeExit(e.err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			if err := e.ch.start(self, out); err != nil {
+				fmt.Fprintf(stdout, "gradebook: %v\n", err)
+				continue
+			}
+			fmt.Fprintf(stdout, "gradebook: restarted %s, pid %d\n", e.ch.name, e.ch.pid())
+			watch(e.ch)
+		}
+	}
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// stopAll stops the services in reverse start-up order, so that the registry outlives the
+// deregistrations and the log service receives the others' last entries. Each gets SIGTERM and
+// a grace period before SIGKILL.
+func stopAll(children []*child, stdout io.Writer) {
+	for i := len(children) - 1; i >= 0; i-- {
+		ch := children[i]
+		exited, _ := ch.state()
+		if exited == nil {
+			continue
+		}
+		select {
+		case <-exited:
+			continue
+		default:
+		}
+		_ = ch.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			fmt.Fprintf(stdout, "gradebook: %s did not stop in 15s; killing it\n", ch.name)
+			_ = ch.cmd.Process.Kill()
+			<-exited
+		}
+	}
+	fmt.Fprintln(stdout, "gradebook: stopped")
+}
+
+// prefixer writes each child's output line by line, prefixed with its name.
+type prefixer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *prefixer) writer(name string) *io.PipeWriter {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			fmt.Fprintf(p.w, "%-8s | %s\n", name, sc.Text())
+			p.mu.Unlock()
+		}
+		// A line over 1 MiB ends the scan; keep draining so the child never blocks on a write.
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return pw
+}
+
+// parseWithEnv parses fs from args, with prefix+FLAG environment variables as defaults.
+func parseWithEnv(fs *flag.FlagSet, args []string, prefix string, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}

@@ -1,0 +1,142 @@
+package httpx
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJSONErrors(t *testing.T) {
+	type body struct {
+		Name  string `json:"name"`
+		Count int    `json:"count"`
+	}
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		reason string
+	}{
+		{"ok", `{"name":"a","count":1}`, 200, ""},
+		{"empty", ``, 400, "empty"},
+		{"malformed", `{"name":`, 400, "truncated"},
+		{"syntax", `{"name" 1}`, 400, "malformed JSON"},
+		{"wrong type", `{"count":"x"}`, 400, "count must be int"},
+		{"two values", `{} {}`, 400, "single JSON value"},
+		{"too large", `{"name":"` + strings.Repeat("a", MaxBody) + `"}`, 413, "1 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var b body
+				if err := DecodeJSON(w, r, &b); err != nil {
+					WriteError(w, err)
+					return
+				}
+				WriteJSON(w, 200, b)
+			})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body)))
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.reason == "" {
+				return
+			}
+			var e ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+				t.Fatalf("error body is not JSON: %q", rec.Body)
+			}
+			if !strings.Contains(e.Error, tt.reason) {
+				t.Errorf("error %q does not say %q", e.Error, tt.reason)
+			}
+		})
+	}
+}
+
+func TestRouterNotFoundAndMethodNotAllowed(t *testing.T) {
+	r := NewRouter()
+	r.HandleFunc("/things", func(w http.ResponseWriter, _ *http.Request) {}).Methods(http.MethodGet)
+	r.HandleFunc("/things", func(w http.ResponseWriter, _ *http.Request) {}).Methods(http.MethodPost)
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/things", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("status %d, want 405", rec.Code)
+	}
+	if got := rec.Header().Get("Allow"); got != "GET, POST" {
+		t.Errorf("Allow = %q, want %q", got, "GET, POST")
+	}
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nothing", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"error"`) {
+		t.Errorf("unknown route: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestRequireTokenForWrites(t *testing.T) {
+	h := RequireTokenForWrites("s3cret", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	tests := []struct {
+		method, header, value string
+		status                int
+	}{
+		{http.MethodGet, "", "", 200},
+		{http.MethodPut, "", "", 401},
+		{http.MethodPut, "Authorization", "Bearer nope", 401},
+		{http.MethodPut, "Authorization", "Bearer s3cret", 200},
+		{http.MethodPost, "X-Consul-Token", "s3cret", 200},
+		{http.MethodDelete, "X-Consul-Token", "s3cre", 401},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, "/", nil)
+		if tt.header != "" {
+			req.Header.Set(tt.header, tt.value)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Errorf("%s with %s=%q: status %d, want %d", tt.method, tt.header, tt.value, rec.Code, tt.status)
+		}
+	}
+}
+
+func TestRequestIDKeptOrMade(t *testing.T) {
+	var seen string
+	h := WithRequestIDs(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set(RequestIDHeader, "abc-123")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if seen != "abc-123" || rec.Header().Get(RequestIDHeader) != "abc-123" {
+		t.Errorf("caller's ID not kept: ctx %q, header %q", seen, rec.Header().Get(RequestIDHeader))
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if seen == "" || seen != rec.Header().Get(RequestIDHeader) {
+		t.Errorf("no ID made: ctx %q, header %q", seen, rec.Header().Get(RequestIDHeader))
+	}
+}
+
+func TestRecoverAnswersJSON(t *testing.T) {
+	var reported any
+	h := Recover(func(_ *http.Request, v any) { reported = v }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") || reported != "boom" {
+		t.Errorf("got %d %q, reported %v", rec.Code, rec.Body, reported)
+	}
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add([]byte(`{"a":1}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v map[string]any
+		err := DecodeJSONBytes(b, &v)
+		if err != nil && StatusOf(err) != http.StatusBadRequest {
+			t.Fatalf("decode error %v maps to %d, want 400", err, StatusOf(err))
+		}
+	})
+}
