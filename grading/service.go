@@ -1,0 +1,215 @@
+package grading
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// Grade types a grade may have.
+const (
+	TypeTest     = "Test"
+	TypeHomework = "Homework"
+	TypeQuiz     = "Quiz"
+)
+
+// Limits of the validation rules in DESIGN.md.
+const (
+	MaxNameLen = 100 // characters of title, firstName and lastName, after trimming
+	MinScore   = 0.0
+	MaxScore   = 100.0
+	// MaxIdempotencyKeyLen bounds what a client can make the store keep per write.
+	MaxIdempotencyKeyLen = 255
+)
+
+// Grade is one scored piece of work. Its JSON keys are lower camel case; the original course's
+// portal sends "Title", "Type" and "Score", which Go's case-insensitive decoding also accepts.
+type Grade struct {
+	Title string  `json:"title"`
+	Type  string  `json:"type"`
+	Score float64 `json:"score"`
+}
+
+// Student is a student with their grades. Average is computed on read and is nil when there are
+// no grades, so that no caller ever sees NaN.
+type Student struct {
+	ID        int      `json:"id"`
+	FirstName string   `json:"firstName"`
+	LastName  string   `json:"lastName"`
+	Grades    []Grade  `json:"grades"`
+	Average   *float64 `json:"average,omitempty"`
+}
+
+// Service is the grading service. Every transport's client implements it too, so a caller
+// cannot tell a local service from a remote one: the same domain errors come back either way.
+type Service interface {
+	ListStudents(ctx context.Context) ([]Student, error)
+	GetStudent(ctx context.Context, id int) (Student, error)
+	AddStudent(ctx context.Context, firstName, lastName string) (Student, error)
+	// AddGrade records g for the student. A non-empty idempotencyKey makes a repeat of the same
+	// grade return the first answer without adding a second grade; reusing the key for a
+	// different grade or student is ErrIdempotencyConflict.
+	AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error)
+}
+
+// Error is a domain error: a message for people and the httpx kind that decides its status.
+type Error struct {
+	Msg  string
+	Kind error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap lets errors.Is(err, httpx.ErrNotFound) and friends see the kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Domain errors. Validation failures are httpx.FieldErrors naming the fields title, type, score,
+// firstName, lastName and idempotencyKey; they wrap httpx.ErrInvalid.
+var (
+	ErrStudentNotFound     error = &Error{Msg: "no such student", Kind: httpx.ErrNotFound}
+	ErrIdempotencyConflict error = &Error{Msg: "this Idempotency-Key was already used for a different grade", Kind: httpx.ErrConflict}
+)
+
+// Normalized returns g with its title trimmed, as it is validated and stored.
+func (g Grade) Normalized() Grade {
+	g.Title = strings.TrimSpace(g.Title)
+	return g
+}
+
+// Valid reports what is wrong with g, by JSON field name; an empty map means g is valid.
+func (g Grade) Valid(context.Context) map[string]string {
+	problems := map[string]string{}
+	checkText(problems, "title", g.Title)
+	switch g.Type {
+	case TypeTest, TypeHomework, TypeQuiz:
+	case "":
+		problems["type"] = "is required: one of Test, Homework, Quiz"
+	default:
+		problems["type"] = fmt.Sprintf("must be one of Test, Homework, Quiz, not %q", truncate(g.Type, 40))
+	}
+	switch {
+	case math.IsNaN(g.Score) || math.IsInf(g.Score, 0):
+		problems["score"] = "must be a finite number"
+	case g.Score < MinScore || g.Score > MaxScore:
+		problems["score"] = fmt.Sprintf("must be from 0 to 100, not %g", g.Score)
+	}
+	return problems
+}
+
+// validName reports what is wrong with a student's names.
+func validName(firstName, lastName string) map[string]string {
+	problems := map[string]string{}
+	checkText(problems, "firstName", firstName)
+	checkText(problems, "lastName", lastName)
+	return problems
+}
+
+func validIdempotencyKey(problems map[string]string, key string) {
+	if len(key) > MaxIdempotencyKeyLen {
+		problems["idempotencyKey"] = fmt.Sprintf("must be at most %d bytes", MaxIdempotencyKeyLen)
+	}
+}
+
+func checkText(problems map[string]string, field, s string) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		problems[field] = "is required"
+	case n > MaxNameLen:
+		problems[field] = fmt.Sprintf("must be at most %d characters, not %d", MaxNameLen, n)
+	case !utf8.ValidString(s):
+		problems[field] = "must be valid UTF-8 text"
+	}
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+func invalid(problems map[string]string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return httpx.FieldErrors(problems)
+}
+
+// NewService returns the grading service over store. It validates input, keeps names and
+// titles trimmed, and computes averages on read.
+func NewService(store Store) Service { return &service{store: store} }
+
+type service struct{ store Store }
+
+func (s *service) ListStudents(ctx context.Context) ([]Student, error) {
+	students, err := s.store.ListStudents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range students {
+		students[i] = withAverage(students[i])
+	}
+	return students, nil
+}
+
+func (s *service) GetStudent(ctx context.Context, id int) (Student, error) {
+	if id <= 0 {
+		return Student{}, ErrStudentNotFound
+	}
+	st, err := s.store.GetStudent(ctx, id)
+	if err != nil {
+		return Student{}, err
+	}
+	return withAverage(st), nil
+}
+
+func (s *service) AddStudent(ctx context.Context, firstName, lastName string) (Student, error) {
+	if err := invalid(validName(firstName, lastName)); err != nil {
+		return Student{}, err
+	}
+	st, err := s.store.CreateStudent(ctx, strings.TrimSpace(firstName), strings.TrimSpace(lastName))
+	if err != nil {
+		return Student{}, err
+	}
+	return withAverage(st), nil
+}
+
+func (s *service) AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error) {
+	problems := g.Valid(ctx)
+	validIdempotencyKey(problems, idempotencyKey)
+	if err := invalid(problems); err != nil {
+		return Grade{}, err
+	}
+	if studentID <= 0 {
+		return Grade{}, ErrStudentNotFound
+	}
+	return s.store.AddGrade(ctx, studentID, g.Normalized(), idempotencyKey)
+}
+
+// withAverage fills in Average (nil for no grades) and makes Grades a non-nil slice, so that
+// JSON shows [] rather than null.
+func withAverage(st Student) Student {
+	if st.Grades == nil {
+		st.Grades = []Grade{}
+	}
+	st.Average = Average(st.Grades)
+	return st
+}
+
+// Average is the mean score of grades, or nil when there are none.
+func Average(grades []Grade) *float64 {
+	if len(grades) == 0 {
+		return nil
+	}
+	var sum float64
+	for _, g := range grades {
+		sum += g.Score
+	}
+	avg := sum / float64(len(grades))
+	return &avg
+}

@@ -1,0 +1,24 @@
+package grading
+
+import "context"
+
+// Store keeps students and grades. It is deliberately small so that a replicated store (raft
+// over raft-boltdb, see DESIGN.md) can slot in under the service without the layers above it
+// changing. Implementations must make every write durable before returning, return
+// ErrStudentNotFound for unknown students, hand out increasing student IDs, and record an
+// idempotency key in the same atomic write as its grade.
+type Store interface {
+	ListStudents(ctx context.Context) ([]Student, error)
+	GetStudent(ctx context.Context, id int) (Student, error)
+	CreateStudent(ctx context.Context, firstName, lastName string) (Student, error)
+	// AddGrade appends g to the student's grades. With a non-empty key, a repeat of the same
+	// student and grade returns the grade first stored and writes nothing; a different student
+	// or grade under the same key is ErrIdempotencyConflict.
+	AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error)
+	Close() error
+}
+
+// Checker is implemented by stores that can tell whether they can serve; /health uses it.
+type Checker interface {
+	Check(ctx context.Context) error
+}
