@@ -142,11 +142,11 @@ func invalid(problems map[string]string) error {
 
 // NewService returns the grading service over store. It validates input, keeps names and
 // titles trimmed, and computes averages on read.
-func NewService(store Store) Service { return &service{store: store} }
+func NewService(store Store) Service { return &gradingService{store: store} }
 
-type service struct{ store Store }
+type gradingService struct{ store Store }
 
-func (s *service) ListStudents(ctx context.Context) ([]Student, error) {
+func (s *gradingService) ListStudents(ctx context.Context) ([]Student, error) {
 	students, err := s.store.ListStudents(ctx)
 	if err != nil {
 		return nil, err
@@ -157,7 +157,7 @@ func (s *service) ListStudents(ctx context.Context) ([]Student, error) {
 	return students, nil
 }
 
-func (s *service) GetStudent(ctx context.Context, id int) (Student, error) {
+func (s *gradingService) GetStudent(ctx context.Context, id int) (Student, error) {
 	if id <= 0 {
 		return Student{}, ErrStudentNotFound
 	}
@@ -168,7 +168,7 @@ func (s *service) GetStudent(ctx context.Context, id int) (Student, error) {
 	return withAverage(st), nil
 }
 
-func (s *service) AddStudent(ctx context.Context, firstName, lastName string) (Student, error) {
+func (s *gradingService) AddStudent(ctx context.Context, firstName, lastName string) (Student, error) {
 	if err := invalid(validName(firstName, lastName)); err != nil {
 		return Student{}, err
 	}
@@ -179,7 +179,7 @@ func (s *service) AddStudent(ctx context.Context, firstName, lastName string) (S
 	return withAverage(st), nil
 }
 
-func (s *service) AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error) {
+func (s *gradingService) AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error) {
 	problems := g.Valid(ctx)
 	validIdempotencyKey(problems, idempotencyKey)
 	if err := invalid(problems); err != nil {
