@@ -1,0 +1,350 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// Bounds on what the log service accepts. A batch that breaks any of them is refused whole.
+const (
+	// MaxBatchEntries is the most entries one POST /v1/logs may carry.
+	MaxBatchEntries = 1000
+	// MaxEntryBytes bounds the JSON of one entry.
+	MaxEntryBytes = 64 << 10
+	// MaxFields bounds the extra fields of one entry.
+	MaxFields = 128
+	// maxKeyLen bounds a field name; maxNameLen bounds service, instance and level.
+	maxKeyLen  = 128
+	maxNameLen = 256
+)
+
+// Entry is one log entry. Fields holds everything other than the five standard keys, as compact
+// JSON values, so that an entry can be stored and served again without losing its types.
+type Entry struct {
+	Time     time.Time
+	Service  string
+	Instance string
+	Level    string
+	Msg      string
+	Fields   map[string]json.RawMessage
+}
+
+// standard keys of an entry's JSON object, in the order they are written.
+var standardKeys = [...]string{"time", "service", "instance", "level", "msg"}
+
+func isStandardKey(k string) bool {
+	for _, s := range standardKeys {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalJSON writes the entry as one flat JSON object on one line: the standard keys first, then
+// the other fields in sorted order.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"time":`)
+	writeJSONString(&b, e.Time.UTC().Format(time.RFC3339Nano))
+	b.WriteString(`,"service":`)
+	writeJSONString(&b, e.Service)
+	b.WriteString(`,"instance":`)
+	writeJSONString(&b, e.Instance)
+	b.WriteString(`,"level":`)
+	writeJSONString(&b, e.Level)
+	b.WriteString(`,"msg":`)
+	writeJSONString(&b, e.Msg)
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		if !isStandardKey(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteByte(',')
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		if err := json.Compact(&b, e.Fields[k]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	// json.Marshal of a string cannot fail; it also turns invalid UTF-8 into U+FFFD.
+	out, _ := json.Marshal(s)
+	b.Write(out)
+}
+
+// levelRank orders levels for the level filter. Unknown and empty levels count as info, which
+// is what the seed's plain-text lines are.
+func levelRank(lvl string) int {
+	switch lvl {
+	case "debug":
+		return 0
+	case "warn":
+		return 2
+	case "error":
+		return 3
+	default:
+		return 1
+	}
+}
+
+// normalizeLevel lower-cases a level and maps common aliases onto go-kit's four names.
+func normalizeLevel(lvl string) string {
+	lvl = strings.ToLower(strings.TrimSpace(lvl))
+	switch lvl {
+	case "warning":
+		return "warn"
+	case "err", "fatal", "critical", "crit", "panic":
+		return "error"
+	}
+	return lvl
+}
+
+// DecodeBatch parses the body of POST /v1/logs: a JSON array of entry objects. It checks the
+// whole batch before returning anything, so that a batch with one bad entry is refused whole.
+// Entries without a time are stamped with now. Its errors wrap httpx.ErrInvalid.
+func DecodeBatch(body []byte, now time.Time) ([]Entry, error) {
+	var raws []json.RawMessage
+	if err := httpx.DecodeJSONBytes(body, &raws); err != nil {
+		if errors.Is(err, httpx.ErrInvalid) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not a single object", httpx.ErrInvalid)
+		}
+		return nil, err
+	}
+	if raws == nil {
+		return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not null", httpx.ErrInvalid)
+	}
+	if len(raws) > MaxBatchEntries {
+		return nil, fmt.Errorf("%w: %d entries in one batch; the most is %d", httpx.ErrInvalid, len(raws), MaxBatchEntries)
+	}
+	entries := make([]Entry, 0, len(raws))
+	for i, raw := range raws {
+		e, err := decodeEntry(raw, now)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %d: %v", httpx.ErrInvalid, i, err)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// decodeEntry parses and checks one entry object.
+func decodeEntry(raw json.RawMessage, now time.Time) (Entry, error) {
+	if len(raw) > MaxEntryBytes {
+		return Entry{}, fmt.Errorf("%d bytes; the most is %d", len(raw), MaxEntryBytes)
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Entry{}, errors.New("not a JSON object")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return Entry{}, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if obj == nil {
+		return Entry{}, errors.New("not a JSON object")
+	}
+	var e Entry
+	str := func(key string, limit int) (string, error) {
+		v, ok := obj[key]
+		if !ok || string(v) == "null" {
+			return "", nil
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", fmt.Errorf("%s must be a string", key)
+		}
+		if limit > 0 && len(s) > limit {
+			return "", fmt.Errorf("%s is longer than %d bytes", key, limit)
+		}
+		return s, nil
+	}
+	var err error
+	var ts string
+	if ts, err = str("time", 64); err != nil {
+		return Entry{}, err
+	}
+	if ts == "" {
+		e.Time = now.UTC()
+	} else {
+		t, perr := time.Parse(time.RFC3339Nano, ts)
+		if perr != nil {
+			return Entry{}, fmt.Errorf("time %q is not an RFC 3339 time", ts)
+		}
+		e.Time = t.UTC()
+	}
+	if e.Service, err = str("service", maxNameLen); err != nil {
+		return Entry{}, err
+	}
+	if e.Instance, err = str("instance", maxNameLen); err != nil {
+		return Entry{}, err
+	}
+	var lvl string
+	if lvl, err = str("level", 32); err != nil {
+		return Entry{}, err
+	}
+	e.Level = normalizeLevel(lvl)
+	if e.Msg, err = str("msg", 0); err != nil {
+		return Entry{}, err
+	}
+	extra := len(obj)
+	for _, k := range standardKeys {
+		if _, ok := obj[k]; ok {
+			extra--
+		}
+	}
+	if extra > MaxFields {
+		return Entry{}, fmt.Errorf("%d fields; the most is %d", extra, MaxFields)
+	}
+	if extra > 0 {
+		e.Fields = make(map[string]json.RawMessage, extra)
+		for k, v := range obj {
+			if isStandardKey(k) {
+				continue
+			}
+			if k == "" || len(k) > maxKeyLen || !utf8.ValidString(k) {
+				return Entry{}, fmt.Errorf("field name %.40q must be 1 to %d bytes of UTF-8", k, maxKeyLen)
+			}
+			var c bytes.Buffer
+			if err := json.Compact(&c, v); err != nil {
+				return Entry{}, fmt.Errorf("field %q: %v", k, err)
+			}
+			e.Fields[k] = c.Bytes()
+		}
+	}
+	return e, nil
+}
+
+// entryFromKeyvals turns a go-kit log call into an Entry: "ts" becomes the time (now if absent),
+// "service", "level" and "msg" their fields, and every other value is stringified the way logfmt
+// would show it, except numbers and booleans, which stay JSON numbers and booleans.
+func entryFromKeyvals(keyvals []any, service, instance string, now time.Time) Entry {
+	e := Entry{Time: now.UTC(), Service: service, Instance: instance}
+	if len(keyvals)%2 == 1 {
+		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "(MISSING)")
+	}
+	for i := 0; i < len(keyvals); i += 2 {
+		key := safeString(keyvals[i])
+		val := keyvals[i+1]
+		switch key {
+		case "ts", "time":
+			// go-kit's DefaultTimestampUTC yields a value that prints as RFC 3339, not a time.Time.
+			if t, ok := val.(time.Time); ok {
+				e.Time = t.UTC()
+				continue
+			}
+			if pt, err := time.Parse(time.RFC3339Nano, safeString(val)); err == nil {
+				e.Time = pt.UTC()
+				continue
+			}
+			if key == "time" {
+				// Not a time: keep it as a field under another name rather than lose it.
+				key = "time_value"
+			} else {
+				break
+			}
+		case "service":
+			if s := safeString(val); s != "" {
+				e.Service = s
+			}
+			continue
+		case "instance":
+			if s := safeString(val); s != "" {
+				e.Instance = s
+			}
+			continue
+		case "level":
+			e.Level = normalizeLevel(safeString(val))
+			continue
+		case "msg":
+			e.Msg = safeString(val)
+			continue
+		}
+		if key == "" {
+			key = "(EMPTY)"
+		}
+		if len(key) > maxKeyLen {
+			key = key[:maxKeyLen]
+		}
+		if e.Fields == nil {
+			e.Fields = make(map[string]json.RawMessage, len(keyvals)/2)
+		} else if len(e.Fields) >= MaxFields {
+			continue
+		}
+		e.Fields[key] = jsonValue(val)
+	}
+	return e
+}
+
+// jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
+// string logfmt would print.
+func jsonValue(v any) json.RawMessage {
+	var out any
+	switch x := v.(type) {
+	case nil:
+		return json.RawMessage("null")
+	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		out = x
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			out = fmt.Sprint(x)
+		} else {
+			out = x
+		}
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			out = fmt.Sprint(x)
+		} else {
+			out = x
+		}
+	default:
+		out = safeString(v)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		b, _ = json.Marshal(fmt.Sprint(out))
+	}
+	return b
+}
+
+// safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
+// times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".
+func safeString(v any) (s string) {
+	defer func() {
+		if r := recover(); r != nil {
+			s = fmt.Sprintf("(PANIC=%v)", r)
+		}
+	}()
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}

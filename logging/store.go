@@ -1,0 +1,256 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// DefaultWindow is how many recent entries the log service keeps in memory for GET /v1/logs.
+const DefaultWindow = 10000
+
+// maxTailBytes bounds how much of an existing file is read back into the window at start-up.
+const maxTailBytes = 64 << 20
+
+// record is one entry in the window: what the filters look at, and its stored JSON line.
+type record struct {
+	time      time.Time
+	service   string
+	instance  string
+	rank      int
+	requestID string
+	line      json.RawMessage
+}
+
+// Store appends entries to a JSON-lines file, one write per batch, and keeps the most recent ones
+// in a bounded ring. It never logs: its errors are returned, so that the log service's own
+// logger, which writes into this store, cannot recurse into it.
+type Store struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	size   int64 // bytes of whole lines in the file
+	ring   []record
+	next   int // where the next record goes
+	full   bool
+	closed bool
+}
+
+// OpenStore opens (creating it and its directory if needed) the log file at path, and loads
+// its last window entries into memory.
+func OpenStore(path string, window int) (*Store, error) {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	s := &Store{path: path, f: f, ring: make([]record, window)}
+	if err := s.loadTail(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("log store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path is the log file's path.
+func (s *Store) Path() string { return s.path }
+
+// loadTail reads the file's last lines into the ring. A torn last line (a crash mid-write) is
+// skipped and ended with a newline, so that the next append starts a line of its own.
+func (s *Store) loadTail() error {
+	st, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	s.size = st.Size()
+	if s.size == 0 {
+		return nil
+	}
+	start := max(s.size-maxTailBytes, 0)
+	buf := make([]byte, s.size-start)
+	if _, err := s.f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if buf[len(buf)-1] != '\n' {
+		if _, err := s.f.Write([]byte{'\n'}); err != nil {
+			return err
+		}
+		s.size++
+	}
+	if start > 0 {
+		// The first line read is probably cut off.
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			buf = buf[i+1:]
+		}
+	}
+	// Only the last len(ring) lines can stay; skip the rest without parsing them.
+	lines := bytes.Split(bytes.TrimRight(buf, "\n"), []byte{'\n'})
+	if len(lines) > len(s.ring) {
+		lines = lines[len(lines)-len(s.ring):]
+	}
+	for _, line := range lines {
+		e, err := decodeEntry(line, time.Time{})
+		if err != nil {
+			continue
+		}
+		line, err := e.MarshalJSON()
+		if err != nil {
+			continue
+		}
+		s.push(e, line)
+	}
+	return nil
+}
+
+// push adds a record to the ring; the caller holds mu (or owns s exclusively).
+func (s *Store) push(e Entry, line []byte) {
+	r := record{time: e.Time, service: e.Service, instance: e.Instance, rank: levelRank(e.Level), line: line}
+	if id, ok := e.Fields["request_id"]; ok {
+		var str string
+		if json.Unmarshal(id, &str) == nil {
+			r.requestID = str
+		}
+	}
+	s.ring[s.next] = r
+	s.next++
+	if s.next == len(s.ring) {
+		s.next, s.full = 0, true
+	}
+}
+
+// ErrClosed is returned by a Store used after Close.
+var ErrClosed = errors.New("log store is closed")
+
+// Append writes entries to the file with a single write and adds them to the window. With
+// durable, it also fsyncs before returning, so that an acknowledged batch survives a crash of
+// the machine, not only of the process. It returns the bytes written.
+func (s *Store) Append(entries []Entry, durable bool) (int, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	// Encode outside the lock; only the write itself is serialised.
+	lines := make([][]byte, len(entries))
+	var buf bytes.Buffer
+	for i, e := range entries {
+		line, err := e.MarshalJSON()
+		if err != nil {
+			return 0, err
+		}
+		lines[i] = line
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, ErrClosed
+	}
+	n, err := s.f.Write(buf.Bytes())
+	if err != nil {
+		// Cut a partial write off, so that the file stays whole lines; if even that fails,
+		// the next write starts on a fresh line.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			s.size += int64(n)
+			if n > 0 {
+				if _, werr := s.f.Write([]byte{'\n'}); werr == nil {
+					s.size++
+				}
+			}
+		}
+		s.mu.Unlock()
+		return 0, fmt.Errorf("write %s: %w", s.path, err)
+	}
+	s.size += int64(n)
+	for i, e := range entries {
+		s.push(e, lines[i])
+	}
+	f := s.f
+	s.mu.Unlock()
+	if durable {
+		// fsync outside the lock: concurrent batches share the disk flush instead of queueing
+		// behind each other's.
+		if err := f.Sync(); err != nil {
+			return n, fmt.Errorf("fsync %s: %w", s.path, err)
+		}
+	}
+	return n, nil
+}
+
+// Query selects entries from the window.
+type Query struct {
+	Service   string
+	Instance  string
+	RequestID string
+	MinLevel  string // "" for all
+	Since     time.Time
+	Limit     int
+}
+
+// Recent returns the newest q.Limit entries that match q, newest last.
+func (s *Store) Recent(q Query) []json.RawMessage {
+	minRank := -1
+	if q.MinLevel != "" {
+		minRank = levelRank(q.MinLevel)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	count := s.next
+	if s.full {
+		count = len(s.ring)
+	}
+	var out []json.RawMessage
+	for i := 0; i < count && len(out) < limit; i++ {
+		r := &s.ring[(s.next-1-i+len(s.ring))%len(s.ring)]
+		switch {
+		case q.Service != "" && r.service != q.Service,
+			q.Instance != "" && r.instance != q.Instance,
+			q.RequestID != "" && r.requestID != q.RequestID,
+			r.rank < minRank,
+			!q.Since.IsZero() && r.time.Before(q.Since):
+			continue
+		}
+		out = append(out, r.line)
+	}
+	// Gathered newest first; answer newest last.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// Len is the number of entries in the window.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full {
+		return len(s.ring)
+	}
+	return s.next
+}
+
+// Close fsyncs and closes the file. Appends after Close fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return errors.Join(s.f.Sync(), s.f.Close())
+}
