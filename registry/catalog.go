@@ -1,0 +1,536 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// The node every service appears on. go-kit's sd/consul uses Node.Address when a service has
+// no address of its own.
+const (
+	nodeName   = "gradebook-hub"
+	nodeAddr   = "127.0.0.1"
+	datacenter = "dc1"
+)
+
+// checkDef is a check as it was registered: what to probe and how often.
+type checkDef struct {
+	CheckID                        string
+	Name                           string
+	Notes                          string              `json:",omitempty"`
+	HTTP                           string              `json:",omitempty"`
+	Method                         string              `json:",omitempty"`
+	Header                         map[string][]string `json:",omitempty"`
+	Body                           string              `json:",omitempty"`
+	TCP                            string              `json:",omitempty"`
+	TTL                            time.Duration       `json:",omitempty"`
+	GRPC                           string              `json:",omitempty"` // accepted later; kept so stored files stay readable
+	Interval                       time.Duration       `json:",omitempty"`
+	Timeout                        time.Duration       `json:",omitempty"`
+	DeregisterCriticalServiceAfter time.Duration       `json:",omitempty"`
+}
+
+// kind is the check type as Consul names it.
+func (d *checkDef) kind() string {
+	switch {
+	case d.TTL > 0:
+		return "ttl"
+	case d.TCP != "":
+		return "tcp"
+	case d.GRPC != "":
+		return "grpc"
+	default:
+		return "http"
+	}
+}
+
+// checkState is a check with its current status. The catalog owns it; a check runner holds a
+// pointer to it so that a runner of a replaced check can never write into its successor.
+type checkState struct {
+	Def         checkDef
+	ServiceID   string
+	Status      string
+	Output      string
+	CreateIndex uint64
+	ModifyIndex uint64
+	// Since is when Status last changed: the page shows it and the reaper measures from it.
+	Since time.Time
+
+	ttlReset chan struct{} // a TTL update restarts the runner's timer
+}
+
+// serviceState is one registered service instance.
+type serviceState struct {
+	Service  api.AgentService
+	CheckIDs []string
+	// Seed is set for services registered through the seed's POST /services.
+	Seed  *seedRegistration `json:",omitempty"`
+	Since time.Time
+}
+
+// providerURL is how the seed protocol names an instance in its patches.
+func (s *serviceState) providerURL() string {
+	if s.Seed != nil {
+		return s.Seed.ServiceURL
+	}
+	addr := s.Service.Address
+	if addr == "" {
+		addr = nodeAddr
+	}
+	return fmt.Sprintf("http://%s:%d", addr, s.Service.Port)
+}
+
+// statusChange is reported for every check whose status moved.
+type statusChange struct {
+	Service, Check, From, To, Output string
+}
+
+// Catalog is the hub's state: services, their checks, and the Raft-like index that blocking
+// queries watch. Every change that clients can observe bumps the index; output-only updates do
+// not, so a steady fleet never wakes a watcher.
+type Catalog struct {
+	mu       sync.Mutex
+	index    uint64
+	names    map[string]uint64 // per service name: the index of its last change
+	services map[string]*serviceState
+	checks   map[string]*checkState
+
+	// watchers are closed and forgotten on a change: one per name being watched, and all for
+	// every change. Closing a channel wakes every waiter without polling.
+	watchers map[string]chan struct{}
+	all      chan struct{}
+	quit     <-chan struct{} // closed at shutdown: every waiter answers at once
+
+	// Hooks, called with mu held; they must not block or call back into the catalog.
+	onStatus  func(statusChange)
+	onName    func(name string) // a name's providers may have changed
+	onPersist func() uint64     // the catalog changed; returns the change's generation
+}
+
+func newCatalog() *Catalog {
+	return &Catalog{
+		index:    1,
+		names:    map[string]uint64{},
+		services: map[string]*serviceState{},
+		checks:   map[string]*checkState{},
+		watchers: map[string]chan struct{}{},
+		all:      make(chan struct{}),
+		quit:     make(chan struct{}),
+	}
+}
+
+// bump records a change to the given names and wakes their watchers. Called with mu held.
+func (c *Catalog) bump(names ...string) uint64 {
+	c.index++
+	for _, n := range names {
+		c.names[n] = c.index
+		if ch, ok := c.watchers[n]; ok {
+			close(ch)
+			delete(c.watchers, n)
+		}
+		if c.onName != nil {
+			c.onName(n)
+		}
+	}
+	close(c.all)
+	c.all = make(chan struct{})
+	return c.persistLocked()
+}
+
+func (c *Catalog) persistLocked() uint64 {
+	if c.onPersist != nil {
+		return c.onPersist()
+	}
+	return 0
+}
+
+// Index is the catalog's current index.
+func (c *Catalog) Index() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.index
+}
+
+// nameIndex is the index of name's last change; 1 for a name never seen, so that any change
+// moves it.
+func (c *Catalog) nameIndexLocked(name string) uint64 {
+	if i, ok := c.names[name]; ok {
+		return i
+	}
+	return 1
+}
+
+// register adds or replaces a service with its checks, and returns the checks that replaced
+// ones must stop and new ones must start, plus the persistence generation to wait for.
+func (c *Catalog) register(svc *serviceState, checks []*checkState) (removed, added []*checkState, gen uint64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := svc.Service.ID
+	for _, cs := range checks {
+		if other, ok := c.checks[cs.Def.CheckID]; ok && other.ServiceID != id {
+			return nil, nil, 0, fmt.Errorf("%w: check ID %q already belongs to service %q", httpx.ErrInvalid, cs.Def.CheckID, other.ServiceID)
+		}
+	}
+	names := []string{svc.Service.Service}
+	now := time.Now()
+	idx := c.index + 1 // bump below moves the index here
+	if old, ok := c.services[id]; ok {
+		removed = c.removeLocked(old)
+		if old.Service.Service != svc.Service.Service {
+			names = append(names, old.Service.Service)
+		}
+		svc.Service.CreateIndex = old.Service.CreateIndex
+	} else {
+		svc.Service.CreateIndex = idx
+	}
+	svc.Service.ModifyIndex = idx
+	svc.Since = now
+	svc.CheckIDs = svc.CheckIDs[:0]
+	for _, cs := range checks {
+		cs.ServiceID = id
+		cs.CreateIndex, cs.ModifyIndex = idx, idx
+		cs.Since = now
+		cs.ttlReset = make(chan struct{}, 1)
+		c.checks[cs.Def.CheckID] = cs
+		svc.CheckIDs = append(svc.CheckIDs, cs.Def.CheckID)
+	}
+	c.services[id] = svc
+	gen = c.bump(names...)
+	return removed, checks, gen, nil
+}
+
+func (c *Catalog) removeLocked(svc *serviceState) []*checkState {
+	var removed []*checkState
+	for _, cid := range svc.CheckIDs {
+		if cs, ok := c.checks[cid]; ok {
+			removed = append(removed, cs)
+			delete(c.checks, cid)
+		}
+	}
+	delete(c.services, svc.Service.ID)
+	return removed
+}
+
+// deregister removes a service and returns its checks, which must stop.
+func (c *Catalog) deregister(id string) (removed []*checkState, gen uint64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[id]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: unknown service ID %q", httpx.ErrNotFound, id)
+	}
+	removed = c.removeLocked(svc)
+	return removed, c.bump(svc.Service.Service), nil
+}
+
+// setStatus records a check result. Only a status change bumps the index; a new output alone
+// is stored in place. A result for a check that has since been replaced or removed is dropped.
+func (c *Catalog) setStatus(cs *checkState, status, output string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checks[cs.Def.CheckID] != cs {
+		return
+	}
+	c.setStatusLocked(cs, status, output)
+}
+
+func (c *Catalog) setStatusLocked(cs *checkState, status, output string) {
+	cs.Output = output
+	if cs.Status == status {
+		return
+	}
+	from := cs.Status
+	cs.Status = status
+	cs.Since = time.Now()
+	svc := c.services[cs.ServiceID]
+	c.bump(svc.Service.Service)
+	cs.ModifyIndex = c.index
+	if c.onStatus != nil {
+		c.onStatus(statusChange{Service: cs.ServiceID, Check: cs.Def.CheckID, From: from, To: status, Output: output})
+	}
+}
+
+// updateTTL sets a TTL check's status from its service, and restarts its TTL.
+func (c *Catalog) updateTTL(checkID, status, output string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs, ok := c.checks[checkID]
+	if !ok {
+		return fmt.Errorf("%w: unknown check ID %q", httpx.ErrNotFound, checkID)
+	}
+	if cs.Def.TTL <= 0 {
+		return fmt.Errorf("%w: check %q is a %s check, not a TTL check", httpx.ErrInvalid, checkID, cs.Def.kind())
+	}
+	c.setStatusLocked(cs, status, output)
+	select {
+	case cs.ttlReset <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// criticalTooLong returns the services that have a check critical for longer than the check's
+// DeregisterCriticalServiceAfter.
+func (c *Catalog) criticalTooLong(now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for _, cs := range c.checks {
+		d := cs.Def.DeregisterCriticalServiceAfter
+		if d > 0 && cs.Status == api.HealthCritical && now.Sub(cs.Since) >= d && !slices.Contains(ids, cs.ServiceID) {
+			ids = append(ids, cs.ServiceID)
+		}
+	}
+	return ids
+}
+
+// wait blocks until the index of name (or, for name "", the catalog's) moves past min, the wait
+// runs out, ctx ends or the hub stops. min 0 answers at once, and so does an index from the
+// future: only a restarted hub can have handed it out, and the client must start over.
+func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Duration) {
+	if min == 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		cur := c.index
+		if name != "" {
+			cur = c.nameIndexLocked(name)
+		}
+		if cur > min || min > c.index {
+			c.mu.Unlock()
+			return
+		}
+		var ch chan struct{}
+		if name == "" {
+			ch = c.all
+		} else {
+			ch = c.watchers[name]
+			if ch == nil {
+				ch = make(chan struct{})
+				c.watchers[name] = ch
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+// serviceEntries is the answer to /v1/health/service/{name}, and its index.
+func (c *Catalog) serviceEntries(name string, tags []string, passingOnly bool) ([]*api.ServiceEntry, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	entries := []*api.ServiceEntry{}
+	for _, svc := range c.sortedServicesLocked() {
+		if svc.Service.Service != name || !hasTags(svc.Service.Tags, tags) {
+			continue
+		}
+		if passingOnly && !c.passingLocked(svc) {
+			continue
+		}
+		as := svc.Service
+		e := &api.ServiceEntry{Node: node(), Service: &as}
+		for _, cid := range svc.CheckIDs {
+			e.Checks = append(e.Checks, c.healthCheckLocked(c.checks[cid], svc))
+		}
+		if e.Checks == nil {
+			e.Checks = api.HealthChecks{}
+		}
+		entries = append(entries, e)
+	}
+	return entries, c.nameIndexLocked(name)
+}
+
+func node() *api.Node {
+	return &api.Node{Node: nodeName, Address: nodeAddr, Datacenter: datacenter,
+		TaggedAddresses: map[string]string{"lan": nodeAddr, "wan": nodeAddr}, Meta: map[string]string{}}
+}
+
+func hasTags(have, want []string) bool {
+	for _, t := range want {
+		if !slices.Contains(have, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// passingLocked is Consul's ?passing: every check of the service is passing.
+func (c *Catalog) passingLocked(svc *serviceState) bool {
+	for _, cid := range svc.CheckIDs {
+		if cs := c.checks[cid]; cs != nil && cs.Status != api.HealthPassing {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Catalog) sortedServicesLocked() []*serviceState {
+	out := make([]*serviceState, 0, len(c.services))
+	for _, s := range c.services {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service.ID < out[j].Service.ID })
+	return out
+}
+
+func (c *Catalog) healthCheckLocked(cs *checkState, svc *serviceState) *api.HealthCheck {
+	return &api.HealthCheck{
+		Node:        nodeName,
+		CheckID:     cs.Def.CheckID,
+		Name:        cs.Def.Name,
+		Status:      cs.Status,
+		Notes:       cs.Def.Notes,
+		Output:      cs.Output,
+		ServiceID:   svc.Service.ID,
+		ServiceName: svc.Service.Service,
+		ServiceTags: nonNil(svc.Service.Tags),
+		Type:        cs.Def.kind(),
+		Definition:  definition(cs.Def),
+		CreateIndex: cs.CreateIndex,
+		ModifyIndex: cs.ModifyIndex,
+	}
+}
+
+func definition(d checkDef) api.HealthCheckDefinition {
+	return api.HealthCheckDefinition{
+		HTTP: d.HTTP, Header: d.Header, Method: d.Method, Body: d.Body, TCP: d.TCP, GRPC: d.GRPC,
+		IntervalDuration: d.Interval, TimeoutDuration: d.Timeout,
+		DeregisterCriticalServiceAfterDuration: d.DeregisterCriticalServiceAfter,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// agentServices is /v1/agent/services.
+func (c *Catalog) agentServices() (map[string]*api.AgentService, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]*api.AgentService, len(c.services))
+	for id, svc := range c.services {
+		as := svc.Service
+		out[id] = &as
+	}
+	return out, c.index
+}
+
+// agentService is /v1/agent/service/{id}.
+func (c *Catalog) agentService(id string) (*api.AgentService, uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[id]
+	if !ok {
+		return nil, c.index, fmt.Errorf("%w: unknown service ID %q", httpx.ErrNotFound, id)
+	}
+	as := svc.Service
+	as.ContentHash = fmt.Sprintf("%016x", svc.Service.ModifyIndex)
+	return &as, c.index, nil
+}
+
+// agentChecks is /v1/agent/checks.
+func (c *Catalog) agentChecks() (map[string]*api.AgentCheck, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]*api.AgentCheck, len(c.checks))
+	for id, cs := range c.checks {
+		svc := c.services[cs.ServiceID]
+		out[id] = &api.AgentCheck{
+			Node: nodeName, CheckID: id, Name: cs.Def.Name, Status: cs.Status, Notes: cs.Def.Notes,
+			Output: cs.Output, ServiceID: cs.ServiceID, ServiceName: svc.Service.Service,
+			Type: cs.Def.kind(), Definition: definition(cs.Def),
+		}
+	}
+	return out, c.index
+}
+
+// catalogServices is /v1/catalog/services: every name with the union of its instances' tags.
+func (c *Catalog) catalogServices() (map[string][]string, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]string{}
+	for _, svc := range c.services {
+		tags := out[svc.Service.Service]
+		if tags == nil {
+			tags = []string{}
+		}
+		for _, t := range svc.Service.Tags {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		sort.Strings(tags)
+		out[svc.Service.Service] = tags
+	}
+	return out, c.index
+}
+
+// providers returns the seed-protocol URLs of the passing instances of name, sorted.
+func (c *Catalog) providers(name string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var urls []string
+	for _, svc := range c.services {
+		if svc.Service.Service == name && c.passingLocked(svc) {
+			urls = append(urls, svc.providerURL())
+		}
+	}
+	sort.Strings(urls)
+	return slices.Compact(urls)
+}
+
+// service returns a copy of the registration of id, if it is registered.
+func (c *Catalog) service(id string) (serviceState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[id]
+	if !ok {
+		return serviceState{}, false
+	}
+	return *svc, true
+}
+
+// seedServiceByURL finds the seed-protocol service registered with serviceURL.
+func (c *Catalog) seedServiceByURL(serviceURL string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, svc := range c.services {
+		if svc.Seed != nil && svc.Seed.ServiceURL == serviceURL {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// allChecks returns every check, for the checker to start after a load.
+func (c *Catalog) allChecks() []*checkState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*checkState, 0, len(c.checks))
+	for _, cs := range c.checks {
+		out = append(out, cs)
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/hashicorp/consul/api"
+)
+
+const (
+	// minInterval is the shortest check interval the hub honours; shorter ones are raised.
+	minInterval = 100 * time.Millisecond
+	// defaultTimeout is Consul's default check timeout.
+	defaultTimeout = 10 * time.Second
+	// maxOutput is how much of a check target's answer is kept as the check's output.
+	maxOutput = 4 << 10
+	// reapEvery is how often the hub looks for services critical for too long.
+	reapEvery = 100 * time.Millisecond
+)
+
+// Checker runs every check of the catalog, each on its own goroutine with its own fixed-rate
+// ticker, so that a slow target delays nothing but itself and a thousand checks at 1 s run side
+// by side rather than one after another.
+type Checker struct {
+	cat      *Catalog
+	client   *http.Client
+	lateness metrics.Histogram
+
+	ctx context.Context
+	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	runners map[*checkState]context.CancelFunc
+}
+
+func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *Checker {
+	transport := &http.Transport{
+		Proxy:               nil, // checks dial the targets directly
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Checker{
+		cat:      cat,
+		client:   &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		lateness: lateness,
+		ctx:      ctx,
+		runners:  map[*checkState]context.CancelFunc{},
+	}
+}
+
+// start runs cs until stop(cs) or the checker's context ends.
+func (k *Checker) start(cs *checkState) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ctx.Err() != nil {
+		return
+	}
+	if _, running := k.runners[cs]; running {
+		return
+	}
+	ctx, cancel := context.WithCancel(k.ctx)
+	k.runners[cs] = cancel
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		k.run(ctx, cs)
+	}()
+}
+
+// stop ends cs's runner; it does not wait for it, as its results are dropped anyway.
+func (k *Checker) stop(cs *checkState) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cancel, ok := k.runners[cs]; ok {
+		cancel()
+		delete(k.runners, cs)
+	}
+}
+
+// wait returns once every runner has ended; the checker's context must have ended.
+func (k *Checker) wait() {
+	k.wg.Wait()
+	k.client.CloseIdleConnections()
+}
+
+func (k *Checker) run(ctx context.Context, cs *checkState) {
+	def := cs.Def
+	if def.TTL > 0 {
+		k.runTTL(ctx, cs)
+		return
+	}
+	probe := k.probe(def)
+	// The first result comes at once, not one interval after registration.
+	status, output := probe(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	k.cat.setStatus(cs, status, output)
+	t := time.NewTicker(def.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case scheduled := <-t.C:
+			// A ticker's value is the time it was due, so this is how late the check starts.
+			k.lateness.Observe(time.Since(scheduled).Seconds())
+		}
+		status, output := probe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		k.cat.setStatus(cs, status, output)
+	}
+}
+
+func (k *Checker) runTTL(ctx context.Context, cs *checkState) {
+	timer := time.NewTimer(cs.Def.TTL)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cs.ttlReset:
+			timer.Reset(cs.Def.TTL)
+		case <-timer.C:
+			k.cat.setStatus(cs, api.HealthCritical, "TTL expired")
+		}
+	}
+}
+
+func (k *Checker) probe(def checkDef) func(context.Context) (status, output string) {
+	switch def.kind() {
+	case "tcp":
+		return func(ctx context.Context) (string, string) { return k.probeTCP(ctx, def) }
+	case "http":
+		return func(ctx context.Context) (string, string) { return k.probeHTTP(ctx, def) }
+	default:
+		return func(context.Context) (string, string) {
+			return api.HealthCritical, def.kind() + " checks are not supported by this hub"
+		}
+	}
+}
+
+// probeHTTP is Consul's HTTP check: 2xx is passing, 429 is warning, anything else is critical.
+func (k *Checker) probeHTTP(ctx context.Context, def checkDef) (string, string) {
+	ctx, cancel := context.WithTimeout(ctx, def.Timeout)
+	defer cancel()
+	method := def.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if def.Body != "" {
+		body = strings.NewReader(def.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, def.HTTP, body)
+	if err != nil {
+		return api.HealthCritical, err.Error()
+	}
+	for k, vs := range def.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "Consul Health Check")
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "text/plain, text/*, */*")
+	}
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return api.HealthCritical, err.Error()
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
+	// Drain a little more so that the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	output := fmt.Sprintf("HTTP %s %s: %s Output: %s", method, def.HTTP, resp.Status, out)
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return api.HealthPassing, output
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return api.HealthWarning, output
+	default:
+		return api.HealthCritical, output
+	}
+}
+
+// probeTCP is Consul's TCP check: a connection that opens is passing.
+func (k *Checker) probeTCP(ctx context.Context, def checkDef) (string, string) {
+	d := net.Dialer{Timeout: def.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", def.TCP)
+	if err != nil {
+		return api.HealthCritical, err.Error()
+	}
+	conn.Close()
+	return api.HealthPassing, fmt.Sprintf("TCP connect %s: Success", def.TCP)
+}

@@ -1,0 +1,244 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/service"
+)
+
+// Defaults of the hub's command line.
+const (
+	DefaultListen            = "127.0.0.1:3000"
+	DefaultName              = "registry"
+	DefaultHeartbeatInterval = 3 * time.Second
+)
+
+// Config is the hub's configuration: the flags every service takes, and its own.
+type Config struct {
+	config.Common
+	// HeartbeatInterval is how often seed-protocol services' HeartbeatURLs are checked.
+	HeartbeatInterval time.Duration
+}
+
+// NewConfig parses the hub's command line (and GRADEBOOK_* variables) into a Config. It returns
+// flag.ErrHelp for -h, after printing the usage to stderr.
+func NewConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("registryservice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: registryservice [flags]
+
+The gradebook registry: a Consul-compatible hub. Services register with it through the Consul
+HTTP API (or the seed's POST /services), it runs their health checks, and it tells dependents
+which instances are passing. Its status page is at / and its catalog is kept under -data.
+The -registry flag is ignored: the hub is the registry, and registers itself in its own catalog.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: filepath.Join("data", DefaultName)})
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", DefaultHeartbeatInterval, "how often the hub checks the HeartbeatURL of services registered with POST /services")
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.HeartbeatInterval < minInterval {
+		return cfg, fmt.Errorf("-heartbeat-interval %v: the least is %v", cfg.HeartbeatInterval, minInterval)
+	}
+	return cfg, nil
+}
+
+// Run is the registryservice command: it parses args, starts the hub and serves until ctx ends.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := NewConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	h, err := New(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return h.Serve(ctx)
+}
+
+// Hub is a running registry. Build it with New, then call Serve.
+type Hub struct {
+	cfg     Config
+	rt      *service.Runtime
+	logger  log.Logger
+	cat     *Catalog
+	checker *Checker
+	store   *persister
+	seed    *notifier
+	page    *template.Template
+
+	ctx    context.Context // lives until Serve has stopped serving; owns every goroutine
+	cancel context.CancelFunc
+	quit   chan struct{} // closed when Serve's ctx ends: blocking queries answer at once
+	wg     sync.WaitGroup
+}
+
+// New loads the catalog from cfg.Data, binds the listener and builds the routes. Nothing runs
+// until Serve.
+func New(cfg Config, stderr io.Writer) (*Hub, error) {
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.Data == "" {
+		return nil, errors.New("-data must name a directory")
+	}
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, fmt.Errorf("create -data directory: %w", err)
+	}
+	cat, err := loadCatalog(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := service.New(cfg.Common, stderr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, cat: cat, ctx: ctx, cancel: cancel, quit: make(chan struct{})}
+	cat.quit = h.quit
+	lateness := rt.Metrics.Histogram("registry", "check_lateness_seconds",
+		"How late checks start compared with their schedule.",
+		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})
+	h.checker = newChecker(ctx, cat, lateness)
+	h.store = newPersister(filepath.Join(cfg.Data, catalogFile), cat.snapshot, func(err error) {
+		level.Error(h.logger).Log("msg", "could not save the catalog", "err", err)
+	})
+	h.seed = newNotifier(ctx, cat, h.checker.client, h.logger)
+	cat.onPersist = h.store.mark
+	cat.onName = h.seed.changed
+	cat.onStatus = func(c statusChange) {
+		lg := level.Info(h.logger)
+		if c.To != "passing" {
+			lg = level.Warn(h.logger)
+		}
+		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", truncate(c.Output, 200))
+	}
+	rt.Metrics.GaugeFunc("registry", "services", "Registered service instances.", func() float64 {
+		cat.mu.Lock()
+		defer cat.mu.Unlock()
+		return float64(len(cat.services))
+	})
+	rt.Metrics.GaugeFunc("registry", "index", "The catalog's index (X-Consul-Index).", func() float64 { return float64(cat.Index()) })
+	h.page = parsePage()
+	rt.SetRegistrar(selfRegistrar{h})
+	h.routes()
+	return h, nil
+}
+
+// Addr is the address the hub listens on (useful with -listen 127.0.0.1:0).
+func (h *Hub) Addr() string { return h.rt.Addr() }
+
+// URL is the hub's base URL, to hand to consul/api or -registry.
+func (h *Hub) URL() string { return "http://" + h.rt.Addr() }
+
+// Serve serves until ctx ends; then it stops every check, patch sender and blocking query,
+// saves the catalog a last time, and returns.
+func (h *Hub) Serve(ctx context.Context) error {
+	defer h.cancel()
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); h.store.run(h.ctx) }()
+	go func() { defer h.wg.Done(); h.reap(h.ctx) }()
+	go func() { defer h.wg.Done(); h.seed.run() }()
+	for _, cs := range h.cat.allChecks() {
+		h.checker.start(cs)
+	}
+	stopWaiters := context.AfterFunc(ctx, func() { close(h.quit) })
+	err := h.rt.Serve(ctx)
+	if stopWaiters() {
+		close(h.quit) // Serve ended without ctx ending: release waiters all the same
+	}
+	h.cancel()
+	h.checker.wait()
+	h.seed.wait()
+	h.wg.Wait()
+	return err
+}
+
+// reap removes services whose checks have been critical for longer than they allow.
+func (h *Hub) reap(ctx context.Context) {
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, id := range h.cat.criticalTooLong(time.Now()) {
+			if _, err := h.deregister(id); err == nil {
+				level.Warn(h.logger).Log("msg", "deregistered a service critical for longer than its DeregisterCriticalServiceAfter", "service_id", id)
+			}
+		}
+	}
+}
+
+// register adds svc to the catalog and (re)starts its checks. It returns the persistence
+// generation to wait for before acknowledging.
+func (h *Hub) register(svc *serviceState, checks []*checkState) (uint64, error) {
+	removed, added, gen, err := h.cat.register(svc, checks)
+	if err != nil {
+		return 0, err
+	}
+	for _, cs := range removed {
+		h.checker.stop(cs)
+	}
+	for _, cs := range added {
+		h.checker.start(cs)
+	}
+	return gen, nil
+}
+
+func (h *Hub) deregister(id string) (uint64, error) {
+	removed, gen, err := h.cat.deregister(id)
+	for _, cs := range removed {
+		h.checker.stop(cs)
+	}
+	return gen, err
+}
+
+// selfRegistrar puts the hub into its own catalog directly: calling its own HTTP API would race
+// its start-up and depend on -registry, which means nothing for the hub.
+type selfRegistrar struct{ h *Hub }
+
+func (s selfRegistrar) Register() {
+	svc, checks, err := parseRegistration(s.h.rt.Registration())
+	if err == nil {
+		_, err = s.h.register(svc, checks)
+	}
+	if err != nil {
+		level.Error(s.h.logger).Log("msg", "could not register the hub in its own catalog", "err", err)
+	}
+}
+
+func (s selfRegistrar) Deregister() {
+	_, _ = s.h.deregister(s.h.rt.Registration().ID)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,410 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// patchTimeout bounds one patch POST to a dependent.
+const patchTimeout = 3 * time.Second
+
+// seedRegistration is the seed's registration JSON, unchanged.
+type seedRegistration struct {
+	ServiceName      string
+	ServiceURL       string
+	RequiredServices []string
+	ServiceUpdateURL string
+	HeartbeatURL     string
+}
+
+// patchEntry and patch are the seed's patch JSON: providers that appeared and disappeared.
+type patchEntry struct {
+	Name string
+	URL  string
+}
+
+type patch struct {
+	Added   []patchEntry
+	Removed []patchEntry
+}
+
+// seedService turns a seed registration into a catalog service whose heartbeat is an HTTP check
+// that starts passing and retires the service after two failed intervals.
+func seedService(reg *seedRegistration, interval time.Duration) (*serviceState, []*checkState, error) {
+	fe := httpx.FieldErrors{}
+	reg.ServiceName = strings.TrimSpace(reg.ServiceName)
+	if reg.ServiceName == "" {
+		fe["ServiceName"] = "is required"
+	}
+	su, err := parseHTTPURL(reg.ServiceURL)
+	if err != nil {
+		fe["ServiceURL"] = err.Error()
+	}
+	if _, err := parseHTTPURL(reg.HeartbeatURL); err != nil {
+		fe["HeartbeatURL"] = err.Error()
+	}
+	if reg.ServiceUpdateURL != "" {
+		if _, err := parseHTTPURL(reg.ServiceUpdateURL); err != nil {
+			fe["ServiceUpdateURL"] = err.Error()
+		}
+	} else if len(reg.RequiredServices) > 0 {
+		fe["ServiceUpdateURL"] = "is required when RequiredServices is not empty"
+	}
+	for i, n := range reg.RequiredServices {
+		if strings.TrimSpace(n) == "" {
+			fe[fmt.Sprintf("RequiredServices[%d]", i)] = "must not be empty"
+		}
+	}
+	if len(fe) > 0 {
+		return nil, nil, fe
+	}
+	host, port := su.Hostname(), su.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[su.Scheme]
+	}
+	var portNum int
+	fmt.Sscan(port, &portNum)
+	id := reg.ServiceName + "-" + host + "-" + port
+	svc := &serviceState{
+		Service: api.AgentService{
+			ID: id, Service: reg.ServiceName, Address: host, Port: portNum, Tags: []string{},
+			Meta:       map[string]string{"protocol": "seed", "service_url": reg.ServiceURL},
+			Weights:    api.AgentWeights{Passing: 1, Warning: 1},
+			Datacenter: datacenter,
+		},
+		Seed: reg,
+	}
+	check := &checkState{
+		Def: checkDef{
+			CheckID: "service:" + id, Name: "Heartbeat " + reg.HeartbeatURL,
+			HTTP: reg.HeartbeatURL, Method: http.MethodGet,
+			Interval: interval, Timeout: min(interval, 2*time.Second),
+			DeregisterCriticalServiceAfter: 2 * interval,
+		},
+		Status: api.HealthPassing,
+	}
+	return svc, []*checkState{check}, nil
+}
+
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil && u.Port() != "" {
+		return nil, fmt.Errorf("%q has a bad host:port", raw)
+	}
+	return u, nil
+}
+
+// handleSeedRegister is the seed's POST /services. The dependent has its first patch (the
+// current providers of everything it requires) before it has its 200.
+func (h *Hub) handleSeedRegister(w http.ResponseWriter, r *http.Request) {
+	var reg seedRegistration
+	if err := httpx.DecodeJSON(w, r, &reg); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	svc, checks, err := seedService(&reg, h.cfg.HeartbeatInterval)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	gen, err := h.register(svc, checks)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	level.Info(h.logger).Log("msg", "seed-protocol service registered", "service_id", svc.Service.ID, "url", reg.ServiceURL, "requires", strings.Join(reg.RequiredServices, ","))
+	if sent := h.seed.addDependent(svc.Service.ID, svc.Seed); sent != nil {
+		t := time.NewTimer(patchTimeout + time.Second)
+		defer t.Stop()
+		select {
+		case <-sent:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
+	h.acknowledge(w, r, gen, map[string]string{"ID": svc.Service.ID})
+}
+
+// handleSeedDeregister is the seed's DELETE /services, whose body is the service's URL.
+func (h *Hub) handleSeedDeregister(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	serviceURL := strings.TrimSpace(string(body))
+	id, ok := h.cat.seedServiceByURL(serviceURL)
+	if !ok {
+		httpx.WriteError(w, fmt.Errorf("%w: no service registered with URL %q", httpx.ErrNotFound, serviceURL))
+		return
+	}
+	gen, err := h.deregister(id)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	level.Info(h.logger).Log("msg", "seed-protocol service deregistered", "service_id", id, "url", serviceURL)
+	h.acknowledge(w, r, gen, nil)
+}
+
+// notifier sends the seed's patches: whenever the passing providers of a name change, every
+// seed-protocol dependent requiring that name gets the difference, in order, from its own
+// sender goroutine, so that a slow dependent delays nobody else and the catalog is never locked
+// while a patch is in flight.
+type notifier struct {
+	ctx    context.Context
+	cat    *Catalog
+	client *http.Client
+	logger log.Logger
+
+	dirtyMu sync.Mutex
+	dirty   map[string]struct{}
+	kick    chan struct{}
+
+	mu   sync.Mutex // serialises provider snapshots and what each dependent has been told
+	deps map[string]*dependent
+	wg   sync.WaitGroup
+}
+
+type dependent struct {
+	id     string
+	reg    *seedRegistration
+	told   map[string]map[string]bool // required name → provider URLs the dependent knows
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	queue []queuedPatch
+	kick  chan struct{}
+}
+
+type queuedPatch struct {
+	p    patch
+	sent chan struct{} // closed once the patch was delivered or given up; may be nil
+}
+
+func newNotifier(ctx context.Context, cat *Catalog, client *http.Client, logger log.Logger) *notifier {
+	return &notifier{ctx: ctx, cat: cat, client: client, logger: logger,
+		dirty: map[string]struct{}{}, kick: make(chan struct{}, 1), deps: map[string]*dependent{}}
+}
+
+// changed notes that name's providers may have changed. The catalog calls it with its lock held,
+// so it only records the name.
+func (n *notifier) changed(name string) {
+	n.dirtyMu.Lock()
+	n.dirty[name] = struct{}{}
+	n.dirtyMu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run turns changed names into patches until the hub stops.
+func (n *notifier) run() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.kick:
+		}
+		n.dirtyMu.Lock()
+		names := n.dirty
+		n.dirty = map[string]struct{}{}
+		n.dirtyMu.Unlock()
+		n.process(names)
+	}
+}
+
+func (n *notifier) process(names map[string]struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// A dependent whose registration is gone or replaced gets nothing more.
+	for id, d := range n.deps {
+		if svc, ok := n.cat.service(id); !ok || svc.Seed != d.reg {
+			d.cancel()
+			delete(n.deps, id)
+		}
+	}
+	if len(n.deps) == 0 {
+		return
+	}
+	for name := range names {
+		var urls []string
+		fetched := false
+		for _, d := range n.deps {
+			known, ok := d.told[name]
+			if !ok {
+				continue
+			}
+			if !fetched {
+				urls, fetched = n.cat.providers(name), true
+			}
+			var p patch
+			for _, u := range urls {
+				if !known[u] {
+					p.Added = append(p.Added, patchEntry{Name: name, URL: u})
+				}
+			}
+			for u := range known {
+				if !slices.Contains(urls, u) {
+					p.Removed = append(p.Removed, patchEntry{Name: name, URL: u})
+				}
+			}
+			if len(p.Added)+len(p.Removed) == 0 {
+				continue
+			}
+			d.told[name] = toSet(urls)
+			d.enqueue(p, nil)
+		}
+	}
+}
+
+// addDependent starts sending patches to a seed-protocol service, first the full list of the
+// providers it requires. It returns a channel closed once that first patch has been sent, or
+// nil when the service gave no ServiceUpdateURL.
+func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if old, ok := n.deps[id]; ok {
+		old.cancel()
+		delete(n.deps, id)
+	}
+	if reg.ServiceUpdateURL == "" || n.ctx.Err() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	d := &dependent{id: id, reg: reg, told: map[string]map[string]bool{}, cancel: cancel, kick: make(chan struct{}, 1)}
+	first := patch{Added: []patchEntry{}, Removed: []patchEntry{}}
+	for _, name := range reg.RequiredServices {
+		if _, dup := d.told[name]; dup {
+			continue
+		}
+		urls := n.cat.providers(name)
+		d.told[name] = toSet(urls)
+		for _, u := range urls {
+			first.Added = append(first.Added, patchEntry{Name: name, URL: u})
+		}
+	}
+	sent := make(chan struct{})
+	d.enqueue(first, sent)
+	n.deps[id] = d
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.send(ctx, d)
+	}()
+	return sent
+}
+
+func (d *dependent) enqueue(p patch, sent chan struct{}) {
+	if p.Added == nil {
+		p.Added = []patchEntry{}
+	}
+	if p.Removed == nil {
+		p.Removed = []patchEntry{}
+	}
+	d.mu.Lock()
+	d.queue = append(d.queue, queuedPatch{p: p, sent: sent})
+	d.mu.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// send delivers d's patches in order until ctx ends.
+func (n *notifier) send(ctx context.Context, d *dependent) {
+	defer func() {
+		d.mu.Lock()
+		for _, q := range d.queue {
+			if q.sent != nil {
+				close(q.sent)
+			}
+		}
+		d.queue = nil
+		d.mu.Unlock()
+	}()
+	logger := log.With(n.logger, "dependent", d.id, "update_url", d.reg.ServiceUpdateURL)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		}
+		for {
+			d.mu.Lock()
+			if len(d.queue) == 0 {
+				d.mu.Unlock()
+				break
+			}
+			q := d.queue[0]
+			d.queue = d.queue[1:]
+			d.mu.Unlock()
+			if err := n.post(ctx, d.reg.ServiceUpdateURL, q.p); err != nil {
+				level.Warn(logger).Log("msg", "could not send a patch", "added", len(q.p.Added), "removed", len(q.p.Removed), "err", err)
+			} else {
+				level.Debug(logger).Log("msg", "patch sent", "added", len(q.p.Added), "removed", len(q.p.Removed))
+			}
+			if q.sent != nil {
+				close(q.sent)
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (n *notifier) post(ctx context.Context, target string, p patch) error {
+	ctx, cancel := context.WithTimeout(ctx, patchTimeout)
+	defer cancel()
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", target, resp.Status)
+	}
+	return nil
+}
+
+// wait returns once the notifier and every sender have stopped; the hub's context must be done.
+func (n *notifier) wait() { n.wg.Wait() }
+
+func toSet(urls []string) map[string]bool {
+	s := make(map[string]bool, len(urls))
+	for _, u := range urls {
+		s[u] = true
+	}
+	return s
+}
