@@ -1,0 +1,136 @@
+package grading
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestGradeValid(t *testing.T) {
+	long := strings.Repeat("é", MaxNameLen)
+	tests := []struct {
+		name  string
+		grade Grade
+		bad   []string // the fields reported, in any order
+	}{
+		{"valid quiz", Grade{"Quiz 1", TypeQuiz, 85}, nil},
+		{"valid test at 0", Grade{"Midterm", TypeTest, 0}, nil},
+		{"valid homework at 100", Grade{"Week 1 Homework", TypeHomework, 100}, nil},
+		{"fractional score", Grade{"Quiz 2", TypeQuiz, 99.5}, nil},
+		{"title of 100 characters", Grade{long, TypeQuiz, 50}, nil},
+		{"title padded with spaces", Grade{"  Quiz  ", TypeQuiz, 50}, nil},
+		{"empty title", Grade{"", TypeQuiz, 50}, []string{"title"}},
+		{"blank title", Grade{" \t\n", TypeQuiz, 50}, []string{"title"}},
+		{"title of 101 characters", Grade{long + "x", TypeQuiz, 50}, []string{"title"}},
+		{"missing type", Grade{"Quiz", "", 50}, []string{"type"}},
+		{"unknown type", Grade{"Quiz", "Exam", 50}, []string{"type"}},
+		{"type in lower case", Grade{"Quiz", "quiz", 50}, []string{"type"}},
+		{"negative score", Grade{"Quiz", TypeQuiz, -0.5}, []string{"score"}},
+		{"score above 100", Grade{"Quiz", TypeQuiz, 100.01}, []string{"score"}},
+		{"NaN score", Grade{"Quiz", TypeQuiz, math.NaN()}, []string{"score"}},
+		{"infinite score", Grade{"Quiz", TypeQuiz, math.Inf(1)}, []string{"score"}},
+		{"everything wrong", Grade{"", "x", 101}, []string{"title", "type", "score"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.grade.Valid(context.Background())
+			if len(got) != len(tt.bad) {
+				t.Fatalf("Valid() = %v, want problems with %v", got, tt.bad)
+			}
+			for _, f := range tt.bad {
+				if got[f] == "" {
+					t.Errorf("Valid() = %v, want a problem with %q", got, f)
+				}
+			}
+		})
+	}
+}
+
+func TestAddStudentRequestValid(t *testing.T) {
+	tests := []struct {
+		first, last string
+		bad         []string
+	}{
+		{"Averill", "Simen", nil},
+		{" Ann ", "Lee", nil},
+		{"", "Simen", []string{"firstName"}},
+		{"Averill", "   ", []string{"lastName"}},
+		{strings.Repeat("a", 101), "", []string{"firstName", "lastName"}},
+		{"<script>alert(1)</script>", "O'Brien", nil},
+	}
+	for _, tt := range tests {
+		got := AddStudentRequest{FirstName: tt.first, LastName: tt.last}.Valid(context.Background())
+		if len(got) != len(tt.bad) {
+			t.Errorf("Valid(%q, %q) = %v, want problems with %v", tt.first, tt.last, got, tt.bad)
+		}
+		for _, f := range tt.bad {
+			if got[f] == "" {
+				t.Errorf("Valid(%q, %q) = %v, want a problem with %q", tt.first, tt.last, got, f)
+			}
+		}
+	}
+}
+
+func TestAddGradeRequestValidChecksKeyLength(t *testing.T) {
+	req := AddGradeRequest{StudentID: 1, Grade: Grade{"Quiz", TypeQuiz, 1}, IdempotencyKey: strings.Repeat("k", MaxIdempotencyKeyLen+1)}
+	if got := req.Valid(context.Background()); got["idempotencyKey"] == "" {
+		t.Errorf("Valid() = %v, want a problem with idempotencyKey", got)
+	}
+}
+
+func TestAverage(t *testing.T) {
+	if got := Average(nil); got != nil {
+		t.Errorf("Average(nil) = %v, want nil (no average, never NaN)", *got)
+	}
+	got := Average([]Grade{{Score: 85}, {Score: 94}, {Score: 82}})
+	if got == nil || math.Abs(*got-87) > 1e-9 {
+		t.Errorf("Average(85, 94, 82) = %v, want 87", got)
+	}
+}
+
+func TestStudentJSONShape(t *testing.T) {
+	avg := 89.0
+	b, err := json.Marshal(Student{ID: 1, FirstName: "Averill", LastName: "Simen",
+		Grades: []Grade{{"Quiz 1", TypeQuiz, 89}}, Average: &avg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":1,"firstName":"Averill","lastName":"Simen","grades":[{"title":"Quiz 1","type":"Quiz","score":89}],"average":89}`
+	if string(b) != want {
+		t.Errorf("JSON = %s\nwant   %s", b, want)
+	}
+	// No grades: an empty list and no average at all.
+	st := withAverage(Student{ID: 2, FirstName: "Marge", LastName: "Garrard"})
+	b, _ = json.Marshal(st)
+	if want := `{"id":2,"firstName":"Marge","lastName":"Garrard","grades":[]}`; string(b) != want {
+		t.Errorf("JSON = %s\nwant   %s", b, want)
+	}
+}
+
+func TestSeedDemoOnlyIntoAnEmptyStore(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	n, err := SeedDemo(ctx, store)
+	if err != nil || n != 5 {
+		t.Fatalf("SeedDemo(empty) = %d, %v; want 5 students", n, err)
+	}
+	all, _ := store.ListStudents(ctx)
+	names := []string{}
+	for _, st := range all {
+		names = append(names, st.FirstName+" "+st.LastName)
+		if len(st.Grades) != 3 || st.Grades[0].Title != "Quiz 1" || st.Grades[1].Title != "Week 1 Homework" || st.Grades[2].Title != "Quiz 2" {
+			t.Errorf("%s %s has grades %v, want Quiz 1, Week 1 Homework, Quiz 2", st.FirstName, st.LastName, st.Grades)
+		}
+	}
+	if got, want := strings.Join(names, ", "), "Averill Simen, Marge Garrard, Sydnie Barber, Louie Easton, Kylee Attwood"; got != want {
+		t.Errorf("demo students = %s, want %s", got, want)
+	}
+	if n, err := SeedDemo(ctx, store); n != 0 || err != nil {
+		t.Errorf("SeedDemo(non-empty) = %d, %v; want it to leave the store alone", n, err)
+	}
+	if all, _ := store.ListStudents(ctx); len(all) != 5 {
+		t.Errorf("store has %d students after a second seed, want 5", len(all))
+	}
+}
