@@ -1,0 +1,91 @@
+package portal
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/log"
+	"github.com/gorilla/mux"
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// Deps is what the portal's handlers are built over.
+type Deps struct {
+	// Grading is the grading service's endpoints: the load-balanced ones in production.
+	Grading grading.Endpoints
+	// Registry is read by /status; nil makes the page say there is none.
+	Registry *api.Client
+	// Logs answers recent log entries for /status; nil makes the page say there are none.
+	Logs   endpoint.Endpoint
+	Logger log.Logger
+}
+
+// AddRoutes puts the portal's whole surface on r: the pages, the stylesheet and the /api/v1
+// gateway. Cross-origin writes are refused everywhere, so a page elsewhere cannot post a form
+// here on a teacher's behalf.
+func AddRoutes(r *mux.Router, d Deps) error {
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return err
+	}
+	if d.Logger == nil {
+		d.Logger = log.NewNopLogger()
+	}
+	p := &pages{
+		svc:    d.Grading,
+		status: &statusSource{registry: d.Registry, logs: d.Logs},
+		tmpl:   tmpl,
+		logger: d.Logger,
+	}
+	api := gateway{eps: d.Grading}
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if isAPI(req) {
+			httpx.Error(w, http.StatusForbidden, "cross-origin requests that change data are refused")
+			return
+		}
+		p.problem(w, req, http.StatusForbidden, problemPage{
+			Title:     "Form refused",
+			Detail:    "This form was sent from another site, so it was not accepted. Use the form on this site.",
+			Back:      "/students",
+			BackLabel: "Go to the students",
+		})
+	}))
+	page := func(h http.HandlerFunc) http.Handler { return cop.Handler(securityHeaders(h)) }
+	json := func(h http.HandlerFunc) http.Handler { return cop.Handler(h) }
+
+	r.Handle("/", page(p.home)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/students", page(p.listStudents)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/students", page(p.addStudent)).Methods(http.MethodPost)
+	r.Handle("/students/{id}", page(p.showStudent)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/students/{id}/grades", page(p.addGrade)).Methods(http.MethodPost)
+	r.Handle("/status", page(p.showStatus)).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/static/").Handler(staticHandler()).Methods(http.MethodGet, http.MethodHead)
+
+	r.Handle("/api/v1/students", json(api.listStudents)).Methods(http.MethodGet)
+	r.Handle("/api/v1/students", json(api.addStudent)).Methods(http.MethodPost)
+	r.Handle("/api/v1/students/{id}", json(api.getStudent)).Methods(http.MethodGet)
+	r.Handle("/api/v1/students/{id}/grades", json(api.addGrade)).Methods(http.MethodPost)
+
+	// Unknown pages get a page a person can read; unknown API routes keep JSON.
+	jsonNotFound := r.NotFoundHandler
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if isAPI(req) || jsonNotFound == nil {
+			if jsonNotFound != nil {
+				jsonNotFound.ServeHTTP(w, req)
+				return
+			}
+			httpx.Error(w, http.StatusNotFound, "no such route: "+req.Method+" "+req.URL.Path)
+			return
+		}
+		securityHeaders(http.HandlerFunc(p.notFound)).ServeHTTP(w, req)
+	})
+	return nil
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }

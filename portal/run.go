@@ -1,0 +1,68 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/service"
+)
+
+// Defaults of the portal's flags (DESIGN.md).
+const (
+	DefaultListen = "127.0.0.1:5000"
+	DefaultName   = "portal"
+)
+
+// ErrGRPCNotBuilt is what -grading-transport grpc answers until the gRPC transport exists.
+var ErrGRPCNotBuilt = errors.New("grpc transport is not built yet: use -grading-transport http")
+
+// Run runs the teacher portal until ctx ends: the pages, /status and the /api/v1 gateway over
+// the grading instances found through the registry.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("teacherportalservice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config.Common
+	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: "data/" + DefaultName})
+	transport := fs.String("grading-transport", "http", "how to reach grading: `http` or grpc")
+	gradingName := fs.String("grading-name", "grading", "registered `name` of the grading service to use")
+	logName := fs.String("log-name", "log", "registered `name` of the log service whose recent lines /status shows")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: teacherportalservice [flags]\n\n"+
+			"Serves the teacher portal (web pages and the /api/v1 gateway) over the grading\n"+
+			"instances found through the registry.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	switch *transport {
+	case "http":
+	case "grpc":
+		return ErrGRPCNotBuilt
+	default:
+		return fmt.Errorf("-grading-transport %q: want http or grpc", *transport)
+	}
+
+	rt, err := service.New(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	// LOG SHIPPER: rt.AddLogSink(logging.NewShipper(...)) goes here, over rt.Instancer(*logName).
+	client := NewHTTPClient()
+	gradingEndpoints, gw := NewGradingEndpoints(rt.Instancer(*gradingName), client, DefaultBalancing(), *gradingName, rt.Logger)
+	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
+	rt.OnClose(func(context.Context) error {
+		gw.Close()
+		logEndpointer.Close()
+		client.CloseIdleConnections()
+		return nil
+	})
+	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, Logger: rt.Logger}); err != nil {
+		return err
+	}
+	return rt.Serve(ctx)
+}
