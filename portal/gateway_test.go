@@ -208,9 +208,9 @@ func wrapSpy(next http.Handler, seen chan<- string) http.Handler {
 	})
 }
 
-func newTestPortalNoWait(t testing.TB, instancer sd.Instancer) *testPortal {
+func newTestPortalNoWait(t testing.TB, instancer sd.Instancer, deps ...func(*Deps)) *testPortal {
 	t.Helper()
-	return newTestPortal(t, noWait{instancer})
+	return newTestPortal(t, noWait{instancer}, deps...)
 }
 
 // noWait hides a FixedInstancer's type so that newTestPortal does not wait for endpoints.

@@ -164,4 +164,6 @@ func (p *testPortal) do(t testing.TB, method, path, contentType, body string, he
 	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-func (p *testPortal) get(t testing.TB, path string) answer { return p.do(t, http.MethodGet, path, "", "") }
+func (p *testPortal) get(t testing.TB, path string) answer {
+	return p.do(t, http.MethodGet, path, "", "")
+}

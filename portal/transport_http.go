@@ -68,7 +68,6 @@ func (g gateway) addGrade(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // call runs one endpoint and answers the error itself, as JSON, when there is one: a transport
 // failure (an UnavailableError, 503) or the business error inside the response.
 func call[T endpoint.Failer](w http.ResponseWriter, r *http.Request, e endpoint.Endpoint, req any) (T, bool) {

@@ -1,0 +1,269 @@
+package portal
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
+	"github.com/hashicorp/consul/api"
+)
+
+const formType = "application/x-www-form-urlencoded"
+
+func form(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v.Encode()
+}
+
+func TestPages(t *testing.T) {
+	g := startGrading(t)
+	p := newTestPortal(t, sd.FixedInstancer{g.addr()})
+	tests := []struct {
+		name, method, path, body string
+		header                   []string
+		want                     int
+		contains                 []string
+		location                 string
+	}{
+		{name: "home", method: "GET", path: "/", want: 303, location: "/students"},
+		{name: "list", method: "GET", path: "/students", want: 200, contains: []string{
+			`<a href="/students/1">Averill Simen</a>`, `<td class="num average-cell">87.0</td>`, `<svg class="scores"`,
+			`<title>Quiz 1: 85</title>`, `action="/students"`}},
+		{name: "student", method: "GET", path: "/students/2", want: 200, contains: []string{
+			"<h1>Marge Garrard</h1>", `id="average">98.7`, "Week 1 Homework", `<option selected>Quiz</option>`, `name="idempotencyKey" value="`}},
+		{name: "unknown student", method: "GET", path: "/students/999", want: 404, contains: []string{"Not found", "/students/999"}},
+		{name: "student id not a number", method: "GET", path: "/students/abc", want: 404, contains: []string{"Not found"}},
+		{name: "unknown page", method: "GET", path: "/nowhere", want: 404, contains: []string{"<!doctype html>", "Not found"}},
+		{name: "stylesheet", method: "GET", path: "/static/style.css", want: 200, contains: []string{"--accent"}},
+		{name: "wrong method", method: "DELETE", path: "/students", want: 405},
+		{name: "wrong method on grades", method: "GET", path: "/students/1/grades", want: 405},
+		{name: "add grade", method: "POST", path: "/students/1/grades", body: form("title", "Quiz 3", "type", "Quiz", "score", "91"),
+			want: 303, location: "/students/1?added=grade"},
+		{name: "after add grade", method: "GET", path: "/students/1?added=grade", want: 200, contains: []string{
+			"Grade recorded.", "<td>Quiz 3</td>", `id="average">88.0`, "average of 4 grades"}},
+		{name: "score not a number", method: "POST", path: "/students/1/grades", body: form("title", "Essay", "type", "Test", "score", "ninety"),
+			want: 422, contains: []string{`must be a number from 0 to 100`, `value="Essay"`, `<option selected>Test</option>`, `value="ninety"`, `field invalid`}},
+		{name: "score too high", method: "POST", path: "/students/1/grades", body: form("title", "Essay", "type", "Test", "score", "150"),
+			want: 422, contains: []string{`must be from 0 to 100, not 150`}},
+		{name: "score missing, bad type", method: "POST", path: "/students/1/grades", body: form("title", "", "type", "Exam"),
+			want: 422, contains: []string{`is required`, `must be one of Test, Homework, Quiz`}},
+		{name: "grade for unknown student", method: "POST", path: "/students/999/grades", body: form("title", "T", "type", "Quiz", "score", "5"), want: 404},
+		{name: "add student", method: "POST", path: "/students", body: form("firstName", "Ada", "lastName", "Lovelace"),
+			want: 303, location: "/students/6?added=student"},
+		{name: "new student page", method: "GET", path: "/students/6?added=student", want: 200, contains: []string{
+			"Student added.", `id="average">—`, "No grades yet."}},
+		{name: "no average in list", method: "GET", path: "/students", want: 200, contains: []string{
+			`<td class="num average-cell">—</td>`}},
+		{name: "add student invalid", method: "POST", path: "/students", body: form("firstName", "  ", "lastName", "Hopper"),
+			want: 422, contains: []string{"is required", `value="Hopper"`, "Averill Simen"}},
+		{name: "cross-site form post", method: "POST", path: "/students", body: form("firstName", "Eve", "lastName", "Evil"),
+			header: []string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: []string{"Form refused"}},
+		{name: "cross-origin form post", method: "POST", path: "/students/1/grades", body: form("title", "x", "type", "Quiz", "score", "1"),
+			header: []string{"Origin", "http://evil.example"}, want: 403},
+		{name: "cross-origin API post", method: "POST", path: "/api/v1/students", body: `{"firstName":"Eve","lastName":"Evil"}`,
+			header: []string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: []string{`"error"`}},
+		{name: "same-origin form post", method: "POST", path: "/students/2/grades", body: form("title", "Lab", "type", "Test", "score", "99.5"),
+			header: []string{"Sec-Fetch-Site", "same-origin"}, want: 303},
+		{name: "oversized form", method: "POST", path: "/students", body: "firstName=" + strings.Repeat("a", maxFormBody+10), want: 413},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := ""
+			if tc.body != "" {
+				ct = formType
+				if strings.HasPrefix(tc.body, "{") {
+					ct = "application/json"
+				}
+			}
+			a := p.do(t, tc.method, tc.path, ct, tc.body, tc.header...)
+			if a.status != tc.want {
+				t.Fatalf("%s %s = %d; want %d\n%s", tc.method, tc.path, a.status, tc.want, a.body)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(a.body, c) {
+					t.Errorf("%s %s: body lacks %q\n%s", tc.method, tc.path, c, a.body)
+				}
+			}
+			if tc.location != "" && a.header.Get("Location") != tc.location {
+				t.Errorf("Location = %q; want %q", a.header.Get("Location"), tc.location)
+			}
+			if tc.want == 405 && a.header.Get("Allow") == "" {
+				t.Error("405 without an Allow header")
+			}
+			if strings.HasPrefix(tc.path, "/students") && tc.want != 303 && tc.want != 405 {
+				if ct := a.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+					t.Errorf("Content-Type = %q", ct)
+				}
+			}
+		})
+	}
+}
+
+func TestPagesEscapeNames(t *testing.T) {
+	g := startGrading(t)
+	p := newTestPortal(t, sd.FixedInstancer{g.addr()})
+	const evil = `<script>alert(1)</script>`
+	a := p.do(t, "POST", "/students", formType, form("firstName", evil, "lastName", `"><img src=x onerror=alert(2)>`))
+	if a.status != 303 {
+		t.Fatalf("add student = %d %s", a.status, a.body)
+	}
+	for _, path := range []string{"/students", a.header.Get("Location")} {
+		body := p.get(t, path).body
+		if strings.Contains(body, evil) || strings.Contains(body, "<img src=x") {
+			t.Fatalf("%s renders markup from a name:\n%s", path, body)
+		}
+		if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Fatalf("%s does not show the name as text:\n%s", path, body)
+		}
+	}
+	if csp := p.get(t, "/students").header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+}
+
+func TestFormPostIsRecordedOnceWhenResubmitted(t *testing.T) {
+	g := startGrading(t)
+	p := newTestPortal(t, sd.FixedInstancer{g.addr()})
+	body := form("title", "Quiz 9", "type", "Quiz", "score", "60", "idempotencyKey", "form-key-1")
+	for range 2 {
+		if a := p.do(t, "POST", "/students/4/grades", formType, body); a.status != 303 {
+			t.Fatalf("post = %d %s", a.status, a.body)
+		}
+	}
+	if n := strings.Count(p.get(t, "/students/4").body, "<td>Quiz 9</td>"); n != 1 {
+		t.Fatalf("a resubmitted form recorded %d grades; want 1", n)
+	}
+	// The same form reused for a different grade is refused without writing anything.
+	a := p.do(t, "POST", "/students/4/grades", formType, form("title", "Quiz 10", "type", "Quiz", "score", "61", "idempotencyKey", "form-key-1"))
+	if a.status != http.StatusConflict || !strings.Contains(a.body, "nothing was saved") || !strings.Contains(a.body, `value="Quiz 10"`) {
+		t.Fatalf("reused form = %d\n%s", a.status, a.body)
+	}
+}
+
+func TestPagesWhenGradingIsUnavailable(t *testing.T) {
+	for name, instancer := range map[string]sd.Instancer{
+		"none known": sd.FixedInstancer{},
+		"all dead":   sd.FixedInstancer{deadAddr(t)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := newTestPortalNoWait(t, instancer)
+			for _, tc := range []struct{ method, path, body string }{
+				{"GET", "/students", ""},
+				{"GET", "/students/1", ""},
+				{"POST", "/students", form("firstName", "A", "lastName", "B")},
+				{"POST", "/students/1/grades", form("title", "T", "type", "Quiz", "score", "1")},
+			} {
+				a := p.do(t, tc.method, tc.path, formType, tc.body)
+				if a.status != 503 || !strings.Contains(a.body, "The grading service is unavailable") ||
+					!strings.Contains(a.body, "<!doctype html>") || a.header.Get("Retry-After") == "" {
+					t.Fatalf("%s %s = %d (Retry-After %q)\n%s", tc.method, tc.path, a.status, a.header.Get("Retry-After"), a.body)
+				}
+			}
+		})
+	}
+}
+
+func TestStatusPage(t *testing.T) {
+	reg := fakeRegistry(t)
+	logs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/logs" || r.URL.Query().Get("limit") != "50" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`[{"time":"2026-01-02T10:00:00Z","service":"grading","level":"info","msg":"seeded","students":5},
+			{"time":"2026-01-02T10:00:01Z","service":"portal","level":"warn","msg":"<b>careful</b>","request_id":"r1"}]`))
+	}))
+	t.Cleanup(logs.Close)
+	client := NewHTTPClient()
+	t.Cleanup(client.CloseIdleConnections)
+	logsEP, logEndpointer := newLogsEndpoint(sd.FixedInstancer{strings.TrimPrefix(logs.URL, "http://")}, client, log.NewNopLogger())
+	t.Cleanup(logEndpointer.Close)
+
+	t.Run("everything up", func(t *testing.T) {
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.Logs = reg, logsEP })
+		a := p.get(t, "/status")
+		for _, want := range []string{
+			"<strong>grading</strong>", "grading-1", "127.0.0.1:6000", `<span class="badge passing">passing</span>`,
+			`<span class="badge critical">critical</span>`, "connection refused", "<strong>portal</strong>",
+			"seeded", "students=5", "&lt;b&gt;careful&lt;/b&gt;", `class="level-warn"`,
+		} {
+			if !strings.Contains(a.body, want) {
+				t.Errorf("status page lacks %q", want)
+			}
+		}
+		if a.status != 200 || t.Failed() {
+			t.Fatalf("status = %d\n%s", a.status, a.body)
+		}
+		if strings.Index(a.body, "careful") > strings.Index(a.body, "seeded") {
+			t.Error("log lines are not newest first")
+		}
+	})
+	t.Run("nothing reachable", func(t *testing.T) {
+		dead, err := api.NewClient(&api.Config{Address: deadAddr(t), Transport: &http.Transport{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadLogs, deadEndpointer := newLogsEndpoint(sd.FixedInstancer{}, client, log.NewNopLogger())
+		t.Cleanup(deadEndpointer.Close)
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.Logs = dead, deadLogs })
+		a := p.get(t, "/status")
+		if a.status != 200 || !strings.Contains(a.body, "The registry could not be read") || !strings.Contains(a.body, "Recent log lines are not available: the log service is unavailable") {
+			t.Fatalf("status = %d\n%s", a.status, a.body)
+		}
+	})
+	t.Run("not configured", func(t *testing.T) {
+		p := newTestPortalNoWait(t, sd.FixedInstancer{})
+		a := p.get(t, "/status")
+		if a.status != 200 || !strings.Contains(a.body, "no registry is configured") || !strings.Contains(a.body, "no log service is configured") {
+			t.Fatalf("status = %d\n%s", a.status, a.body)
+		}
+	})
+}
+
+// fakeRegistry answers the two consul/api reads /status makes, as the hub and Consul do.
+func fakeRegistry(t *testing.T) *api.Client {
+	t.Helper()
+	entry := func(id, addr string, port int, status, output string) *api.ServiceEntry {
+		return &api.ServiceEntry{
+			Node:    &api.Node{Node: "local", Address: "127.0.0.1"},
+			Service: &api.AgentService{ID: id, Service: strings.SplitN(id, "-", 2)[0], Address: addr, Port: port},
+			Checks:  api.HealthChecks{{Status: status, Output: output}},
+		}
+	}
+	health := map[string][]*api.ServiceEntry{
+		"grading": {entry("grading-2", "127.0.0.1", 6002, api.HealthCritical, "dial tcp: connection refused"),
+			entry("grading-1", "127.0.0.1", 6000, api.HealthPassing, "HTTP GET: 200 OK")},
+		"portal": {entry("portal-1", "", 5000, api.HealthPassing, "")},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Consul-Index", "7")
+		w.Header().Set("X-Consul-LastContact", "0")
+		w.Header().Set("X-Consul-KnownLeader", "true")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/catalog/services":
+			json.NewEncoder(w).Encode(map[string][]string{"grading": {}, "portal": {}})
+		case strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
+			json.NewEncoder(w).Encode(health[strings.TrimPrefix(r.URL.Path, "/v1/health/service/")])
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	transport := &http.Transport{}
+	c, err := api.NewClient(&api.Config{Address: strings.TrimPrefix(srv.URL, "http://"), Transport: transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	return c
+}
