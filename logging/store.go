@@ -95,21 +95,23 @@ func (s *Store) loadTail() error {
 			buf = buf[i+1:]
 		}
 	}
-	// Only the last len(ring) lines can stay; skip the rest without parsing them.
+	// Only the last len(ring) good lines can stay: walk back from the end, skipping lines that
+	// do not parse (a torn line), and push them oldest first.
 	lines := bytes.Split(bytes.TrimRight(buf, "\n"), []byte{'\n'})
-	if len(lines) > len(s.ring) {
-		lines = lines[len(lines)-len(s.ring):]
+	var keep []Entry
+	for i := len(lines) - 1; i >= 0 && len(keep) < len(s.ring); i-- {
+		e, err := decodeEntry(lines[i], time.Time{})
+		if err != nil {
+			continue
+		}
+		keep = append(keep, e)
 	}
-	for _, line := range lines {
-		e, err := decodeEntry(line, time.Time{})
+	for i := len(keep) - 1; i >= 0; i-- {
+		line, err := keep[i].MarshalJSON()
 		if err != nil {
 			continue
 		}
-		line, err := e.MarshalJSON()
-		if err != nil {
-			continue
-		}
-		s.push(e, line)
+		s.push(keep[i], line)
 	}
 	return nil
 }
