@@ -19,8 +19,9 @@ type Backend struct {
 	// MinInterval is the shortest check interval the backend honours; shorter ones are raised.
 	// The hub accepts 100 ms; Consul raises anything below 1 s to 1 s.
 	MinInterval time.Duration
-	// MinReap is the soonest a critical service can be reaped after DeregisterCriticalServiceAfter
-	// is asked for, including how often the reaper runs (Consul: 1 min minimum plus a 30 s reaper).
+	// MinReap is the soonest a critical service can be reaped, counting how often the reaper runs:
+	// the hub honours any DeregisterCriticalServiceAfter and reaps every 100 ms; Consul raises it
+	// to at least 1 min and reaps every 30 s.
 	MinReap time.Duration
 	// StaggersFirstCheck is true when the first run of a new check is delayed by up to one interval
 	// (Consul spreads it randomly); the hub runs it at once.
@@ -29,7 +30,7 @@ type Backend struct {
 
 // Hub describes the built-in hub listening on addr.
 func Hub(addr string) Backend {
-	return Backend{Name: "hub", Addr: addr, MinInterval: 100 * time.Millisecond, MinReap: time.Second}
+	return Backend{Name: "hub", Addr: addr, MinInterval: 100 * time.Millisecond, MinReap: 100 * time.Millisecond}
 }
 
 // ConsulBackend describes a Consul 1.14 agent listening on addr.

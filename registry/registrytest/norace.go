@@ -1,0 +1,7 @@
+//go:build !race
+
+package registrytest
+
+// RaceEnabled reports whether the test binary was built with -race, which slows everything in
+// it several times over: timing targets are then printed but not asserted.
+const RaceEnabled = false
