@@ -1,0 +1,59 @@
+package registry
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"go.uber.org/goleak"
+)
+
+// TestServeStopsEverything stops a busy hub (checks of every kind, a seed dependent with its
+// patch sender, a blocking query in flight) and finds no goroutine of it left.
+func TestServeStopsEverything(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+
+	tg := newTarget(t, http.StatusOK)
+	dep := newFakeSeed(t)
+	h := startHub(t, "-heartbeat-interval", "100ms")
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address = h.Addr()
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "busy", Checks: api.AgentServiceChecks{
+		{HTTP: tg.URL, Interval: "100ms"}, {TCP: tg.Listener.Addr().String(), Interval: "100ms"}, {TTL: "1s"},
+	}}))
+	postSeed(t, h.URL(), dep.registration("Dependent", "busy"))
+
+	_, meta, err := c.Health().Service("busy", "", false, nil)
+	must(err)
+	answered := make(chan time.Duration, 1)
+	go func() {
+		begin := time.Now()
+		_, _, _ = c.Health().Service("busy", "", false, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+		answered <- time.Since(begin)
+	}()
+	catalogIndex := h.cat.Index()
+	go func() {
+		_, _, _ = c.Catalog().Services(&api.QueryOptions{WaitIndex: catalogIndex, WaitTime: time.Minute})
+	}()
+	time.Sleep(100 * time.Millisecond) // let the queries reach the hub
+
+	begin := time.Now()
+	h.Stop()
+	t.Logf("the hub stopped in %v with blocking queries in flight", time.Since(begin))
+	t.Logf("the blocking query was answered after %v", <-answered)
+	cfg.Transport.CloseIdleConnections()
+	tg.Close()
+	dep.Close()
+	http.DefaultClient.CloseIdleConnections()
+}
