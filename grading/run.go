@@ -35,7 +35,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	grpcListen := fs.String("grpc-listen", DefaultGRPCListen, "`host:port` reserved for the gRPC transport; accepted and checked, not opened yet")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gradingservice [flags]\n\n"+
-			"Serves students, grades and averages over HTTP+JSON, kept in %s under -data.\n"+
+			"The grading service: students, grades and averages over HTTP+JSON, kept in %s under -data.\n"+
 			"Every flag can also be set with GRADEBOOK_<FLAG> (e.g. GRADEBOOK_LISTEN).\n\nFlags:\n", StoreFile)
 		fs.PrintDefaults()
 	}

@@ -44,6 +44,9 @@ func MakeHTTPHandler(eps Endpoints, logger log.Logger) http.Handler {
 //	POST /students               201 Student
 //	POST /students/{id}/grades   201 Grade; Idempotency-Key makes a repeat return the first answer
 func AddHTTPRoutes(r *mux.Router, eps Endpoints, logger log.Logger) {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
 	opts := []kithttp.ServerOption{
 		kithttp.ServerErrorEncoder(encodeHTTPError),
 		// Decode errors (bad JSON, bad ids) are the caller's mistake and already answered with a
@@ -279,7 +282,6 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
 	httpx.SetRequestID(ctx, req)
 	if idemKey != "" {
 		req.Header.Set(IdempotencyKeyHeader, idemKey)

@@ -1,0 +1,82 @@
+package grading
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fuzzPost sends body to path through the full handler and checks what any input must get: a
+// JSON answer with an expected status, never a panic or a 500.
+func fuzzPost(t *testing.T, h http.Handler, path, body string, ok int) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	switch rec.Code {
+	case ok, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+	default:
+		t.Fatalf("POST %s %q: status %d %s", path, body, rec.Code, rec.Body)
+	}
+	if !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("POST %s %q: answer is not JSON: %s", path, body, rec.Body)
+	}
+	return rec
+}
+
+func FuzzDecodeGrade(f *testing.F) {
+	for _, s := range []string{
+		`{"title":"Quiz 1","type":"Quiz","score":85}`,
+		`{"Title":"Quiz 3","Type":"Quiz","Score":90}`,
+		`{"title":" ","type":"Test","score":-1}`,
+		`{"title":"a","type":"Homework","score":1e308}`,
+		`{"title":"a","type":"Quiz","score":100.0000001}`,
+		`{"title":"\u0000\ud800","type":"Quiz","score":0}`,
+		`[1,2,3]`, `null`, `"x"`, `{`, ``,
+	} {
+		f.Add(s)
+	}
+	h := MakeHTTPHandler(MakeServerEndpoints(NewService(&memStore{students: []Student{{ID: 1, FirstName: "A", LastName: "B"}}})), nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := fuzzPost(t, h, "/students/1/grades", body, http.StatusCreated)
+		if rec.Code != http.StatusCreated {
+			return
+		}
+		var g Grade
+		if err := json.Unmarshal(rec.Body.Bytes(), &g); err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(g.Score) || g.Score < 0 || g.Score > 100 || strings.TrimSpace(g.Title) != g.Title || g.Title == "" ||
+			(g.Type != TypeQuiz && g.Type != TypeTest && g.Type != TypeHomework) {
+			t.Fatalf("accepted an invalid grade %+v from %q", g, body)
+		}
+	})
+}
+
+func FuzzDecodeStudent(f *testing.F) {
+	for _, s := range []string{
+		`{"firstName":"Averill","lastName":"Simen"}`,
+		`{"FirstName":"Ann","LastName":"Lee"}`,
+		`{"firstName":"","lastName":"x"}`,
+		`{"firstName":"<script>alert(1)</script>","lastName":"x"}`,
+		`{"firstName":1}`, `{}`, `[]`, `{`,
+	} {
+		f.Add(s)
+	}
+	h := MakeHTTPHandler(MakeServerEndpoints(NewService(&memStore{})), nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := fuzzPost(t, h, "/students", body, http.StatusCreated)
+		if rec.Code != http.StatusCreated {
+			return
+		}
+		var st Student
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.ID <= 0 || st.FirstName == "" || st.LastName == "" || st.Average != nil {
+			t.Fatalf("accepted %+v from %q", st, body)
+		}
+	})
+}
