@@ -87,6 +87,7 @@ type Shipper struct {
 	dropWarned  atomic.Bool
 	urgent      atomic.Int32 // Flush calls waiting: ship without waiting for FlushInterval
 	kick        chan struct{}
+	failures    atomic.Uint64 // failed attempts, for tests and Stats
 
 	mu       sync.Mutex
 	progress chan struct{} // closed and replaced whenever settled moves
@@ -169,6 +170,11 @@ func StderrLogger(w io.Writer, service string) log.Logger {
 func (s *Shipper) Log(keyvals ...any) error {
 	if s.closed.Load() {
 		s.dropped.With("reason", "closed").Add(1)
+		return nil
+	}
+	if len(s.queue) == cap(s.queue) {
+		// Full already: do not spend the encoding on an entry that will be dropped.
+		s.drop()
 		return nil
 	}
 	line := encodeForShipping(entryFromKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now()))
@@ -363,6 +369,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 		if s.ctx.Err() != nil {
 			return false
 		}
+		s.failures.Add(1)
 		if !s.failing {
 			s.failing = true
 			s.opts.Stderr.Log("level", "warn", "msg", "cannot ship logs; queueing and retrying with backoff", "err", err)
