@@ -1,6 +1,7 @@
 package registrytest
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -63,12 +64,22 @@ func (b Backend) DetectWithin(interval time.Duration) time.Duration { return 2*i
 // a loaded 2-core machine running several test binaries at once.
 const slack = 400 * time.Millisecond
 
-// Client returns a consul/api client for the backend, built exactly as services build theirs.
+// Client returns an unmodified consul/api client for the backend, configured as
+// discovery.NewClient configures every service's (the same bounded wait, so that a stopped go-kit
+// Instancer's last query ends within seconds), whose idle connections are closed at t's cleanup
+// so that no connection goroutine outlives the test.
 func (b Backend) Client(t testing.TB) *api.Client {
 	t.Helper()
-	c, err := discovery.NewClient(b.URL(), "")
+	transport := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address, cfg.Scheme = b.Addr, "http"
+	cfg.WaitTime = discovery.QueryWait
+	cfg.Transport = transport
+	cfg.HttpClient = &http.Client{Transport: transport, Timeout: discovery.QueryWait + 5*time.Second}
+	c, err := api.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("%s client: %v", b.Name, err)
 	}
+	t.Cleanup(transport.CloseIdleConnections)
 	return c
 }
