@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ type Runtime struct {
 	meta      map[string]string
 	checks    api.AgentServiceChecks
 	registrar sd.Registrar
+	quiet     []string
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -127,6 +129,11 @@ func (rt *Runtime) Meta(k, v string) {
 
 // AddCheck adds a check beside the HTTP check on /health (a gRPC health check, say).
 func (rt *Runtime) AddCheck(c *api.AgentServiceCheck) { rt.checks = append(rt.checks, c) }
+
+// QuietRoutes logs successful requests whose path starts with one of prefixes at debug level
+// instead of info: the registry's blocking queries and the log service's incoming batches would
+// otherwise drown everything else (and, shipped, feed on themselves).
+func (rt *Runtime) QuietRoutes(prefixes ...string) { rt.quiet = append(rt.quiet, prefixes...) }
 
 // SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
@@ -256,6 +263,9 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 		sw := httpx.NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		quiet := r.URL.Path == "/health" || r.URL.Path == "/metrics"
+		for _, p := range rt.quiet {
+			quiet = quiet || strings.HasPrefix(r.URL.Path, p)
+		}
 		lg := level.Info(rt.Logger)
 		switch {
 		case sw.Status >= 500:
