@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -259,9 +258,10 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
+// transportErr unwraps a *transportError returned by do. A type assertion, not errors.As,
+// because do never wraps it and errors.As would cost an allocation per call.
 func transportErr(err error) error {
-	var te *transportError
-	if errors.As(err, &te) {
+	if te, ok := err.(*transportError); ok {
 		return te.err
 	}
 	return nil
