@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,19 +52,22 @@ func isStandardKey(k string) bool {
 }
 
 // MarshalJSON writes the entry as one flat JSON object on one line: the standard keys first, then
-// the other fields in sorted order.
+// the other fields in sorted order. Field values must be valid JSON; they are written compact.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"time":`)
-	writeJSONString(&b, e.Time.UTC().Format(time.RFC3339Nano))
-	b.WriteString(`,"service":`)
-	writeJSONString(&b, e.Service)
-	b.WriteString(`,"instance":`)
-	writeJSONString(&b, e.Instance)
-	b.WriteString(`,"level":`)
-	writeJSONString(&b, e.Level)
-	b.WriteString(`,"msg":`)
-	writeJSONString(&b, e.Msg)
+	b := make([]byte, 0, 160+len(e.Msg)+64*len(e.Fields))
+	b = append(b, `{"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","service":`...)
+	b = appendJSONString(b, e.Service)
+	b = append(b, `,"instance":`...)
+	b = appendJSONString(b, e.Instance)
+	b = append(b, `,"level":`...)
+	b = appendJSONString(b, e.Level)
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, e.Msg)
+	if len(e.Fields) == 0 {
+		return append(b, '}'), nil
+	}
 	keys := make([]string, 0, len(e.Fields))
 	for k := range e.Fields {
 		if !isStandardKey(k) {
@@ -71,22 +75,67 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		}
 	}
 	sort.Strings(keys)
+	buf := bytes.NewBuffer(b)
 	for _, k := range keys {
-		b.WriteByte(',')
-		writeJSONString(&b, k)
-		b.WriteByte(':')
-		if err := json.Compact(&b, e.Fields[k]); err != nil {
+		buf.WriteByte(',')
+		buf.Write(appendJSONString(buf.AvailableBuffer(), k))
+		buf.WriteByte(':')
+		if err := json.Compact(buf, e.Fields[k]); err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
-func writeJSONString(b *bytes.Buffer, s string) {
-	// json.Marshal of a string cannot fail; it also turns invalid UTF-8 into U+FFFD.
-	out, _ := json.Marshal(s)
-	b.Write(out)
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Unlike encoding/json it leaves <, > and & alone
+// (the lines are read by programs and by html/template, which escapes for itself); like it, it
+// turns invalid UTF-8 into U+FFFD and escapes U+2028 and U+2029.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // levelRank orders levels for the level filter. Unknown and empty levels count as info, which
@@ -295,32 +344,48 @@ func entryFromKeyvals(keyvals []any, service, instance string, now time.Time) En
 // jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
 // string logfmt would print.
 func jsonValue(v any) json.RawMessage {
-	var out any
 	switch x := v.(type) {
 	case nil:
 		return json.RawMessage("null")
-	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		out = x
+	case string:
+		return appendJSONString(nil, x)
+	case bool:
+		return strconv.AppendBool(nil, x)
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int8:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int16:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int32:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(nil, x, 10)
+	case uint:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint8:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint16:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint32:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint64:
+		return strconv.AppendUint(nil, x, 10)
 	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			out = fmt.Sprint(x)
-		} else {
-			out = x
-		}
+		return appendFloat(float64(x), 32)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			out = fmt.Sprint(x)
-		} else {
-			out = x
-		}
+		return appendFloat(x, 64)
 	default:
-		out = safeString(v)
+		return appendJSONString(nil, safeString(v))
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		b, _ = json.Marshal(fmt.Sprint(out))
+}
+
+func appendFloat(f float64, bits int) json.RawMessage {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		// JSON has no NaN or infinities; keep them readable as strings.
+		return appendJSONString(nil, strconv.FormatFloat(f, 'g', -1, bits))
 	}
-	return b
+	return strconv.AppendFloat(nil, f, 'g', -1, bits)
 }
 
 // safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
