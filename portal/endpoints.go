@@ -53,7 +53,9 @@ func NewHTTPClient() *http.Client {
 		ResponseHeaderTimeout: 5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: transport, Timeout: 6 * time.Second}
+	// No Client.Timeout: every call already carries the deadline of its Balancing.Timeout, and a
+	// second deadline per request would only cost a timer.
+	return &http.Client{Transport: transport}
 }
 
 // UnavailableError is what a call answers when no instance of a dependency could serve it: none

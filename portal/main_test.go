@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,4 +167,16 @@ func (p *testPortal) do(t testing.TB, method, path, contentType, body string, he
 
 func (p *testPortal) get(t testing.TB, path string) answer {
 	return p.do(t, http.MethodGet, path, "", "")
+}
+
+// syncWriter lets several goroutines log into one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

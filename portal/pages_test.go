@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
@@ -229,8 +230,21 @@ func TestStatusPage(t *testing.T) {
 	})
 }
 
-// fakeRegistry answers the two consul/api reads /status makes, as the hub and Consul do.
+// fakeRegistry answers the consul/api calls a portal makes, as the hub and Consul do: the two
+// reads of /status, registration, and blocking health queries for the Instancers.
 func fakeRegistry(t *testing.T) *api.Client {
+	t.Helper()
+	srv := fakeRegistryServer(t)
+	transport := &http.Transport{}
+	c, err := api.NewClient(&api.Config{Address: strings.TrimPrefix(srv.URL, "http://"), Transport: transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	return c
+}
+
+func fakeRegistryServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	entry := func(id, addr string, port int, status, output string) *api.ServiceEntry {
 		return &api.ServiceEntry{
@@ -253,17 +267,20 @@ func fakeRegistry(t *testing.T) *api.Client {
 		case r.URL.Path == "/v1/catalog/services":
 			json.NewEncoder(w).Encode(map[string][]string{"grading": {}, "portal": {}})
 		case strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
+			if r.URL.Query().Get("index") == "7" {
+				// A blocking query on an unchanged index waits, briefly, as a real one would.
+				select {
+				case <-r.Context().Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
 			json.NewEncoder(w).Encode(health[strings.TrimPrefix(r.URL.Path, "/v1/health/service/")])
+		case strings.HasPrefix(r.URL.Path, "/v1/agent/service/"):
+			w.Write([]byte("{}"))
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	t.Cleanup(srv.Close)
-	transport := &http.Transport{}
-	c, err := api.NewClient(&api.Config{Address: strings.TrimPrefix(srv.URL, "http://"), Transport: transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(transport.CloseIdleConnections)
-	return c
+	return srv
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/go-kit/kit/sd"
+
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -23,6 +25,16 @@ var ErrGRPCNotBuilt = errors.New("grpc transport is not built yet: use -grading-
 // Run runs the teacher portal until ctx ends: the pages, /status and the /api/v1 gateway over
 // the grading instances found through the registry.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	rt, err := newRuntime(args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	return rt.Serve(ctx)
+}
+
+// newRuntime builds the portal's runtime with every route on it, ready to Serve. A non-nil
+// gradingInstancer replaces the registry's view of grading (tests and benchmarks pin instances).
+func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gradingInstancer sd.Instancer) (*service.Runtime, error) {
 	fs := flag.NewFlagSet("teacherportalservice", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config.Common
@@ -37,23 +49,29 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fs.PrintDefaults()
 	}
 	if err := config.Parse(fs, args, getenv); err != nil {
-		return err
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	switch *transport {
 	case "http":
 	case "grpc":
-		return ErrGRPCNotBuilt
+		return nil, ErrGRPCNotBuilt
 	default:
-		return fmt.Errorf("-grading-transport %q: want http or grpc", *transport)
+		return nil, fmt.Errorf("-grading-transport %q: want http or grpc", *transport)
 	}
 
 	rt, err := service.New(cfg, stderr)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if gradingInstancer == nil {
+		gradingInstancer = rt.Instancer(*gradingName)
 	}
 	// LOG SHIPPER: rt.AddLogSink(logging.NewShipper(...)) goes here, over rt.Instancer(*logName).
 	client := NewHTTPClient()
-	gradingEndpoints, gw := NewGradingEndpoints(rt.Instancer(*gradingName), client, DefaultBalancing(), *gradingName, rt.Logger)
+	gradingEndpoints, gw := NewGradingEndpoints(gradingInstancer, client, DefaultBalancing(), *gradingName, rt.Logger)
 	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		gw.Close()
@@ -62,7 +80,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	})
 	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, Logger: rt.Logger}); err != nil {
-		return err
+		return nil, err
 	}
-	return rt.Serve(ctx)
+	return rt, nil
 }
