@@ -358,4 +358,3 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
-
