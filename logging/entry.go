@@ -215,8 +215,8 @@ func decodeEntry(raw json.RawMessage, now time.Time) (Entry, error) {
 		if !ok || string(v) == "null" {
 			return "", nil
 		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquoteJSON(v)
+		if err != nil {
 			return "", fmt.Errorf("%s must be a string", key)
 		}
 		if limit > 0 && len(s) > limit {
@@ -270,14 +270,40 @@ func decodeEntry(raw json.RawMessage, now time.Time) (Entry, error) {
 			if k == "" || len(k) > maxKeyLen || !utf8.ValidString(k) {
 				return Entry{}, fmt.Errorf("field name %.40q must be 1 to %d bytes of UTF-8", k, maxKeyLen)
 			}
-			var c bytes.Buffer
-			if err := json.Compact(&c, v); err != nil {
-				return Entry{}, fmt.Errorf("field %q: %v", k, err)
+			if bytes.ContainsAny(v, " \t\r\n") {
+				var c bytes.Buffer
+				if err := json.Compact(&c, v); err != nil {
+					return Entry{}, fmt.Errorf("field %q: %v", k, err)
+				}
+				v = c.Bytes()
 			}
-			e.Fields[k] = c.Bytes()
+			e.Fields[k] = v
 		}
 	}
 	return e, nil
+}
+
+// unquoteJSON decodes a JSON string; the common case of one with no escapes takes no detour
+// through reflection.
+func unquoteJSON(v []byte) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		inner := v[1 : len(v)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
+			clean := true
+			for _, c := range inner {
+				if c < 0x20 {
+					clean = false
+					break
+				}
+			}
+			if clean {
+				return string(inner), nil
+			}
+		}
+	}
+	var s string
+	err := json.Unmarshal(v, &s)
+	return s, err
 }
 
 // entryFromKeyvals turns a go-kit log call into an Entry: "ts" becomes the time (now if absent),

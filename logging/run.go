@@ -46,7 +46,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("%w (and closing the log file: %v)", err, store.Close())
 	}
 	svc := NewService(store, rt.Metrics)
-	rt.AddLogSink(skipIngestAccessLogs(SelfLogger(svc, rt.Config.Name, rt.Config.Advertise)), nil)
+	rt.AddLogSink(skipIngestAccessLogs(svc.Logger(rt.Config.Name, rt.Config.Advertise)), nil)
 	rt.OnClose(func(context.Context) error { return store.Close() })
 	AddRoutes(rt.Router, svc, nil)
 	return rt.Serve(ctx)

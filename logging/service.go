@@ -44,22 +44,24 @@ func newStoreMetrics(reg *pkgmetrics.Registry, store *Store) storeMetrics {
 	}
 }
 
-// storeService is the Service over a Store.
-type storeService struct {
+// StoreService is the Service over a Store.
+type StoreService struct {
 	store   *Store
 	metrics storeMetrics
 }
 
+var _ Service = (*StoreService)(nil)
+
 // NewService returns the log service over store, counting its work on reg (which may be nil).
-func NewService(store *Store, reg *pkgmetrics.Registry) Service {
-	return &storeService{store: store, metrics: newStoreMetrics(reg, store)}
+func NewService(store *Store, reg *pkgmetrics.Registry) *StoreService {
+	return &StoreService{store: store, metrics: newStoreMetrics(reg, store)}
 }
 
-func (s *storeService) Append(_ context.Context, source string, entries []Entry) error {
+func (s *StoreService) Append(_ context.Context, source string, entries []Entry) error {
 	return s.append(source, entries, true)
 }
 
-func (s *storeService) append(source string, entries []Entry, durable bool) error {
+func (s *StoreService) append(source string, entries []Entry, durable bool) error {
 	n, err := s.store.Append(entries, durable)
 	if n > 0 {
 		s.metrics.bytes.Add(float64(n))
@@ -73,21 +75,17 @@ func (s *storeService) append(source string, entries []Entry, durable bool) erro
 	return nil
 }
 
-func (s *storeService) Recent(_ context.Context, q Query) ([]json.RawMessage, error) {
+func (s *StoreService) Recent(_ context.Context, q Query) ([]json.RawMessage, error) {
 	return s.store.Recent(q), nil
 }
 
-// SelfLogger returns a go-kit logger that writes the log service's own entries straight into its
+// Logger returns a go-kit logger that writes the log service's own entries straight into its
 // store, with no network hop. Those writes are not fsynced one by one: the next acknowledged
 // batch's fsync, or Close, covers them. A failed write is counted and returned, never logged,
 // since logging it would write into the very store that failed.
-func SelfLogger(svc Service, service, instance string) log.Logger {
-	ss, ok := svc.(*storeService)
-	if !ok {
-		return log.NewNopLogger()
-	}
+func (s *StoreService) Logger(service, instance string) log.Logger {
 	return log.LoggerFunc(func(keyvals ...any) error {
 		e := entryFromKeyvals(keyvals, service, instance, time.Now())
-		return ss.append("self", []Entry{e}, false)
+		return s.append("self", []Entry{e}, false)
 	})
 }
