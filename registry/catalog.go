@@ -74,6 +74,8 @@ type serviceState struct {
 	// Seed is set for services registered through the seed's POST /services.
 	Seed  *seedRegistration `json:",omitempty"`
 	Since time.Time
+
+	enc []byte // the stored record, encoded; nil after a change
 }
 
 // providerURL is how the seed protocol names an instance in its patches.
@@ -251,6 +253,7 @@ func (c *Catalog) setStatusLocked(cs *checkState, status, output string) {
 	cs.Status = status
 	cs.Since = time.Now()
 	svc := c.services[cs.ServiceID]
+	svc.enc = nil
 	c.bump(svc.Service.Service)
 	cs.ModifyIndex = c.index
 	if c.onStatus != nil {

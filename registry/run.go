@@ -87,6 +87,7 @@ type Hub struct {
 	checker *Checker
 	store   *persister
 	seed    *notifier
+	stderr  io.Writer
 	page    *template.Template
 
 	ctx    context.Context // lives until Serve has stopped serving; owns every goroutine
@@ -116,7 +117,7 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, cat: cat, ctx: ctx, cancel: cancel, quit: make(chan struct{})}
+	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat, ctx: ctx, cancel: cancel, quit: make(chan struct{})}
 	cat.quit = h.quit
 	lateness := rt.Metrics.Histogram("registry", "check_lateness_seconds",
 		"How late checks start compared with their schedule.",
@@ -163,6 +164,12 @@ func (h *Hub) Serve(ctx context.Context) error {
 	go func() { defer h.wg.Done(); h.seed.run() }()
 	for _, cs := range h.cat.allChecks() {
 		h.checker.start(cs)
+	}
+	if h.cfg.LogLevel == "warn" || h.cfg.LogLevel == "error" {
+		// Launchers and tests read the bound address from this line, so it is written whatever
+		// the level; at info and debug the runtime's own "serving" line says the same.
+		_ = log.NewLogfmtLogger(log.NewSyncWriter(h.stderr)).Log("level", "info", "ts", log.DefaultTimestampUTC,
+			"service", h.cfg.Name, "msg", "serving", "listen", h.Addr(), "advertise", h.rt.Config.Advertise)
 	}
 	stopWaiters := context.AfterFunc(ctx, func() { close(h.quit) })
 	err := h.rt.Serve(ctx)

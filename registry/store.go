@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,25 +21,57 @@ type storedCatalog struct {
 	Version  int
 	Index    uint64
 	Names    map[string]uint64
-	Services []*serviceState
-	Checks   []*checkState
+	Services []json.RawMessage // each a storedService
+}
+
+// storedHeader is storedCatalog without its services, which snapshot appends by hand.
+type storedHeader struct {
+	Version int
+	Index   uint64
+	Names   map[string]uint64
+}
+
+// storedService is one service with its checks.
+type storedService struct {
+	serviceState
+	Checks []*checkState
 }
 
 const storeVersion = 1
 
-// snapshot serialises the catalog under its lock.
+// snapshot serialises the catalog under its lock. Each service's record is encoded once per
+// change and reused, so that a registration among a thousand services costs one encoding, not
+// a thousand.
 func (c *Catalog) snapshot() ([]byte, error) {
 	c.mu.Lock()
-	sc := storedCatalog{Version: storeVersion, Index: c.index, Names: c.names}
-	for _, svc := range c.sortedServicesLocked() {
-		sc.Services = append(sc.Services, svc)
-		for _, cid := range svc.CheckIDs {
-			sc.Checks = append(sc.Checks, c.checks[cid])
-		}
+	defer c.mu.Unlock()
+	head, err := json.Marshal(storedHeader{Version: storeVersion, Index: c.index, Names: c.names})
+	if err != nil {
+		return nil, err
 	}
-	b, err := json.MarshalIndent(sc, "", "\t")
-	c.mu.Unlock()
-	return b, err
+	// The cached records are valid JSON already; json.Marshal would scan every one again.
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-1])
+	buf.WriteString(`,"Services":[`)
+	for i, svc := range c.sortedServicesLocked() {
+		if svc.enc == nil {
+			ss := storedService{serviceState: *svc}
+			for _, cid := range svc.CheckIDs {
+				ss.Checks = append(ss.Checks, c.checks[cid])
+			}
+			b, err := json.Marshal(ss)
+			if err != nil {
+				return nil, err
+			}
+			svc.enc = b
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(svc.enc)
+	}
+	buf.WriteString("]}")
+	return buf.Bytes(), nil
 }
 
 // loadCatalog reads the catalog saved under dir. A missing file is an empty catalog; a file
@@ -67,22 +100,17 @@ func loadCatalog(dir string) (*Catalog, error) {
 	for n, i := range sc.Names {
 		c.names[n] = i
 	}
-	checks := map[string]*checkState{}
-	for _, cs := range sc.Checks {
-		if cs == nil || cs.Def.CheckID == "" {
-			return nil, fmt.Errorf("the catalog file %s is corrupt: a check without an ID", path)
-		}
-		checks[cs.Def.CheckID] = cs
-	}
 	now := time.Now()
-	for _, svc := range sc.Services {
-		if svc == nil || svc.Service.ID == "" {
-			return nil, fmt.Errorf("the catalog file %s is corrupt: a service without an ID", path)
+	for _, raw := range sc.Services {
+		var ss storedService
+		if err := json.Unmarshal(raw, &ss); err != nil || ss.Service.ID == "" {
+			return nil, fmt.Errorf("the catalog file %s is corrupt: a service record that cannot be read", path)
 		}
-		for _, cid := range svc.CheckIDs {
-			cs, ok := checks[cid]
-			if !ok {
-				return nil, fmt.Errorf("the catalog file %s is corrupt: service %q lists unknown check %q", path, svc.Service.ID, cid)
+		svc := &ss.serviceState
+		svc.CheckIDs = svc.CheckIDs[:0]
+		for _, cs := range ss.Checks {
+			if cs == nil || cs.Def.CheckID == "" {
+				return nil, fmt.Errorf("the catalog file %s is corrupt: service %q has a check without an ID", path, svc.Service.ID)
 			}
 			cs.ServiceID = svc.Service.ID
 			cs.ttlReset = make(chan struct{}, 1)
@@ -91,7 +119,8 @@ func loadCatalog(dir string) (*Catalog, error) {
 			if cs.Status == "critical" {
 				cs.Since = now
 			}
-			c.checks[cid] = cs
+			c.checks[cs.Def.CheckID] = cs
+			svc.CheckIDs = append(svc.CheckIDs, cs.Def.CheckID)
 		}
 		c.services[svc.Service.ID] = svc
 	}
