@@ -48,6 +48,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	svc := NewService(store, rt.Metrics)
 	rt.AddLogSink(skipIngestAccessLogs(svc.Logger(rt.Config.Name, rt.Config.Advertise)), nil)
 	rt.OnClose(func(context.Context) error { return store.Close() })
+	// While the file cannot be written, /health fails, so that the registry stops sending
+	// shippers here. The service's own entries keep trying the file (its failing health checks
+	// are logged), and the first write that succeeds makes it healthy again.
+	rt.SetReady(store.Err)
 	AddRoutes(rt.Router, svc, nil)
 	return rt.Serve(ctx)
 }

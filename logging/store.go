@@ -34,13 +34,14 @@ type record struct {
 type Store struct {
 	path string
 
-	mu     sync.Mutex
-	f      *os.File
-	size   int64 // bytes of whole lines in the file
-	ring   []record
-	next   int // where the next record goes
-	full   bool
-	closed bool
+	mu      sync.RWMutex
+	lastErr error // the last write's failure, until a write succeeds
+	f       *os.File
+	size    int64 // bytes of whole lines in the file
+	ring    []record
+	next    int // where the next record goes
+	full    bool
+	closed  bool
 }
 
 // OpenStore opens (creating it and its directory if needed) the log file at path, and loads
@@ -171,9 +172,11 @@ func (s *Store) Append(entries []Entry, durable bool) (int, error) {
 				}
 			}
 		}
+		s.lastErr = fmt.Errorf("write %s: %w", s.path, err)
 		s.mu.Unlock()
-		return 0, fmt.Errorf("write %s: %w", s.path, err)
+		return 0, s.lastErr
 	}
+	s.lastErr = nil
 	s.size += int64(n)
 	for i, e := range entries {
 		s.push(e, lines[i])
@@ -210,8 +213,8 @@ func (s *Store) Recent(q Query) []json.RawMessage {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	count := s.next
 	if s.full {
 		count = len(s.ring)
@@ -238,12 +241,22 @@ func (s *Store) Recent(q Query) []json.RawMessage {
 
 // Len is the number of entries in the window.
 func (s *Store) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.full {
 		return len(s.ring)
 	}
 	return s.next
+}
+
+// Err reports whether the store can take entries: the last write's error, or ErrClosed.
+func (s *Store) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.lastErr
 }
 
 // Close fsyncs and closes the file. Appends after Close fail with ErrClosed.
