@@ -54,12 +54,22 @@ func TestMeasure(t *testing.T) {
 			f := &figures{interval: be.Interval(200 * time.Millisecond)}
 			results[be.Name] = f
 			t.Run("Propagation", func(t *testing.T) {
+				control := registrytest.StartControl()
 				f.propagation, f.call = measurePropagation(t, be, 120)
+				controlP99, _ := control.Stop()
 				p50, p99 := registrytest.Percentile(f.propagation, 50), registrytest.Percentile(f.propagation, 99)
 				t.Logf("%s: register → Instancer event over %d registrations: p50 %v, p99 %v, max %v (the register call alone: p50 %v, p99 %v)",
 					be.Name, len(f.propagation), roundMs(p50), roundMs(p99), roundMs(registrytest.Percentile(f.propagation, 100)),
 					roundMs(registrytest.Percentile(f.call, 50)), roundMs(registrytest.Percentile(f.call, 99)))
-				if be.Name == "hub" && !registrytest.RaceEnabled && (p50 > 2*propagationP50Target || p99 > 5*propagationP99Target) {
+				if be.Name != "hub" {
+					return
+				}
+				if registrytest.RaceEnabled || controlP99 > registrytest.ControlLimit {
+					t.Logf("not checked against the targets: -race %v, a 10 ms control ticker in this process was p99 %v late",
+						registrytest.RaceEnabled, roundMs(controlP99))
+					return
+				}
+				if p50 > 2*propagationP50Target || p99 > 3*propagationP99Target {
 					t.Errorf("hub propagation p50 %v, p99 %v; the targets are %v and %v", roundMs(p50), roundMs(p99), propagationP50Target, propagationP99Target)
 				}
 			})
@@ -158,7 +168,9 @@ func measurePropagation(t *testing.T, be registrytest.Backend, n int) (lat, call
 
 // measureDetection registers a service with an HTTP check at interval, waits until a check has
 // passed, kills the target and returns how long it took to leave /v1/health/service?passing,
-// watched with a chain of blocking queries so that the moment is seen as it happens.
+// watched with a chain of blocking queries so that the moment is seen as it happens. The kill
+// comes just after a passing check was seen, so the figure is close to the worst case: a whole
+// interval until the next check, plus that check and the wake-up.
 func measureDetection(t *testing.T, be registrytest.Backend, interval time.Duration) time.Duration {
 	c := be.Client(t)
 	tg := registrytest.NewTarget(t)

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,13 +127,17 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the hub's CPU time: %v", err)
 	}
+	hist0, histOK0 := hubLateness(t, hp.Addr)
 	w0 := time.Now()
+	control := registrytest.StartControl()
 	time.Sleep(scaleWindow)
+	controlP99, controlMax := control.Stop()
 	cpu1, err := procCPU(hp.Pid)
 	if err != nil {
 		t.Fatalf("read the hub's CPU time: %v", err)
 	}
 	w1 := time.Now()
+	hist1, histOK1 := hubLateness(t, hp.Addr)
 	cpuShare := 100 * (cpu1 - cpu0).Seconds() / w1.Sub(w0).Seconds()
 
 	// Lateness is measured two ways. Against the first check (arrival k against arrival 0 plus
@@ -193,9 +198,12 @@ func TestScale(t *testing.T) {
 	t.Logf("concurrency: up to %d checks in flight at once; the window's %d checks took %v of answering time within %v of wall time (serial would need %.1f× the window)",
 		maxIn.Load(), inWindow, serial.Round(time.Millisecond), w1.Sub(w0).Round(time.Millisecond), serial.Seconds()/w1.Sub(w0).Seconds())
 
-	if want := scaleServices * int(scaleWindow/scaleInterval); inWindow < want*9/10 {
-		t.Errorf("only %d checks ran in the window; %d were due", inWindow, want)
+	if histOK0 && histOK1 && hist1.count > hist0.count {
+		n := hist1.count - hist0.count
+		t.Logf("the hub's own check_lateness_seconds over the window: %.2f%% of %.0f checks started within 50 ms of their tick",
+			100*(hist1.within50ms-hist0.within50ms)/n, n)
 	}
+
 	if maxIn.Load() < 2 {
 		t.Errorf("checks never overlapped: they ran one after another")
 	}
@@ -203,12 +211,66 @@ func TestScale(t *testing.T) {
 	if cpuShare > 2*scaleCPUTarget {
 		t.Errorf("the hub used %.1f%% of one core; the target is under %.0f%%", cpuShare, scaleCPUTarget)
 	}
+	t.Logf("control: a 10 ms ticker in this process ran p99 %v, max %v late over the window",
+		roundMs(controlP99), roundMs(controlMax))
+	switch {
+	case registrytest.RaceEnabled:
+		// Under -race the check targets in this process, not the hub, set the pace: a stalled
+		// target makes the hub's checks wait. The figures above are printed all the same.
+		t.Log("built with -race: lateness and missed checks are printed, not checked")
+		return
+	case controlP99 > registrytest.ControlLimit:
+		// No process could keep a schedule on a machine this busy; blaming the hub would make
+		// the test fail for what other programs do.
+		t.Logf("the machine is too busy to judge lateness (the control ticker was p99 %v late): printed, not checked", roundMs(controlP99))
+		return
+	}
+	if want := scaleServices * int(scaleWindow/scaleInterval); inWindow < want*9/10 {
+		t.Errorf("only %d checks ran in the window; %d were due", inWindow, want)
+	}
 	if missed > inWindow/100 {
 		t.Errorf("%d checks that were due never ran", missed)
 	}
-	if p99 > 2*scaleLateP99 && !registrytest.RaceEnabled {
+	if p99 > 2*scaleLateP99 {
 		t.Errorf("check lateness p99 %v; the target is under %v", p99, scaleLateP99)
 	}
+}
+
+// lateness is the hub's own gradebook_registry_check_lateness_seconds histogram, so far.
+type lateness struct{ within50ms, count float64 }
+
+// hubLateness reads the hub's lateness histogram from its /metrics; ok is false when the hub
+// does not export it (it is a figure for the log, not part of the contract).
+func hubLateness(t *testing.T, addr string) (l lateness, ok bool) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Logf("read the hub's /metrics: %v", err)
+		return l, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return l, false
+	}
+	const name = "gradebook_registry_check_lateness_seconds"
+	found := 0
+	for line := range strings.Lines(string(b)) {
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[1], 64)
+		if err != nil {
+			continue
+		}
+		switch fields[0] {
+		case name + `_bucket{le="0.05"}`:
+			l.within50ms, found = v, found+1
+		case name + "_count":
+			l.count, found = v, found+1
+		}
+	}
+	return l, found == 2
 }
 
 // procCPU is the user plus system CPU time that process pid has used, from /proc/<pid>/stat.
