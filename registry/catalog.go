@@ -107,7 +107,7 @@ type Catalog struct {
 
 	// watchers are closed and forgotten on a change: one per name being watched, and all for
 	// every change. Closing a channel wakes every waiter without polling.
-	watchers map[string]chan struct{}
+	watchers map[string]*watch
 	all      chan struct{}
 	quit     <-chan struct{} // closed at shutdown: every waiter answers at once
 
@@ -123,7 +123,7 @@ func newCatalog() *Catalog {
 		names:    map[string]uint64{},
 		services: map[string]*serviceState{},
 		checks:   map[string]*checkState{},
-		watchers: map[string]chan struct{}{},
+		watchers: map[string]*watch{},
 		all:      make(chan struct{}),
 		quit:     make(chan struct{}),
 	}
@@ -134,8 +134,8 @@ func (c *Catalog) bump(names ...string) uint64 {
 	c.index++
 	for _, n := range names {
 		c.names[n] = c.index
-		if ch, ok := c.watchers[n]; ok {
-			close(ch)
+		if w, ok := c.watchers[n]; ok {
+			close(w.ch)
 			delete(c.watchers, n)
 		}
 		if c.onName != nil {
@@ -314,27 +314,52 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 			c.mu.Unlock()
 			return
 		}
-		var ch chan struct{}
 		if name == "" {
-			ch = c.all
-		} else {
-			ch = c.watchers[name]
-			if ch == nil {
-				ch = make(chan struct{})
-				c.watchers[name] = ch
+			ch := c.all
+			c.mu.Unlock()
+			if !c.sleep(ctx, ch, timer.C) {
+				return
 			}
+			continue
+		}
+		w := c.watchers[name]
+		if w == nil {
+			w = &watch{ch: make(chan struct{})}
+			c.watchers[name] = w
+		}
+		w.n++
+		c.mu.Unlock()
+		woken := c.sleep(ctx, w.ch, timer.C)
+		c.mu.Lock()
+		// Forget a watch nobody waits on any more, so that queries for names that never change
+		// cannot grow the map without bound.
+		if w.n--; w.n == 0 && c.watchers[name] == w {
+			delete(c.watchers, name)
 		}
 		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
-		case <-c.quit:
+		if !woken {
 			return
 		}
 	}
+}
+
+// watch is a channel closed on the next change of one name, and how many wait on it.
+type watch struct {
+	ch chan struct{}
+	n  int
+}
+
+// sleep waits for ch and reports whether it was closed (rather than the wait, ctx or the hub
+// ending).
+func (c *Catalog) sleep(ctx context.Context, ch <-chan struct{}, timeout <-chan time.Time) bool {
+	select {
+	case <-ch:
+		return true
+	case <-timeout:
+	case <-ctx.Done():
+	case <-c.quit:
+	}
+	return false
 }
 
 // serviceEntries is the answer to /v1/health/service/{name}, and its index.
