@@ -64,7 +64,8 @@ type ShipperOptions struct {
 	// Stderr receives the Shipper's own troubles (outages, drops). It must not lead back into
 	// the Shipper: give it a logger that writes to stderr only, such as StderrLogger's.
 	Stderr log.Logger
-	// Metrics, when set, gets the dropped-entries counter and the queue-depth gauge.
+	// Metrics, when set, gets the dropped-entries counter and the queue-depth gauge (names are
+	// fixed, so one Shipper per Registry).
 	Metrics *pkgmetrics.Registry
 }
 
@@ -342,9 +343,18 @@ func (s *Shipper) run() {
 // deliver sends one batch until an instance takes it or refuses it as malformed; it returns
 // false if the Shipper was stopped first.
 func (s *Shipper) deliver(batch [][]byte) bool {
-	body := make([]byte, 0, maxBatchBytes+MaxEntryBytes)
+	n := 2 + len(batch)
+	for _, line := range batch {
+		n += len(line)
+	}
+	body := make([]byte, 0, n)
 	body = append(body, '[')
-	body = append(body, bytes.Join(batch, []byte{','})...)
+	for i, line := range batch {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, line...)
+	}
 	body = append(body, ']')
 	wait := s.opts.MinBackoff
 	timer := time.NewTimer(time.Hour)
