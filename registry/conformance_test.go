@@ -55,6 +55,7 @@ func TestConformance(t *testing.T) {
 				{"UnknownServiceIs404", confUnknownServiceIs404},
 				{"CatalogListsNamesAndTags", confCatalogServices},
 				{"InstancerSeesNewAndRemoved", confInstancerSeesNewAndRemoved},
+				{"ReapsCriticalService", confReapsCriticalService},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -459,6 +460,30 @@ func confInstancerSeesNewAndRemoved(t *testing.T, be registrytest.Backend) {
 	registrytest.WaitEvent(t, events, 5*time.Second, func(inst []string) bool {
 		return slices.Equal(inst, []string{"127.0.0.1:21072"})
 	})
+}
+
+// A service whose check stays critical for DeregisterCriticalServiceAfter is removed.
+func confReapsCriticalService(t *testing.T, be registrytest.Backend) {
+	const after = 500 * time.Millisecond
+	if be.MinReap > 10*time.Second {
+		t.Skipf("%s reaps no sooner than %v (a documented difference, see registrytest.Backend); too slow for this suite", be.Name, be.MinReap)
+	}
+	c := be.Client(t)
+	tg := registrytest.NewTarget(t)
+	tg.SetStatus(http.StatusInternalServerError)
+	name, id := registrytest.ServiceName(t), registrytest.ServiceName(t)+"-1"
+	interval := be.Interval(100 * time.Millisecond)
+	registrytest.Register(t, c, &api.AgentServiceRegistration{
+		ID: id, Name: name, Address: tg.Host(), Port: tg.Port(),
+		Check: &api.AgentServiceCheck{HTTP: tg.HealthURL(), Interval: interval.String(), DeregisterCriticalServiceAfter: after.String()},
+	})
+	registrytest.WaitStatus(t, c, name, id, api.HealthCritical, be.FirstCheckWithin(interval))
+	took := registrytest.Eventually(t, after+be.MinReap+be.DetectWithin(interval), "a critical service is reaped", func() bool {
+		_, _, err := c.Agent().Service(id, nil)
+		return registrytest.IsStatus(err, http.StatusNotFound)
+	})
+	registrytest.WaitIDs(t, c, name, "", nil)
+	t.Logf("%s: reaped %v after its check was seen critical (DeregisterCriticalServiceAfter %v)", be.Name, took.Round(time.Millisecond), after)
 }
 
 func confAgentServices(t testing.TB, c *api.Client) map[string]*api.AgentService {
