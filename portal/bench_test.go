@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -260,7 +259,7 @@ func runLoad(b *testing.B, target string, concurrency int, d time.Duration) load
 func startGradingProcessLike(b *testing.B) string {
 	b.Helper()
 	reg := fakeRegistryServer(b)
-	addr := freeAddr(b)
+	addr := deadAddr(b) // free now; grading binds it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -338,18 +337,6 @@ func waitHealthy(b *testing.B, addr string, exited <-chan error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatalf("%s never became healthy", addr)
-}
-
-// freeAddr finds a port nothing listens on; the service binds it right after.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func envInt(name string, def int) int {

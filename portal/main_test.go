@@ -68,7 +68,7 @@ func failingInstance(t testing.TB) (*httptest.Server, *atomic.Int64) {
 	return srv, &hits
 }
 
-// deadAddr is an address where nothing listens.
+// deadAddr is an address where nothing listens (until something binds it).
 func deadAddr(t testing.TB) string {
 	t.Helper()
 	srv := httptest.NewServer(http.NotFoundHandler())

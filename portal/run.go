@@ -66,6 +66,8 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	if err != nil {
 		return nil, err
 	}
+	// The stylesheet is fetched with every first page view; its lines would only be noise.
+	rt.QuietRoutes("/static/")
 	if gradingInstancer == nil {
 		gradingInstancer = rt.Instancer(*gradingName)
 	}

@@ -1,0 +1,116 @@
+package portal
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/registry/registrytest"
+)
+
+// TestThroughTheHub runs the real thing end to end in one process: the built-in hub, grading.Run
+// and the portal's runtime finding grading through the registry. Grading stopped, the pages
+// answer the 503 page and the gateway 503 JSON; grading back on the same data, both recover on
+// their own.
+func TestThroughTheHub(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end through the hub; skipped with -short")
+	}
+	hub := "http://" + registrytest.StartHub(t)
+	gradingAddr := deadAddr(t) // free now; grading binds it
+	data := t.TempDir()
+	startGrading := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- grading.Run(ctx, []string{"-listen", gradingAddr, "-registry", hub, "-data", data,
+				"-check-interval", "200ms", "-log-level", "warn"}, func(string) string { return "" }, io.Discard)
+		}()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("grading: %v", err)
+			}
+		}
+	}
+	stopGrading := startGrading()
+	defer func() { stopGrading() }()
+
+	rt, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-registry", hub, "-check-interval", "200ms", "-log-level", "warn"},
+		func(string) string { return "" }, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("portal: %v", err)
+		}
+	}()
+	base := "http://" + rt.Addr()
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer client.CloseIdleConnections()
+	get := func(path string) (int, string) {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 15s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	eventually("the portal finds grading through the hub", func() bool {
+		code, body := get("/students")
+		return code == 200 && strings.Contains(body, "Kylee Attwood")
+	})
+	resp, err := client.PostForm(base+"/students/3/grades", map[string][]string{"title": {"Final"}, "type": {"Test"}, "score": {"100"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("post the grade form: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code, body := get("/students/3"); code != 200 || !strings.Contains(body, "<td>Final</td>") || !strings.Contains(body, `id="average">91.8`) {
+		t.Fatalf("student page after the post = %d\n%s", code, body)
+	}
+	eventually("/status shows grading and the portal passing", func() bool {
+		_, body := get("/status")
+		return strings.Contains(body, "<strong>grading</strong>") && strings.Contains(body, "<strong>portal</strong>") &&
+			!strings.Contains(body, "critical")
+	})
+
+	stopGrading()
+	stopGrading = func() {}
+	eventually("the pages answer the 503 page", func() bool {
+		code, body := get("/students/3")
+		return code == 503 && strings.Contains(body, "The grading service is unavailable")
+	})
+	if code, body := get("/api/v1/students/3"); code != 503 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("gateway with grading down = %d %s", code, body)
+	}
+
+	stopGrading = startGrading()
+	eventually("the portal recovers when grading is back", func() bool {
+		code, body := get("/students/3")
+		return code == 200 && strings.Contains(body, "<td>Final</td>")
+	})
+	if code, _ := get("/api/v1/students/3"); code != 200 {
+		t.Fatalf("gateway after recovery = %d", code)
+	}
+}
