@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
 
+	"github.com/gradebook/gradebook/pkg/httpx"
 	pkgmetrics "github.com/gradebook/gradebook/pkg/metrics"
 )
 
@@ -102,6 +104,8 @@ type Shipper struct {
 	dropped metrics.Counter
 	shipped metrics.Counter
 	failing bool // owned by the run goroutine: an outage is reported once, not per attempt
+	prefix  string
+	batches uint64 // owned by the run goroutine
 }
 
 var _ log.Logger = (*Shipper)(nil)
@@ -153,6 +157,7 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		s.shipped = reg.Counter("log_shipper", "shipped_entries_total", "Log entries the log service has acknowledged.")
 		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped.", func() float64 { return float64(len(s.queue)) })
 	}
+	s.prefix = httpx.NewRequestID()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.endpointer = sd.NewEndpointer(instancer, s.factory, log.With(opts.Stderr, "component", "log_shipper"))
 	s.balancer = lb.NewRoundRobin(s.endpointer)
@@ -256,14 +261,15 @@ func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error)
 	}
 	url := strings.TrimRight(base, "/") + "/v1/logs"
 	return func(ctx context.Context, request any) (any, error) {
-		body, _ := request.([]byte)
+		batch, _ := request.(batchRequest)
 		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(batch.body))
 		if err != nil {
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(IdempotencyKeyHeader, batch.key)
 		if s.opts.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 		}
@@ -356,11 +362,14 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 		body = append(body, line...)
 	}
 	body = append(body, ']')
+	// One key for every attempt of this batch: a retry after a lost answer is not stored twice.
+	s.batches++
+	key := s.prefix + "-" + strconv.FormatUint(s.batches, 10)
 	wait := s.opts.MinBackoff
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		err := s.send(body)
+		err := s.send(batchRequest{key: key, body: body})
 		var rej *errRejected
 		switch {
 		case err == nil:
@@ -396,12 +405,17 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 	}
 }
 
-func (s *Shipper) send(body []byte) error {
+type batchRequest struct {
+	key  string
+	body []byte
+}
+
+func (s *Shipper) send(req batchRequest) error {
 	ep, err := s.balancer.Endpoint()
 	if err != nil {
 		return fmt.Errorf("no log service instance: %w", err)
 	}
-	_, err = ep(s.ctx, body)
+	_, err = ep(s.ctx, req)
 	return err
 }
 

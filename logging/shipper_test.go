@@ -537,3 +537,52 @@ func BenchmarkShipperLog(b *testing.B) {
 		})
 	}
 }
+
+// TestShipperRetryIsNotStoredTwice loses the answer to the first batch after it has been
+// stored; the shipper sends it again, and the log service recognises it by its Idempotency-Key.
+func TestShipperRetryIsNotStoredTwice(t *testing.T) {
+	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := httpx.NewRouter()
+	AddRoutes(r, NewService(store, nil), nil)
+	var mu sync.Mutex
+	lost := false
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		loseThis := !lost
+		lost = true
+		mu.Unlock()
+		if !loseThis {
+			r.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(discardWriter{header: http.Header{}}, req)
+		panic(http.ErrAbortHandler) // the connection drops with no answer
+	})}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	sh := NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(nil, &syncBuilder{}))
+	for i := range 3 {
+		sh.Log("msg", "once", "i", i)
+	}
+	if err := sh.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sh.failures.Load() == 0 {
+		t.Fatal("the first answer was not lost")
+	}
+	if n := store.Len(); n != 3 {
+		t.Errorf("%d entries stored, want 3 (each once)", n)
+	}
+}
+
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -30,7 +31,7 @@ func AddRoutes(r *mux.Router, svc Service, now func() time.Time) {
 		now = time.Now
 	}
 	r.Handle("/log", handleSeedLine(svc, now)).Methods(http.MethodPost)
-	r.Handle("/v1/logs", handlePostBatch(svc, now)).Methods(http.MethodPost)
+	r.Handle("/v1/logs", handlePostBatch(svc, newBatchKeys(4096), now)).Methods(http.MethodPost)
 	r.Handle("/v1/logs", handleRecent(svc, now)).Methods(http.MethodGet, http.MethodHead)
 }
 
@@ -49,9 +50,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 type acceptedResponse struct {
 	Accepted int `json:"accepted"`
+	// Duplicate says the batch had been stored before, under the same Idempotency-Key.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
-func handlePostBatch(svc Service, now func() time.Time) http.Handler {
+// IdempotencyKeyHeader names a batch, so that a batch sent again (its answer was lost, or came
+// too late) is acknowledged without being stored twice.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+func handlePostBatch(svc Service, keys *batchKeys, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -63,12 +70,80 @@ func handlePostBatch(svc Service, now func() time.Time) http.Handler {
 			httpx.WriteError(w, err)
 			return
 		}
-		if err := svc.Append(r.Context(), "v1", entries); err != nil {
+		key := r.Header.Get(IdempotencyKeyHeader)
+		if len(key) > 128 {
+			httpx.Error(w, http.StatusBadRequest, "the Idempotency-Key header is longer than 128 bytes")
+			return
+		}
+		if key != "" {
+			switch keys.begin(key) {
+			case keyDone:
+				httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: len(entries), Duplicate: true})
+				return
+			case keyPending:
+				httpx.Error(w, http.StatusConflict, "a batch with this Idempotency-Key is being stored; try again")
+				return
+			}
+		}
+		err = svc.Append(r.Context(), "v1", entries)
+		if key != "" {
+			keys.end(key, err == nil)
+		}
+		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: len(entries)})
 	})
+}
+
+type keyState int
+
+const (
+	keyNew keyState = iota
+	keyPending
+	keyDone
+)
+
+// batchKeys remembers the Idempotency-Keys of the last batches stored, a bounded number of them,
+// oldest forgotten first. It lives in memory: a retry that reaches a restarted log service may
+// be stored twice, which is the at-least-once the shippers promise.
+type batchKeys struct {
+	mu    sync.Mutex
+	state map[string]keyState
+	order []string // ring of remembered keys
+	next  int
+}
+
+func newBatchKeys(n int) *batchKeys {
+	return &batchKeys{state: make(map[string]keyState, n), order: make([]string, n)}
+}
+
+// begin claims key for storing, unless it is stored already or being stored.
+func (k *batchKeys) begin(key string) keyState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if st, ok := k.state[key]; ok {
+		return st
+	}
+	k.state[key] = keyPending
+	return keyNew
+}
+
+// end records that key's batch was stored (or forgets the key, so that a retry can store it).
+func (k *batchKeys) end(key string, stored bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !stored {
+		delete(k.state, key)
+		return
+	}
+	k.state[key] = keyDone
+	if old := k.order[k.next]; old != "" {
+		delete(k.state, old)
+	}
+	k.order[k.next] = key
+	k.next = (k.next + 1) % len(k.order)
 }
 
 // handleSeedLine takes the seed's POST /log: the body is the line. The seed sends no service

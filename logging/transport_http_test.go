@@ -453,3 +453,48 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	ts := newTestService(t, 100)
+	body := `[{"msg":"a"},{"msg":"b"}]`
+	for i, wantDup := range []bool{false, true, true} {
+		rec := ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, "batch-1")
+		var got acceptedResponse
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Accepted != 2 || got.Duplicate != wantDup {
+			t.Fatalf("post %d: %d %s, want accepted 2 duplicate %v", i, rec.Code, rec.Body, wantDup)
+		}
+	}
+	ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, "batch-2")
+	ts.do(http.MethodPost, "/v1/logs", body) // no key: always stored
+	if n := ts.store.Len(); n != 6 {
+		t.Errorf("%d entries stored, want 6", n)
+	}
+	if rec := ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, strings.Repeat("k", 200)); rec.Code != 400 {
+		t.Errorf("overlong key: %d, want 400", rec.Code)
+	}
+}
+
+func TestBatchKeys(t *testing.T) {
+	k := newBatchKeys(2)
+	if k.begin("a") != keyNew || k.begin("a") != keyPending {
+		t.Fatal("a second claim of a key being stored must see it pending")
+	}
+	k.end("a", false)
+	if k.begin("a") != keyNew {
+		t.Fatal("a key whose batch failed must be free again")
+	}
+	k.end("a", true)
+	if k.begin("a") != keyDone {
+		t.Fatal("a stored key must be remembered")
+	}
+	for _, key := range []string{"b", "c"} {
+		k.begin(key)
+		k.end(key, true)
+	}
+	if k.begin("a") != keyNew {
+		t.Error("the oldest key must be forgotten past the bound")
+	}
+	if len(k.state) > 3 {
+		t.Errorf("%d keys remembered, bound 2 (+1 pending)", len(k.state))
+	}
+}
