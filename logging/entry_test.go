@@ -3,6 +3,9 @@ package logging
 import (
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/go-kit/log/level"
 )
 
 // FuzzAppendJSONString checks the hand-written string encoder against encoding/json: the same
@@ -29,4 +32,34 @@ func FuzzAppendJSONString(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkEncodeForShipping(b *testing.B) {
+	kv := []any{"level", level.InfoValue(), "ts", time.Now(), "service", "grading", "msg", "request", "method", "GET",
+		"path", "/students/1", "status", 200, "took", 153 * time.Microsecond, "request_id", "69aa7ed7c70b0ad0325f7587"}
+	b.ReportAllocs()
+	for b.Loop() {
+		encodeForShipping(entryFromKeyvals(kv, "grading", "127.0.0.1:6000", time.Now()))
+	}
+}
+
+func BenchmarkDecodeBatch(b *testing.B) {
+	kv := []any{"level", level.InfoValue(), "ts", time.Now(), "service", "grading", "msg", "request", "method", "GET",
+		"path", "/students/1", "status", 200, "took", 153 * time.Microsecond, "request_id", "69aa7ed7c70b0ad0325f7587"}
+	line := encodeForShipping(entryFromKeyvals(kv, "grading", "127.0.0.1:6000", time.Now()))
+	body := []byte{'['}
+	for i := range 100 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, line...)
+	}
+	body = append(body, ']')
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeBatch(body, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
