@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-// TestThroughTheHub runs the real thing end to end in one process: the built-in hub, grading.Run
-// and the portal's runtime finding grading through the registry. Grading stopped, the pages
+// TestThroughTheHub runs the real thing end to end in one process: the built-in hub, grading.Run,
+// logging.Run and the portal's runtime finding both through the registry. Grading stopped, the pages
 // answer the 503 page and the gateway 503 JSON; grading back on the same data, both recover on
 // their own.
 func TestThroughTheHub(t *testing.T) {
@@ -39,6 +40,20 @@ func TestThroughTheHub(t *testing.T) {
 	}
 	stopGrading := startGrading()
 	defer func() { stopGrading() }()
+
+	logAddr := deadAddr(t)
+	logCtx, stopLog := context.WithCancel(context.Background())
+	logDone := make(chan error, 1)
+	go func() {
+		logDone <- logging.Run(logCtx, []string{"-listen", logAddr, "-registry", hub, "-data", t.TempDir(),
+			"-check-interval", "200ms", "-log-level", "warn"}, func(string) string { return "" }, io.Discard)
+	}()
+	defer func() {
+		stopLog()
+		if err := <-logDone; err != nil {
+			t.Errorf("log service: %v", err)
+		}
+	}()
 
 	rt, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-registry", hub, "-check-interval", "200ms", "-log-level", "warn"},
 		func(string) string { return "" }, io.Discard, nil)
@@ -89,10 +104,20 @@ func TestThroughTheHub(t *testing.T) {
 	if code, body := get("/students/3"); code != 200 || !strings.Contains(body, "<td>Final</td>") || !strings.Contains(body, `id="average">91.8`) {
 		t.Fatalf("student page after the post = %d\n%s", code, body)
 	}
-	eventually("/status shows grading and the portal passing", func() bool {
+	eventually("the log service is up", func() bool {
+		resp, err := client.Post("http://"+logAddr+"/v1/logs", "application/json",
+			strings.NewReader(`[{"service":"grading","level":"warn","msg":"a line for the status page","request_id":"e2e-1"}]`))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	eventually("/status shows every service passing and the recent log lines", func() bool {
 		_, body := get("/status")
 		return strings.Contains(body, "<strong>grading</strong>") && strings.Contains(body, "<strong>portal</strong>") &&
-			!strings.Contains(body, "critical")
+			strings.Contains(body, "<strong>log</strong>") && !strings.Contains(body, "critical") &&
+			strings.Contains(body, "a line for the status page") && strings.Contains(body, "request_id=e2e-1")
 	})
 
 	stopGrading()

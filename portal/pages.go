@@ -363,13 +363,28 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, httpx.ErrUnavailable):
 		level.Warn(p.logger).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err, "request_id", httpx.RequestID(r.Context()))
 		w.Header().Set("Retry-After", "5")
-		p.problem(w, r, http.StatusServiceUnavailable, problemPage{
+		page := problemPage{
 			Title:     "The grading service is unavailable",
-			Detail:    "The grading service is unavailable right now, so students and grades cannot be shown or saved. Nothing you entered has been recorded.",
+			Detail:    "The grading service is unavailable right now, so students and grades cannot be shown.",
 			Hint:      "It usually comes back by itself within a few seconds. Try again shortly.",
-			Back:      r.URL.Path,
+			Back:      r.URL.RequestURI(),
 			BackLabel: "Try again",
-		})
+		}
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/grades"):
+			// The grade form carries its idempotency key, so sending the same form again is
+			// safe whether or not grading recorded it before failing.
+			page.Detail = "The grading service is unavailable right now, so the grade may not have been saved."
+			page.Hint = "In a few seconds, use your browser's Back button and submit the same form again: it will not be recorded twice."
+			page.Back = strings.TrimSuffix(r.URL.Path, "/grades")
+			page.BackLabel = "Open the student's page"
+		case r.Method == http.MethodPost:
+			page.Detail = "The grading service is unavailable right now, so the student may not have been added."
+			page.Hint = "In a few seconds, check the list of students before adding them again."
+			page.Back = "/students"
+			page.BackLabel = "Open the list of students"
+		}
+		p.problem(w, r, http.StatusServiceUnavailable, page)
 	default:
 		level.Error(p.logger).Log("msg", "grading failed a page's request", "path", r.URL.Path, "err", err, "request_id", httpx.RequestID(r.Context()))
 		p.problem(w, r, http.StatusBadGateway, problemPage{

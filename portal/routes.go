@@ -72,18 +72,20 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	r.Handle("/api/v1/students/{id}", json(api.getStudent)).Methods(http.MethodGet)
 	r.Handle("/api/v1/students/{id}/grades", json(api.addGrade)).Methods(http.MethodPost)
 
-	// Unknown pages get a page a person can read; unknown API routes keep JSON.
+	// Unknown pages get a page a person can read; unknown API routes keep the router's JSON.
 	jsonNotFound := r.NotFoundHandler
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if isAPI(req) || jsonNotFound == nil {
-			if jsonNotFound != nil {
-				jsonNotFound.ServeHTTP(w, req)
-				return
-			}
+	if jsonNotFound == nil {
+		jsonNotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			httpx.Error(w, http.StatusNotFound, "no such route: "+req.Method+" "+req.URL.Path)
+		})
+	}
+	pageNotFound := securityHeaders(http.HandlerFunc(p.notFound))
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if isAPI(req) {
+			jsonNotFound.ServeHTTP(w, req)
 			return
 		}
-		securityHeaders(http.HandlerFunc(p.notFound)).ServeHTTP(w, req)
+		pageNotFound.ServeHTTP(w, req)
 	})
 	return nil
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
-// IdempotencyKeyHeader makes a grade post safe to repeat; the gateway passes it to grading.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // gateway serves /api/v1, mirroring grading's routes over the load-balanced endpoints. It
 // answers grading's own statuses for business errors (404, 400, 409), and 503 when no grading
 // instance could serve.
@@ -61,7 +58,7 @@ func (g gateway) addGrade(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	req := grading.AddGradeRequest{StudentID: id, Grade: grade, IdempotencyKey: r.Header.Get(IdempotencyKeyHeader)}
+	req := grading.AddGradeRequest{StudentID: id, Grade: grade, IdempotencyKey: r.Header.Get(grading.IdempotencyKeyHeader)}
 	resp, ok := call[grading.AddGradeResponse](w, r, g.eps.AddGradeEndpoint, req)
 	if ok {
 		httpx.WriteJSON(w, http.StatusCreated, resp.Grade)
