@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -66,7 +67,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.Join(err, store.Close())
 	}
 	rt.OnClose(func(context.Context) error { return store.Close() })
-	// LOG SHIPPER: the line that adds logging.NewShipper as a sink (rt.AddLogSink) goes here.
+	logging.Attach(rt, stderr)
 	logger := rt.Logger
 
 	if seeded > 0 {
