@@ -16,21 +16,24 @@ import (
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-// backends are the registries every conformance subtest runs against, in the same code: the
-// built-in hub and a real Consul agent. Their documented differences live in registrytest.Backend.
-func registryBackends() []struct {
+// registryBackend names a registry and starts one for a test.
+type registryBackend struct {
 	name  string
 	start func(t *testing.T) registrytest.Backend
-} {
-	return []struct {
-		name  string
-		start func(t *testing.T) registrytest.Backend
-	}{
+}
+
+// registryBackends are the registries every conformance subtest runs against, in the same code:
+// the built-in hub (in-process) and a real Consul agent. Their documented differences live in
+// registrytest.Backend.
+func registryBackends() []registryBackend {
+	return []registryBackend{
 		{"hub", func(t *testing.T) registrytest.Backend { return registrytest.Hub(registrytest.StartHub(t)) }},
-		{"consul", func(t *testing.T) registrytest.Backend {
-			return registrytest.ConsulBackend(registrytest.StartConsul(t))
-		}},
+		{"consul", startConsulBackend},
 	}
+}
+
+func startConsulBackend(t *testing.T) registrytest.Backend {
+	return registrytest.ConsulBackend(registrytest.StartConsul(t))
 }
 
 // TestConformance drives each backend only through the unmodified consul/api client and go-kit

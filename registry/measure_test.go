@@ -39,15 +39,10 @@ func TestMeasure(t *testing.T) {
 		interval    time.Duration
 	}
 	results := map[string]*figures{}
-	for _, b := range []struct {
-		name  string
-		start func(t *testing.T) registrytest.Backend
-	}{
+	for _, b := range []registryBackend{
 		// The hub runs as its own process, built without -race, so that its figures are its own.
 		{"hub", func(t *testing.T) registrytest.Backend { return registrytest.Hub(registrytest.StartHubProcess(t).Addr) }},
-		{"consul", func(t *testing.T) registrytest.Backend {
-			return registrytest.ConsulBackend(registrytest.StartConsul(t))
-		}},
+		{"consul", startConsulBackend},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			be := b.start(t)

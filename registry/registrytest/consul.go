@@ -68,7 +68,12 @@ func NewConsul(t testing.TB) *Consul {
 	if err := os.WriteFile(c.config, cfg, 0o600); err != nil {
 		t.Fatalf("consul config: %v", err)
 	}
-	t.Cleanup(c.stop)
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			t.Logf("consul agent log (tail):\n%s", c.logTail())
+		}
+	})
 	if err := c.start(); err != nil {
 		unavailable(t, "start the Consul agent", fmt.Errorf("%w\n%s", err, c.logTail()))
 	}
