@@ -73,18 +73,19 @@ func (e *UnavailableError) Error() string {
 // Unwrap makes errors.Is see both httpx.ErrUnavailable and the cause.
 func (e *UnavailableError) Unwrap() []error { return []error{httpx.ErrUnavailable, e.Cause} }
 
-// Gateway holds the load-balanced endpoints of one dependency. Close releases its Endpointers.
-type Gateway struct {
+// Subscriptions are the Endpointers behind a set of load-balanced endpoints, each subscribed to
+// the dependency's Instancer. Close ends them.
+type Subscriptions struct {
 	closers []func()
 }
 
 // Close stops the Endpointers (not the Instancer, which the caller shares and owns), then the
 // fan-out that feeds them.
-func (g *Gateway) Close() {
-	for _, c := range g.closers {
+func (s *Subscriptions) Close() {
+	for _, c := range s.closers {
 		c()
 	}
-	g.closers = nil
+	s.closers = nil
 }
 
 // NewGradingEndpoints builds grading.Endpoints whose every method is load-balanced over the
@@ -94,9 +95,9 @@ func (g *Gateway) Close() {
 // safe to repeat (reads, and grade posts that carry an Idempotency-Key). Business errors such as
 // a 404 come back inside the response (endpoint.Failer): they are answered at once, never
 // retried, and never trip a breaker.
-func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Gateway) {
+func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
 	shared := newFanout(instancer)
-	gw := &Gateway{}
+	subs := &Subscriptions{}
 	logger = log.With(logger, "dependency", service)
 	build := func(method string, pick func(grading.Endpoints) endpoint.Endpoint) (retrying, once endpoint.Endpoint) {
 		factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
@@ -107,7 +108,7 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 			return newBreaker(service+" "+method+" "+instance, b, logger)(pick(eps)), nil, nil
 		}
 		endpointer := sd.NewEndpointer(shared, factory, logger)
-		gw.closers = append(gw.closers, endpointer.Close)
+		subs.closers = append(subs.closers, endpointer.Close)
 		balancer := lb.NewRoundRobin(endpointer)
 		retrying = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, retryTransportFailures(b.Attempts)))
 		once = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, noRetry))
@@ -117,7 +118,7 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 	get, _ := build("GetStudent", func(e grading.Endpoints) endpoint.Endpoint { return e.GetStudentEndpoint })
 	_, addStudent := build("AddStudent", func(e grading.Endpoints) endpoint.Endpoint { return e.AddStudentEndpoint })
 	keyed, unkeyed := build("AddGrade", func(e grading.Endpoints) endpoint.Endpoint { return e.AddGradeEndpoint })
-	gw.closers = append(gw.closers, shared.Stop)
+	subs.closers = append(subs.closers, shared.Stop)
 	return grading.Endpoints{
 		ListStudentsEndpoint: list,
 		GetStudentEndpoint:   get,
@@ -129,7 +130,7 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 			}
 			return unkeyed(ctx, request)
 		},
-	}, gw
+	}, subs
 }
 
 // newBreaker gives one instance's endpoint its own circuit breaker. Only transport failures

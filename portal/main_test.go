@@ -88,7 +88,7 @@ func newTestPortal(t testing.TB, instancer sd.Instancer, deps ...func(*Deps)) *t
 	client := NewHTTPClient()
 	b := DefaultBalancing()
 	b.Timeout = 5 * time.Second
-	eps, gw := NewGradingEndpoints(instancer, client, b, "grading", log.NewNopLogger())
+	eps, subs := NewGradingEndpoints(instancer, client, b, "grading", log.NewNopLogger())
 	d := Deps{Grading: eps}
 	for _, f := range deps {
 		f(&d)
@@ -104,7 +104,7 @@ func newTestPortal(t testing.TB, instancer sd.Instancer, deps ...func(*Deps)) *t
 	}}
 	t.Cleanup(func() {
 		srv.Close()
-		gw.Close()
+		subs.Close()
 		client.CloseIdleConnections()
 		p.client.CloseIdleConnections()
 	})

@@ -44,6 +44,7 @@ func TestPages(t *testing.T) {
 		{name: "student id not a number", method: "GET", path: "/students/abc", want: 404, contains: []string{"Not found"}},
 		{name: "unknown page", method: "GET", path: "/nowhere", want: 404, contains: []string{"<!doctype html>", "Not found"}},
 		{name: "stylesheet", method: "GET", path: "/static/style.css", want: 200, contains: []string{"--accent"}},
+		{name: "icon", method: "GET", path: "/static/favicon.svg", want: 200, contains: []string{"<svg"}},
 		{name: "wrong method", method: "DELETE", path: "/students", want: 405},
 		{name: "wrong method on grades", method: "GET", path: "/students/1/grades", want: 405},
 		{name: "add grade", method: "POST", path: "/students/1/grades", body: form("title", "Quiz 3", "type", "Quiz", "score", "91"),

@@ -73,10 +73,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	}
 	// LOG SHIPPER: rt.AddLogSink(logging.NewShipper(...)) goes here, over rt.Instancer(*logName).
 	client := NewHTTPClient()
-	gradingEndpoints, gw := NewGradingEndpoints(gradingInstancer, client, DefaultBalancing(), *gradingName, rt.Logger)
+	gradingEndpoints, subs := NewGradingEndpoints(gradingInstancer, client, DefaultBalancing(), *gradingName, rt.Logger)
 	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
-		gw.Close()
+		subs.Close()
 		logEndpointer.Close()
 		client.CloseIdleConnections()
 		return nil
