@@ -115,6 +115,8 @@ type Catalog struct {
 	onStatus  func(statusChange)
 	onName    func(name string) // a name's providers may have changed
 	onPersist func() uint64     // the catalog changed; returns the change's generation
+
+	snapshotSize int // the last snapshot's size, to allocate the next one at once
 }
 
 func newCatalog() *Catalog {

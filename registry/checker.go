@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -144,7 +145,7 @@ func (k *Checker) probe(def checkDef) func(context.Context) (status, output stri
 	case "tcp":
 		return func(ctx context.Context) (string, string) { return k.probeTCP(ctx, def) }
 	case "http":
-		return func(ctx context.Context) (string, string) { return k.probeHTTP(ctx, def) }
+		return newHTTPProbe(k.client, def)
 	default:
 		return func(context.Context) (string, string) {
 			return api.HealthCritical, def.kind() + " checks are not supported by this hub"
@@ -152,49 +153,80 @@ func (k *Checker) probe(def checkDef) func(context.Context) (status, output stri
 	}
 }
 
-// probeHTTP is Consul's HTTP check: 2xx is passing, 429 is warning, anything else is critical.
-func (k *Checker) probeHTTP(ctx context.Context, def checkDef) (string, string) {
-	ctx, cancel := context.WithTimeout(ctx, def.Timeout)
-	defer cancel()
+// httpProbe is Consul's HTTP check: 2xx is passing, 429 is warning, anything else is critical.
+// It belongs to one runner goroutine, and keeps its buffers and last output between runs, so that
+// a steady target (the usual case, a thousand times a second) costs few allocations.
+type httpProbe struct {
+	client *http.Client
+	def    checkDef
+	header http.Header
+	prefix string // "HTTP GET <url>: "
+	body   []byte
+	out    []byte
+	last   string
+}
+
+func newHTTPProbe(client *http.Client, def checkDef) func(context.Context) (string, string) {
 	method := def.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	var body io.Reader
-	if def.Body != "" {
-		body = strings.NewReader(def.Body)
+	def.Method = method
+	if _, err := url.Parse(def.HTTP); err != nil {
+		msg := err.Error()
+		return func(context.Context) (string, string) { return api.HealthCritical, msg }
 	}
-	req, err := http.NewRequestWithContext(ctx, method, def.HTTP, body)
-	if err != nil {
-		return api.HealthCritical, err.Error()
-	}
+	header := http.Header{}
 	for k, vs := range def.Header {
 		for _, v := range vs {
-			req.Header.Add(k, v)
+			header.Add(k, v)
 		}
 	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "Consul Health Check")
+	if header.Get("User-Agent") == "" {
+		header.Set("User-Agent", "Consul Health Check")
 	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "text/plain, text/*, */*")
+	if header.Get("Accept") == "" {
+		header.Set("Accept", "text/plain, text/*, */*")
 	}
-	resp, err := k.client.Do(req)
+	p := &httpProbe{client: client, def: def, header: header,
+		prefix: "HTTP " + method + " " + def.HTTP + ": ", body: make([]byte, maxOutput)}
+	return p.run
+}
+
+func (p *httpProbe) run(ctx context.Context) (string, string) {
+	ctx, cancel := context.WithTimeout(ctx, p.def.Timeout)
+	defer cancel()
+	var body io.Reader
+	if p.def.Body != "" {
+		body = strings.NewReader(p.def.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, p.def.Method, p.def.HTTP, body)
 	if err != nil {
 		return api.HealthCritical, err.Error()
 	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
+	req.Header = p.header.Clone()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return api.HealthCritical, err.Error()
+	}
+	n, _ := io.ReadFull(resp.Body, p.body)
 	// Drain a little more so that the connection can be reused.
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	output := fmt.Sprintf("HTTP %s %s: %s Output: %s", method, def.HTTP, resp.Status, out)
+	resp.Body.Close()
+	p.out = append(p.out[:0], p.prefix...)
+	p.out = append(p.out, resp.Status...)
+	p.out = append(p.out, " Output: "...)
+	p.out = append(p.out, p.body[:n]...)
+	if string(p.out) != p.last { // compiled without a copy
+		p.last = string(p.out)
+	}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return api.HealthPassing, output
+		return api.HealthPassing, p.last
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return api.HealthWarning, output
+		return api.HealthWarning, p.last
 	default:
-		return api.HealthCritical, output
+		return api.HealthCritical, p.last
 	}
 }
 

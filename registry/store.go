@@ -51,9 +51,11 @@ func (c *Catalog) snapshot() ([]byte, error) {
 	}
 	// The cached records are valid JSON already; json.Marshal would scan every one again.
 	var buf bytes.Buffer
+	buf.Grow(c.snapshotSize + len(head))
 	buf.Write(head[:len(head)-1])
 	buf.WriteString(`,"Services":[`)
-	for i, svc := range c.sortedServicesLocked() {
+	i := 0
+	for _, svc := range c.services { // in no particular order: loading does not care
 		if svc.enc == nil {
 			ss := storedService{serviceState: *svc}
 			for _, cid := range svc.CheckIDs {
@@ -69,8 +71,10 @@ func (c *Catalog) snapshot() ([]byte, error) {
 			buf.WriteByte(',')
 		}
 		buf.Write(svc.enc)
+		i++
 	}
 	buf.WriteString("]}")
+	c.snapshotSize = buf.Len()
 	return buf.Bytes(), nil
 }
 
