@@ -153,3 +153,21 @@ func (r *recorder) all() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.patches...)
 }
+
+// lockedBuffer is a log sink that a test can read while the hub writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
