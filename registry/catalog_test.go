@@ -56,3 +56,31 @@ func TestWaitWakesOnItsNameOnly(t *testing.T) {
 		t.Fatal("a change to a did not wake the query on a")
 	}
 }
+
+// Only a status change is a change that blocking queries see; a new output is stored in place.
+func TestOutputOnlyUpdatesDoNotBumpTheIndex(t *testing.T) {
+	c := newCatalog()
+	svc, checks, err := decodeRegistration([]byte(`{"Name":"a","Check":{"TTL":"1m","Status":"passing"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.register(svc, checks); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Index()
+	if err := c.updateTTL("service:a", "passing", "still fine"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Index(); got != before {
+		t.Errorf("an output-only update moved the index from %d to %d", before, got)
+	}
+	if checks, _ := c.agentChecks(); checks["service:a"].Output != "still fine" {
+		t.Errorf("output = %q, want the update's", checks["service:a"].Output)
+	}
+	if err := c.updateTTL("service:a", "critical", "down"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Index(); got <= before {
+		t.Errorf("a status change left the index at %d", got)
+	}
+}
