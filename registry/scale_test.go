@@ -3,6 +3,7 @@ package registry_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,9 +65,16 @@ func TestScale(t *testing.T) {
 	}
 	// The targets are created before the hub so that they are closed after it stops (cleanups
 	// run last-in first-out) and the hub never sees them die.
+	var conns atomic.Int64 // TCP connections the hub opened to the targets
 	targets := make([]*httptest.Server, 4)
 	for i := range targets {
-		targets[i] = httptest.NewServer(http.HandlerFunc(handler))
+		targets[i] = httptest.NewUnstartedServer(http.HandlerFunc(handler))
+		targets[i].Config.ConnState = func(_ net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		targets[i].Start()
 		t.Cleanup(targets[i].Close)
 	}
 
@@ -128,6 +136,7 @@ func TestScale(t *testing.T) {
 		t.Fatalf("read the hub's CPU time: %v", err)
 	}
 	hist0, histOK0 := hubLateness(t, hp.Addr)
+	conns0 := conns.Load()
 	w0 := time.Now()
 	control := registrytest.StartControl()
 	time.Sleep(scaleWindow)
@@ -137,6 +146,7 @@ func TestScale(t *testing.T) {
 		t.Fatalf("read the hub's CPU time: %v", err)
 	}
 	w1 := time.Now()
+	conns1 := conns.Load()
 	hist1, histOK1 := hubLateness(t, hp.Addr)
 	cpuShare := 100 * (cpu1 - cpu0).Seconds() / w1.Sub(w0).Seconds()
 
@@ -150,6 +160,7 @@ func TestScale(t *testing.T) {
 	var (
 		lateFirst, lateSteady, firstGap, drift []time.Duration
 		inWindow, missed                       int
+		phase                                  [10]int // the window's arrivals by tenth of the interval
 	)
 	for _, a := range arrivals {
 		if len(a) < 3 {
@@ -174,6 +185,7 @@ func TestScale(t *testing.T) {
 				continue
 			}
 			got++
+			phase[int(at.Sub(w0)%scaleInterval*10/scaleInterval)]++
 			lateFirst = append(lateFirst, at.Sub(a[0].Add(time.Duration(k)*scaleInterval)))
 			if k >= 1 {
 				lateSteady = append(lateSteady, at.Sub(a[1].Add(time.Duration(k-1)*scaleInterval)))
@@ -195,6 +207,8 @@ func TestScale(t *testing.T) {
 		len(lateSteady), pct(lateSteady), scaleLateP99, missed)
 	t.Logf("check lateness against first check + k·interval: %s", pct(lateFirst))
 	t.Logf("the first check's offset of the periodic schedule: %s; drift per cycle: %s", pct(firstGap), pct(drift))
+	t.Logf("connections: the hub opened %d new TCP connections to the targets during the window (%d in all)", conns1-conns0, conns1)
+	t.Logf("spread: the window's checks by tenth of the second they fell in: %v", phase)
 	t.Logf("concurrency: up to %d checks in flight at once; the window's %d checks took %v of answering time within %v of wall time (serial would need %.1f× the window)",
 		maxIn.Load(), inWindow, serial.Round(time.Millisecond), w1.Sub(w0).Round(time.Millisecond), serial.Seconds()/w1.Sub(w0).Seconds())
 
