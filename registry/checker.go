@@ -52,7 +52,8 @@ func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *
 	}
 	return &Checker{
 		cat:      cat,
-		client:   &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		// Redirects are followed, as Consul's HTTP checks follow them.
+		client:   &http.Client{Transport: transport},
 		lateness: lateness,
 		ctx:      ctx,
 		runners:  map[*checkState]context.CancelFunc{},
