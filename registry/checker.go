@@ -51,7 +51,7 @@ func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *
 		DisableCompression:  true,
 	}
 	return &Checker{
-		cat:      cat,
+		cat: cat,
 		// Redirects are followed, as Consul's HTTP checks follow them.
 		client:   &http.Client{Transport: transport},
 		lateness: lateness,
