@@ -9,7 +9,9 @@ import (
 
 	"github.com/go-kit/kit/sd"
 
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -71,8 +73,12 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	if gradingInstancer == nil {
 		gradingInstancer = rt.Instancer(*gradingName)
 	}
-	// LOG SHIPPER: rt.AddLogSink(logging.NewShipper(...)) goes here, over rt.Instancer(*logName).
+	logging.Attach(rt, stderr)
+	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
+	rt.TokenOnlyUnder("/api/")
 	client := NewHTTPClient()
+	// Grading and the log service need the token for writes when it is set.
+	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
 	gradingEndpoints, subs := NewGradingEndpoints(gradingInstancer, client, DefaultBalancing(), *gradingName, rt.Logger)
 	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {

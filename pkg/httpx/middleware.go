@@ -82,6 +82,26 @@ func BearerToken(r *http.Request) string {
 	return r.Header.Get("X-Consul-Token")
 }
 
+// BearerTransport adds "Authorization: Bearer <Token>" to every request that has none, so that
+// a service holding -token can write to the others.
+type BearerTransport struct {
+	Token string
+	Base  http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *BearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.Token != "" && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+t.Token)
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
 // RequireTokenForWrites answers 401 to any request other than GET, HEAD or OPTIONS that does not
 // carry token. An empty token turns the check off.
 func RequireTokenForWrites(token string, next http.Handler) http.Handler {

@@ -55,6 +55,7 @@ type Runtime struct {
 	checks    api.AgentServiceChecks
 	registrar sd.Registrar
 	quiet     []string
+	tokenOnly []string
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -135,6 +136,13 @@ func (rt *Runtime) AddCheck(c *api.AgentServiceCheck) { rt.checks = append(rt.ch
 // otherwise drown everything else (and, shipped, feed on themselves).
 func (rt *Runtime) QuietRoutes(prefixes ...string) { rt.quiet = append(rt.quiet, prefixes...) }
 
+// TokenOnlyUnder limits the -token check to writes whose path starts with one of prefixes. The
+// portal uses it for its /api/ gateway: a teacher's browser cannot send a bearer token with a
+// form post, and those posts are guarded by cross-origin protection instead.
+func (rt *Runtime) TokenOnlyUnder(prefixes ...string) {
+	rt.tokenOnly = append(rt.tokenOnly, prefixes...)
+}
+
 // SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
 func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
@@ -184,7 +192,20 @@ func checkTimeout(interval time.Duration) time.Duration {
 // instrumentation, with writes guarded by -token.
 func (rt *Runtime) Handler() http.Handler {
 	var h http.Handler = rt.Router
-	h = httpx.RequireTokenForWrites(rt.Config.Token, h)
+	if guarded := httpx.RequireTokenForWrites(rt.Config.Token, h); len(rt.tokenOnly) == 0 {
+		h = guarded
+	} else {
+		open := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, p := range rt.tokenOnly {
+				if strings.HasPrefix(r.URL.Path, p) {
+					guarded.ServeHTTP(w, r)
+					return
+				}
+			}
+			open.ServeHTTP(w, r)
+		})
+	}
 	h = rt.accessLog(h)
 	h = httpx.WithRequestIDs(h)
 	h = rt.Metrics.Instrument(h)
