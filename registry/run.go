@@ -143,6 +143,10 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	})
 	rt.Metrics.GaugeFunc("registry", "index", "The catalog's index (X-Consul-Index).", func() float64 { return float64(cat.Index()) })
 	h.page = parsePage()
+	// The hub logs what happens to the catalog (registrations, deregistrations, status changes)
+	// itself; its successful requests, mostly blocking queries, anti-entropy probes and status
+	// page refreshes, would drown those lines, so they are logged at debug level.
+	rt.QuietRoutes("/")
 	rt.SetRegistrar(selfRegistrar{h})
 	h.routes()
 	return h, nil
@@ -208,6 +212,12 @@ func (h *Hub) register(svc *serviceState, checks []*checkState) (uint64, error) 
 	if err != nil {
 		return 0, err
 	}
+	what := "service registered"
+	if len(removed) > 0 {
+		what = "service registered again"
+	}
+	level.Info(h.logger).Log("msg", what, "service_id", svc.Service.ID, "name", svc.Service.Service,
+		"address", svc.Service.Address, "port", svc.Service.Port, "checks", len(added))
 	for _, cs := range removed {
 		h.checker.stop(cs)
 	}
@@ -221,6 +231,9 @@ func (h *Hub) deregister(id string) (uint64, error) {
 	removed, gen, err := h.cat.deregister(id)
 	for _, cs := range removed {
 		h.checker.stop(cs)
+	}
+	if err == nil {
+		level.Info(h.logger).Log("msg", "service deregistered", "service_id", id)
 	}
 	return gen, err
 }
