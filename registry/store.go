@@ -39,6 +39,10 @@ type storedService struct {
 
 const storeVersion = 1
 
+// restartIndexGap is how far a reloaded catalog's index jumps past the saved one: more than the
+// status changes that can happen while one save is being written.
+const restartIndexGap = 10000
+
 // snapshot serialises the catalog under its lock. Each service's record is encoded once per
 // change and reused, so that a registration among a thousand services costs one encoding, not
 // a thousand.
@@ -98,11 +102,13 @@ func loadCatalog(dir string) (*Catalog, error) {
 	if sc.Version != storeVersion {
 		return nil, fmt.Errorf("the catalog file %s has version %d; this hub reads version %d", path, sc.Version, storeVersion)
 	}
-	if sc.Index > c.index {
-		c.index = sc.Index
-	}
-	for n, i := range sc.Names {
-		c.names[n] = i
+	// Status changes are acknowledged before they reach the disk, so a crashed hub may have
+	// shown clients indexes above the saved one. Starting well past it keeps every index a
+	// client holds in the past, and moving every name to it makes each blocking query answer
+	// once with the catalog as reloaded.
+	c.index = max(c.index, sc.Index+restartIndexGap)
+	for n := range sc.Names {
+		c.names[n] = c.index
 	}
 	now := time.Now()
 	for _, raw := range sc.Services {

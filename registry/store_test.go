@@ -31,6 +31,10 @@ func TestRestartKeepsCatalog(t *testing.T) {
 	}
 	eventually(t, 3*time.Second, "passing", func() bool { return checkStatus(t, c, "service:grading-1:1") == api.HealthPassing })
 	before := h.cat.Index()
+	_, healthBefore, err := c.Health().Service("grading", "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.Stop()
 	hitsAtStop := tg.hits.Load()
 
@@ -45,6 +49,11 @@ func TestRestartKeepsCatalog(t *testing.T) {
 	}
 	if meta.LastIndex < before {
 		t.Errorf("index went back from %d to %d across a restart", before, meta.LastIndex)
+	}
+	// A client blocked on the old index gets an answer at once: the reloaded catalog is news.
+	_, healthAfter, err := c2.Health().Service("grading", "", false, &api.QueryOptions{WaitIndex: healthBefore.LastIndex, WaitTime: 10 * time.Second})
+	if err != nil || healthAfter.LastIndex <= healthBefore.LastIndex {
+		t.Errorf("health index across a restart: %d then %v (%v)", healthBefore.LastIndex, healthAfter, err)
 	}
 	if got := checkStatus(t, c2, "beat"); got != api.HealthPassing {
 		t.Errorf("TTL check status after restart = %q, want passing", got)
