@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/go-kit/log"
+	"google.golang.org/grpc"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
@@ -137,6 +139,10 @@ func TestServiceOverHTTP(t *testing.T) {
 	testService(t, newHTTPClient(t, NewService(newBoltStore(t))))
 }
 
+func TestServiceOverGRPC(t *testing.T) {
+	testService(t, newGRPCClient(t, NewService(newBoltStore(t)), ""))
+}
+
 // newHTTPClient serves svc on an httptest server and returns the HTTP client endpoints for it.
 func newHTTPClient(t testing.TB, svc Service) Endpoints {
 	t.Helper()
@@ -151,4 +157,39 @@ func newHTTPClient(t testing.TB, svc Service) Endpoints {
 		t.Fatal(err)
 	}
 	return eps
+}
+
+// newGRPCClient serves svc on a real gRPC server on a 127.0.0.1 socket, with the options the
+// service runs with (token guards writes when set), and returns the gRPC client endpoints for it.
+// The client sends no token: tests that need one dial their own.
+func newGRPCClient(t testing.TB, svc Service, token string) Endpoints {
+	t.Helper()
+	addr := startGRPC(t, svc, token)
+	conn, err := DialGRPC(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return MakeGRPCClientEndpoints(conn)
+}
+
+// startGRPC serves svc over gRPC until the test ends and answers its address.
+func startGRPC(t testing.TB, svc Service, token string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(GRPCServerOptions(token, log.NewNopLogger())...)
+	RegisterGRPCServer(srv, NewGRPCServer(MakeServerEndpoints(svc), log.NewNopLogger()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return ln.Addr().String()
 }

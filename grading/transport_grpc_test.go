@@ -1,0 +1,294 @@
+package grading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gradebook/gradebook/grading/pb"
+	"github.com/gradebook/gradebook/pkg/httpx"
+)
+
+// stubService answers every call with err (or panics when err is errPanic), and records the
+// request ID each call carried.
+type stubService struct {
+	err  error
+	seen chan string
+}
+
+var errPanic = errors.New("panic")
+
+func (s *stubService) answer(ctx context.Context) error {
+	if s.seen != nil {
+		select {
+		case s.seen <- httpx.RequestID(ctx):
+		default:
+		}
+	}
+	if s.err == errPanic {
+		panic("the stub was told to panic")
+	}
+	return s.err
+}
+
+func (s *stubService) ListStudents(ctx context.Context) ([]Student, error) {
+	return nil, s.answer(ctx)
+}
+
+func (s *stubService) GetStudent(ctx context.Context, id int) (Student, error) {
+	return Student{ID: id, FirstName: "A", LastName: "B", Grades: []Grade{}}, s.answer(ctx)
+}
+
+func (s *stubService) AddStudent(ctx context.Context, first, last string) (Student, error) {
+	return Student{ID: 1, FirstName: first, LastName: last, Grades: []Grade{}}, s.answer(ctx)
+}
+
+func (s *stubService) AddGrade(ctx context.Context, _ int, g Grade, _ string) (Grade, error) {
+	return g, s.answer(ctx)
+}
+
+// TestGRPCErrorMapping runs every kind of domain error through a real gRPC server and client:
+// business errors come back as the same domain errors, inside the response; failures on the
+// instance's side are the endpoint's error, for breakers and retries.
+func TestGRPCErrorMapping(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		code      codes.Code
+		transport bool // the endpoint fails rather than answering a business error
+		check     func(error) bool
+	}{
+		{"not found", ErrStudentNotFound, codes.NotFound, false, func(err error) bool { return errors.Is(err, ErrStudentNotFound) }},
+		{"field errors", httpx.FieldErrors{"title": "is required", "score": "must be from 0 to 100, not 101"}, codes.InvalidArgument, false,
+			func(err error) bool {
+				var fe httpx.FieldErrors
+				return errors.As(err, &fe) && errors.Is(err, httpx.ErrInvalid) && len(fe) == 2 &&
+					fe["title"] == "is required" && fe["score"] == "must be from 0 to 100, not 101"
+			}},
+		{"invalid without fields", &Error{Msg: "bad", Kind: httpx.ErrInvalid}, codes.InvalidArgument, false,
+			func(err error) bool { return errors.Is(err, httpx.ErrInvalid) && err.Error() == "bad" }},
+		{"idempotency conflict", ErrIdempotencyConflict, codes.AlreadyExists, false, func(err error) bool { return errors.Is(err, ErrIdempotencyConflict) }},
+		{"unauthorized", &Error{Msg: "who are you", Kind: httpx.ErrUnauthorized}, codes.Unauthenticated, false,
+			func(err error) bool { return errors.Is(err, httpx.ErrUnauthorized) && err.Error() == "who are you" }},
+		{"unavailable", &Error{Msg: "store closed", Kind: httpx.ErrUnavailable}, codes.Unavailable, true, nil},
+		{"unknown failure", errors.New("disk on fire"), codes.Internal, true, nil},
+		{"panic", errPanic, codes.Internal, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &stubService{err: tc.err}
+			if st := toGRPCStatus(tc.err); tc.err != errPanic && st.Code() != tc.code {
+				t.Errorf("toGRPCStatus(%v) = %v, want %v", tc.err, st.Code(), tc.code)
+			}
+			eps := newGRPCClient(t, svc, "")
+			resp, err := eps.GetStudentEndpoint(context.Background(), GetStudentRequest{ID: 1})
+			if tc.transport {
+				if err == nil || status.Code(err) != tc.code {
+					t.Fatalf("endpoint = %v, %v; want a transport failure with code %v", resp, err, tc.code)
+				}
+				if strings.Contains(err.Error(), "disk on fire") {
+					t.Errorf("an internal error leaked its text to the caller: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("endpoint failed with %v; a business error must come inside the response", err)
+			}
+			if got := resp.(GetStudentResponse).Err; !tc.check(got) {
+				t.Errorf("the client got %#v (%v)", got, got)
+			}
+			// And through the Service interface, as a caller sees it.
+			if _, err := eps.GetStudent(context.Background(), 1); !tc.check(err) {
+				t.Errorf("GetStudent = %v", err)
+			}
+		})
+	}
+	// The server keeps serving after a panic.
+	eps := newGRPCClient(t, &stubService{err: errPanic}, "")
+	for range 2 {
+		if _, err := eps.ListStudents(context.Background()); status.Code(err) != codes.Internal {
+			t.Fatalf("after a panic: %v", err)
+		}
+	}
+}
+
+func TestGRPCRequestIDBothWays(t *testing.T) {
+	svc := &stubService{seen: make(chan string, 1)}
+	addr := startGRPC(t, svc, "")
+	conn, err := DialGRPC(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	// Through the client endpoints, the ID in the context reaches the service.
+	eps := MakeGRPCClientEndpoints(conn)
+	if _, err := eps.GetStudent(httpx.WithRequestID(context.Background(), "trace-me-7"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-svc.seen; got != "trace-me-7" {
+		t.Errorf("the service saw request ID %q; want trace-me-7", got)
+	}
+
+	// The server echoes the caller's ID in its header, or makes one; an absurd one is replaced.
+	for _, tc := range []struct{ sent, want string }{
+		{"trace-me-8", "trace-me-8"}, {"", ""}, {strings.Repeat("x", 200), ""},
+	} {
+		ctx := context.Background()
+		if tc.sent != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, tc.sent)
+		}
+		var header metadata.MD
+		if err := conn.Invoke(ctx, pb.Grading_GetStudent_FullMethodName, &pb.GetStudentRequest{Id: 1}, &pb.GetStudentResponse{}, grpc.Header(&header)); err != nil {
+			t.Fatal(err)
+		}
+		got := header.Get(RequestIDMetadata)
+		seen := <-svc.seen
+		if len(got) != 1 || got[0] != seen || (tc.want != "" && got[0] != tc.want) || (tc.want == "" && (got[0] == "" || got[0] == tc.sent)) {
+			t.Errorf("sent %q: header %q, service saw %q; want %q (or a fresh ID)", tc.sent, got, seen, tc.want)
+		}
+	}
+}
+
+func TestGRPCTokenGuardsWrites(t *testing.T) {
+	addr := startGRPC(t, NewService(&memStore{}), "s3cret")
+	dial := func(token string) Service {
+		conn, err := DialGRPC(addr, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return MakeGRPCClientEndpoints(conn)
+	}
+	ctx := context.Background()
+	for name, svc := range map[string]Service{"no token": dial(""), "wrong token": dial("guess")} {
+		if _, err := svc.AddStudent(ctx, "Ada", "Lovelace"); !errors.Is(err, httpx.ErrUnauthorized) {
+			t.Errorf("%s: AddStudent = %v; want unauthorized", name, err)
+		}
+		if _, err := svc.AddGrade(ctx, 1, Grade{"Q", TypeQuiz, 1}, ""); !errors.Is(err, httpx.ErrUnauthorized) {
+			t.Errorf("%s: AddGrade = %v; want unauthorized", name, err)
+		}
+		if _, err := svc.ListStudents(ctx); err != nil {
+			t.Errorf("%s: reads need no token, but ListStudents = %v", name, err)
+		}
+	}
+	svc := dial("s3cret")
+	st, err := svc.AddStudent(ctx, "Ada", "Lovelace")
+	if err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	if _, err := svc.AddGrade(ctx, st.ID, Grade{"Q", TypeQuiz, 1}, ""); err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+}
+
+// rawCodec sends bytes as they are, so a test can put anything on the wire.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), b...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+func TestGRPCBadInput(t *testing.T) {
+	addr := startGRPC(t, NewService(&memStore{}), "")
+	// A client that would send more than the server takes.
+	conn, err := DialGRPC(addr, "", grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	notUTF8, _ := proto.Marshal(wrapperspb.Bytes([]byte{0xff, 0xfe}))
+	tests := []struct {
+		name string
+		wire []byte
+		code codes.Code
+	}{
+		{"truncated", []byte{0x0a, 0x05, 'A'}, codes.InvalidArgument},
+		{"bad varint", []byte{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, codes.InvalidArgument},
+		{"first name not UTF-8", notUTF8, codes.InvalidArgument},
+		{"empty message", []byte{}, codes.InvalidArgument}, // decodes, then fails validation
+		{"over 1 MiB", append([]byte{0x0a, 0x80, 0x80, 0x80, 0x01}, make([]byte, 2<<20)...), codes.ResourceExhausted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out []byte
+			err := conn.Invoke(context.Background(), pb.Grading_AddStudent_FullMethodName, tc.wire, &out, grpc.ForceCodec(rawCodec{}))
+			if status.Code(err) != tc.code {
+				t.Fatalf("AddStudent(%d bytes) = %v; want %v", len(tc.wire), err, tc.code)
+			}
+		})
+	}
+	// Through the client, an oversized request is the caller's mistake, not the instance's.
+	eps := MakeGRPCClientEndpoints(conn)
+	resp, err := eps.AddStudentEndpoint(context.Background(), AddStudentRequest{FirstName: strings.Repeat("x", 2<<20), LastName: "Y"})
+	if err != nil || !errors.Is(resp.(AddStudentResponse).Err, httpx.ErrInvalid) {
+		t.Fatalf("oversized AddStudent = %v, %v; want a business ErrInvalid", resp, err)
+	}
+	// Ids beyond any student are NOT_FOUND, never a panic.
+	for _, id := range []int64{0, -1, math.MinInt64, math.MaxInt64} {
+		err := conn.Invoke(context.Background(), pb.Grading_GetStudent_FullMethodName, &pb.GetStudentRequest{Id: id}, &pb.GetStudentResponse{})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("GetStudent(%d) = %v; want NotFound", id, err)
+		}
+	}
+}
+
+func TestGRPCCancelledCallIsTheCallersError(t *testing.T) {
+	eps := newGRPCClient(t, &stubService{}, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := eps.GetStudentEndpoint(ctx, GetStudentRequest{ID: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call = %v; want context.Canceled, which breakers and retries ignore", err)
+	}
+}
+
+// FuzzGRPCAddGrade decodes arbitrary wire bytes as an AddGradeRequest and serves it: whatever
+// decodes must be answered with a business status and never a panic, and anything accepted must
+// be a valid grade.
+func FuzzGRPCAddGrade(f *testing.F) {
+	seed := func(m *pb.AddGradeRequest) {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "Quiz 1", Type: TypeQuiz, Score: 85}})
+	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: " ", Type: "Exam", Score: math.NaN()}, IdempotencyKey: "k"})
+	seed(&pb.AddGradeRequest{StudentId: math.MaxInt64, Grade: &pb.Grade{Title: "T", Type: TypeTest, Score: math.Inf(1)}})
+	seed(&pb.AddGradeRequest{StudentId: -1})
+	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "T", Type: TypeHomework, Score: 100}, IdempotencyKey: strings.Repeat("k", 300)})
+	f.Add([]byte{0x12, 0x02, 0x0a})
+	srv := NewGRPCServer(MakeServerEndpoints(NewService(&memStore{students: []Student{{ID: 1, FirstName: "A", LastName: "B"}}})), nil)
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		var req pb.AddGradeRequest
+		if proto.Unmarshal(wire, &req) != nil {
+			return // RegisterGRPCServer answers undecodable messages InvalidArgument (TestGRPCBadInput)
+		}
+		resp, err := srv.AddGrade(context.Background(), &req)
+		switch code := status.Code(err); code {
+		case codes.OK:
+			g := gradeFromPB(resp.GetGrade())
+			if len(g.Valid(context.Background())) > 0 || g.Title != strings.TrimSpace(g.Title) {
+				t.Fatalf("accepted an invalid grade %+v from %v", g, fmt.Sprint(&req))
+			}
+		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists:
+		default:
+			t.Fatalf("AddGrade(%v) = %v", fmt.Sprint(&req), err)
+		}
+	})
+}
