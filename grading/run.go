@@ -8,8 +8,12 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
@@ -33,10 +37,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	var cfg config.Common
 	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: filepath.Join("data", DefaultName)})
 	demo := fs.Bool("demo", true, "seed the five demo students into an empty store")
-	grpcListen := fs.String("grpc-listen", DefaultGRPCListen, "`host:port` reserved for the gRPC transport; accepted and checked, not opened yet")
+	grpcListen := fs.String("grpc-listen", DefaultGRPCListen, "`host:port` of the gRPC transport (port 0 picks a free one); advertised on -advertise's host")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gradingservice [flags]\n\n"+
-			"The grading service: students, grades and averages over HTTP+JSON, kept in %s under -data.\n"+
+			"The grading service: students, grades and averages over HTTP+JSON and gRPC, kept in %s\n"+
+			"under -data. Both endpoints are registered as -name, tagged http and grpc.\n"+
 			"Every flag can also be set with GRADEBOOK_<FLAG> (e.g. GRADEBOOK_LISTEN).\n\nFlags:\n", StoreFile)
 		fs.PrintDefaults()
 	}
@@ -62,9 +67,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return errors.Join(err, store.Close())
 		}
 	}
+	// Both listeners are bound before anything is registered.
+	grpcLn, err := net.Listen("tcp", *grpcListen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("-grpc-listen %s: %w", *grpcListen, err), store.Close())
+	}
 	rt, err := service.New(cfg, stderr)
 	if err != nil {
-		return errors.Join(err, store.Close())
+		return errors.Join(err, grpcLn.Close(), store.Close())
 	}
 	rt.OnClose(func(context.Context) error { return store.Close() })
 	logging.Attach(rt, stderr)
@@ -73,17 +83,90 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if seeded > 0 {
 		level.Info(logger).Log("msg", "seeded the demo students into an empty store", "students", seeded)
 	}
-	level.Debug(logger).Log("msg", "gRPC transport not built yet; -grpc-listen is reserved", "grpc_listen", *grpcListen)
-
 	var svc Service = NewService(store)
 	svc = LoggingMiddleware(logger)(svc)
 	svc = InstrumentingMiddleware(rt.Metrics)(svc)
 	RegisterGauges(rt.Metrics, store)
-	AddHTTPRoutes(rt.Router, MakeServerEndpoints(svc), logger)
-	rt.SetReady(func() error {
+	eps := MakeServerEndpoints(svc)
+	AddHTTPRoutes(rt.Router, eps, logger)
+	ready := func() error {
 		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 		defer cancel()
 		return store.Check(cctx)
-	})
+	}
+	rt.SetReady(ready)
+	// Consumers pick a transport by tag: the HTTP registration (the runtime's own) says http,
+	// the gRPC one grpc.
+	rt.Tag("http")
+	serveGRPC(ctx, rt, grpcLn, eps, ready)
 	return rt.Serve(ctx)
+}
+
+// serveGRPC serves the gRPC transport on ln and registers it as a second instance of the
+// service, tagged grpc, until ctx ends or the runtime shuts down. Then it deregisters, reports
+// NOT_SERVING, and stops gracefully: in-flight calls get GRPCStopTimeout to finish before the
+// rest are cut off. The runtime's shutdown waits for all of it before the store is closed.
+func serveGRPC(ctx context.Context, rt *service.Runtime, ln net.Listener, eps Endpoints, ready func() error) {
+	logger := log.With(rt.Logger, "transport", "grpc")
+	srv := grpc.NewServer(GRPCServerOptions(rt.Config.Token, logger)...)
+	RegisterGRPCServer(srv, NewGRPCServer(eps, logger))
+	hs := NewGRPCHealth(ready)
+	healthpb.RegisterHealthServer(srv, hs)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	advertise := grpcAdvertise(rt.Config.Listen, rt.Config.Advertise, ln.Addr().String())
+	deregister := rt.AddRegistration(rt.GRPCRegistration(advertise, "grpc"))
+	level.Info(rt.Logger).Log("msg", "serving gRPC", "listen", ln.Addr().String(), "advertise", advertise)
+
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+		case err := <-served:
+			level.Error(rt.Logger).Log("msg", "the gRPC server stopped serving", "err", err)
+		}
+		deregister()
+		hs.Shutdown()
+		graceful := make(chan struct{})
+		go func() {
+			defer close(graceful)
+			srv.GracefulStop()
+		}()
+		t := time.NewTimer(GRPCStopTimeout)
+		defer t.Stop()
+		select {
+		case <-graceful:
+		case <-t.C:
+			level.Warn(rt.Logger).Log("msg", "in-flight gRPC calls did not finish in time; cutting them off")
+			srv.Stop()
+			<-graceful
+		}
+	}()
+	rt.OnClose(func(context.Context) error {
+		cancel()
+		<-stopped
+		return nil
+	})
+}
+
+// GRPCStopTimeout bounds the graceful stop of the gRPC server.
+const GRPCStopTimeout = 5 * time.Second
+
+// grpcAdvertise is the address others dial for gRPC: the gRPC listener's port (the real one
+// after port 0) on the host the service advertises. When -advertise was left to follow -listen,
+// the gRPC listener's own host is used unless it is a wildcard.
+func grpcAdvertise(listen, advertise, bound string) string {
+	advHost, _, _ := net.SplitHostPort(advertise)
+	listenHost, _, _ := net.SplitHostPort(listen)
+	boundHost, port, _ := net.SplitHostPort(bound)
+	host := advHost
+	if advHost == listenHost {
+		if ip := net.ParseIP(boundHost); ip != nil && !ip.IsUnspecified() {
+			host = boundHost
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

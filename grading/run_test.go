@@ -51,7 +51,7 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"-listen", addr, "-data", data, "-registry", registry}, nil, &stderr)
+		done <- Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry}, nil, &stderr)
 	}()
 	client := &http.Client{Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()

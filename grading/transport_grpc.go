@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the codec wireCodec wraps
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -74,22 +76,22 @@ type grpcServer struct {
 }
 
 func (s *grpcServer) ListStudents(ctx context.Context, req *pb.ListStudentsRequest) (*pb.ListStudentsResponse, error) {
-	return serveGRPC[*pb.ListStudentsResponse](ctx, s.list, req)
+	return handleGRPC[*pb.ListStudentsResponse](ctx, s.list, req)
 }
 
 func (s *grpcServer) GetStudent(ctx context.Context, req *pb.GetStudentRequest) (*pb.GetStudentResponse, error) {
-	return serveGRPC[*pb.GetStudentResponse](ctx, s.get, req)
+	return handleGRPC[*pb.GetStudentResponse](ctx, s.get, req)
 }
 
 func (s *grpcServer) AddStudent(ctx context.Context, req *pb.AddStudentRequest) (*pb.AddStudentResponse, error) {
-	return serveGRPC[*pb.AddStudentResponse](ctx, s.addStudent, req)
+	return handleGRPC[*pb.AddStudentResponse](ctx, s.addStudent, req)
 }
 
 func (s *grpcServer) AddGrade(ctx context.Context, req *pb.AddGradeRequest) (*pb.AddGradeResponse, error) {
-	return serveGRPC[*pb.AddGradeResponse](ctx, s.addGrade, req)
+	return handleGRPC[*pb.AddGradeResponse](ctx, s.addGrade, req)
 }
 
-func serveGRPC[T any](ctx context.Context, h kitgrpc.Handler, req any) (T, error) {
+func handleGRPC[T any](ctx context.Context, h kitgrpc.Handler, req any) (T, error) {
 	var zero T
 	_, resp, err := h.ServeGRPC(ctx, req)
 	if err != nil {
@@ -602,4 +604,34 @@ func decodeGRPCAddGradeResponse(_ context.Context, response any) (any, error) {
 		return nil, fmt.Errorf("grading: AddGrade answered %T", response)
 	}
 	return AddGradeResponse{Grade: gradeFromPB(r.GetGrade())}, nil
+}
+
+// ---- health -------------------------------------------------------------------------------
+
+// GRPCHealth is the grpc.health.v1 service of a grading gRPC server, which Consul's and the
+// hub's GRPC checks call: SERVING while ready answers nil, NOT_SERVING when it fails and from
+// Shutdown on. It answers the server as a whole ("") and the Grading service by name; Watch and
+// List report the lifecycle (SERVING until Shutdown) without running ready.
+type GRPCHealth struct {
+	*health.Server
+	ready func() error
+}
+
+// NewGRPCHealth returns the health service; ready is called on every Check.
+func NewGRPCHealth(ready func() error) *GRPCHealth {
+	h := &GRPCHealth{Server: health.NewServer(), ready: ready}
+	h.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
+	return h
+}
+
+// Check implements healthpb.HealthServer.
+func (h *GRPCHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	resp, err := h.Server.Check(ctx, req)
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING || h.ready == nil {
+		return resp, err
+	}
+	if h.ready() != nil {
+		return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}, nil
+	}
+	return resp, nil
 }

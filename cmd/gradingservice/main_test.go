@@ -53,7 +53,7 @@ func (l *lockedBuffer) String() string {
 // start runs the built binary and waits until /health passes.
 func start(t *testing.T, bin, addr, data, registry string, out *lockedBuffer) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "-listen", addr, "-data", data, "-registry", registry)
+	cmd := exec.Command(bin, "-listen", addr, "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
