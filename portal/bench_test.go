@@ -263,7 +263,7 @@ func startGradingProcessLike(b *testing.B) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- grading.Run(ctx, []string{"-listen", addr, "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"},
+		done <- grading.Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"},
 			func(string) string { return "" }, io.Discard)
 	}()
 	b.Cleanup(func() {

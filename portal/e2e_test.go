@@ -28,7 +28,7 @@ func TestThroughTheHub(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- grading.Run(ctx, []string{"-listen", gradingAddr, "-registry", hub, "-data", data,
+			done <- grading.Run(ctx, []string{"-listen", gradingAddr, "-grpc-listen", "127.0.0.1:0", "-registry", hub, "-data", data,
 				"-check-interval", "200ms", "-log-level", "warn"}, func(string) string { return "" }, io.Discard)
 		}()
 		return func() {

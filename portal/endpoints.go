@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/circuitbreaker"
@@ -88,37 +89,83 @@ func (s *Subscriptions) Close() {
 	s.closers = nil
 }
 
-// NewGradingEndpoints builds grading.Endpoints whose every method is load-balanced over the
-// instances instancer reports: for each method an sd Endpointer whose factory gives every
-// instance its own client endpoint behind its own circuit breaker, then round robin, then a
-// retry that moves to the next instance only after a transport failure and only when the call is
-// safe to repeat (reads, and grade posts that carry an Idempotency-Key). Business errors such as
-// a 404 come back inside the response (endpoint.Failer): they are answered at once, never
-// retried, and never trip a breaker.
-func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
-	shared := newFanout(instancer)
-	subs := &Subscriptions{}
-	logger = log.With(logger, "dependency", service)
-	build := func(method string, pick func(grading.Endpoints) endpoint.Endpoint) (retrying, once endpoint.Endpoint) {
-		factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-			eps, err := grading.MakeHTTPClientEndpoints(instance, client)
-			if err != nil {
-				return nil, nil, err
-			}
-			return newBreaker(service+" "+method+" "+instance, b, logger)(pick(eps)), nil, nil
+// GradingConnector makes the client endpoints for one grading instance ("host:port", as the
+// registry lists it), and what to close once the instance has left (nil when nothing needs
+// closing). It is how a transport plugs into the load-balanced endpoints.
+type GradingConnector func(instance string) (grading.Endpoints, io.Closer, error)
+
+// HTTPConnector reaches each instance over HTTP+JSON through client, which keeps the
+// connections of every instance in its own pool: nothing to close per instance.
+func HTTPConnector(client *http.Client) GradingConnector {
+	return func(instance string) (grading.Endpoints, io.Closer, error) {
+		eps, err := grading.MakeHTTPClientEndpoints(instance, client)
+		return eps, nil, err
+	}
+}
+
+// GRPCConnector reaches each instance over gRPC: one *grpc.ClientConn per instance (insecure,
+// with token, when set, sent as "authorization: Bearer <token>" on every call), shared by all
+// four methods and closed when the instance leaves.
+func GRPCConnector(token string) GradingConnector {
+	return func(instance string) (grading.Endpoints, io.Closer, error) {
+		conn, err := grading.DialGRPC(instance, token)
+		if err != nil {
+			return grading.Endpoints{}, nil, err
 		}
-		endpointer := sd.NewEndpointer(shared, factory, logger)
-		subs.closers = append(subs.closers, endpointer.Close)
+		return grading.MakeGRPCClientEndpoints(conn), conn, nil
+	}
+}
+
+// NewGradingEndpoints is NewGradingEndpointsOver with the HTTP+JSON transport.
+func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
+	return NewGradingEndpointsOver(instancer, HTTPConnector(client), b, service, logger)
+}
+
+// NewGradingEndpointsOver builds grading.Endpoints whose every method is load-balanced over the
+// instances instancer reports, reached through connect. One sd Endpointer holds the instances:
+// its factory connects to each instance once (one connection for all four methods, closed when
+// the instance leaves) and gives each of the instance's methods its own circuit breaker. Each
+// method then has its own round robin over those instances, and a retry that moves to the next
+// instance only after a transport failure and only when the call is safe to repeat (reads, and
+// grade posts that carry an Idempotency-Key). Business errors such as a 404 come back inside the
+// response (endpoint.Failer): they are answered at once, never retried, and never trip a breaker.
+func NewGradingEndpointsOver(instancer sd.Instancer, connect GradingConnector, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
+	shared := newFanout(instancer)
+	logger = log.With(logger, "dependency", service)
+	conns := &openClosers{open: map[*trackedCloser]struct{}{}}
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		eps, closer, err := connect(instance)
+		if err != nil {
+			return nil, nil, err
+		}
+		tracked, err := conns.track(closer)
+		if err != nil {
+			return nil, nil, err
+		}
+		breaker := func(method string, e endpoint.Endpoint) endpoint.Endpoint {
+			return newBreaker(service+" "+method+" "+instance, b, logger)(e)
+		}
+		return dispatch(grading.Endpoints{
+			ListStudentsEndpoint: breaker("ListStudents", eps.ListStudentsEndpoint),
+			GetStudentEndpoint:   breaker("GetStudent", eps.GetStudentEndpoint),
+			AddStudentEndpoint:   breaker("AddStudent", eps.AddStudentEndpoint),
+			AddGradeEndpoint:     breaker("AddGrade", eps.AddGradeEndpoint),
+		}), tracked, nil
+	}
+	endpointer := sd.NewEndpointer(shared, factory, logger)
+	// go-kit closes an instance's connection when the instance leaves, but not those still open
+	// when the Endpointer is closed: conns does.
+	subs := &Subscriptions{closers: []func(){endpointer.Close, shared.Stop, conns.closeAll}}
+	balanced := func() (retrying, once endpoint.Endpoint) {
 		balancer := lb.NewRoundRobin(endpointer)
 		retrying = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, retryTransportFailures(b.Attempts)))
 		once = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, noRetry))
 		return retrying, once
 	}
-	list, _ := build("ListStudents", func(e grading.Endpoints) endpoint.Endpoint { return e.ListStudentsEndpoint })
-	get, _ := build("GetStudent", func(e grading.Endpoints) endpoint.Endpoint { return e.GetStudentEndpoint })
-	_, addStudent := build("AddStudent", func(e grading.Endpoints) endpoint.Endpoint { return e.AddStudentEndpoint })
-	keyed, unkeyed := build("AddGrade", func(e grading.Endpoints) endpoint.Endpoint { return e.AddGradeEndpoint })
-	subs.closers = append(subs.closers, shared.Stop)
+	list, _ := balanced()
+	get, _ := balanced()
+	_, addStudent := balanced()
+	keyed, unkeyed := balanced()
 	return grading.Endpoints{
 		ListStudentsEndpoint: list,
 		GetStudentEndpoint:   get,
@@ -131,6 +178,80 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 			return unkeyed(ctx, request)
 		},
 	}, subs
+}
+
+// dispatch is one instance's endpoint for every method: it calls the method the request is for.
+func dispatch(eps grading.Endpoints) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		switch request.(type) {
+		case grading.ListStudentsRequest:
+			return eps.ListStudentsEndpoint(ctx, request)
+		case grading.GetStudentRequest:
+			return eps.GetStudentEndpoint(ctx, request)
+		case grading.AddStudentRequest:
+			return eps.AddStudentEndpoint(ctx, request)
+		case grading.AddGradeRequest:
+			return eps.AddGradeEndpoint(ctx, request)
+		}
+		return nil, fmt.Errorf("grading: no method takes %T", request)
+	}
+}
+
+// openClosers keeps what the instances' connections need closed until it is closed, so that
+// nothing outlives the Endpointer.
+type openClosers struct {
+	mu     sync.Mutex
+	open   map[*trackedCloser]struct{}
+	closed bool
+}
+
+type trackedCloser struct {
+	c     io.Closer
+	owner *openClosers
+	once  sync.Once
+}
+
+// Close closes the connection once, and forgets it.
+func (t *trackedCloser) Close() error {
+	var err error
+	t.once.Do(func() {
+		t.owner.mu.Lock()
+		delete(t.owner.open, t)
+		t.owner.mu.Unlock()
+		err = t.c.Close()
+	})
+	return err
+}
+
+var errClosed = errors.New("the grading endpoints are closed")
+
+func (o *openClosers) track(c io.Closer) (io.Closer, error) {
+	if c == nil {
+		return nil, nil
+	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		c.Close()
+		return nil, errClosed
+	}
+	t := &trackedCloser{c: c, owner: o}
+	o.open[t] = struct{}{}
+	o.mu.Unlock()
+	return t, nil
+}
+
+func (o *openClosers) closeAll() {
+	o.mu.Lock()
+	o.closed = true
+	open := make([]*trackedCloser, 0, len(o.open))
+	for t := range o.open {
+		open = append(open, t)
+	}
+	o.mu.Unlock()
+	for _, t := range open {
+		t.Close()
+	}
 }
 
 // newBreaker gives one instance's endpoint its own circuit breaker. Only transport failures

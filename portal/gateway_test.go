@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-kit/kit/sd"
@@ -12,8 +13,14 @@ import (
 )
 
 func TestGatewayMirrorsGrading(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testGatewayMirrorsGrading(t, tr) })
+	}
+}
+
+func testGatewayMirrorsGrading(t *testing.T, tr transport) {
 	g := startGrading(t)
-	p := newTestPortal(t, sd.FixedInstancer{g.addr()})
+	p := newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(g)})
 	const jsonType = "application/json"
 	tests := []struct {
 		name, method, path, body string
@@ -66,6 +73,15 @@ func TestGatewayPassesRequestID(t *testing.T) {
 	if a.status != 200 || a.header.Get("X-Request-ID") != "trace-me-42" {
 		t.Fatalf("status %d, X-Request-ID %q", a.status, a.header.Get("X-Request-ID"))
 	}
+	// Over gRPC, grading records the x-request-id metadata it got.
+	pg := newTestPortalOver(t, transports[1], sd.FixedInstancer{g.grpcAddr})
+	for len(g.requestIDs) > 0 {
+		<-g.requestIDs // the readiness probe's
+	}
+	pg.do(t, "GET", "/api/v1/students/1", "", "", "X-Request-ID", "trace-me-44")
+	if got := <-g.requestIDs; got != "trace-me-44" {
+		t.Fatalf("grading saw request ID %q over gRPC; want trace-me-44", got)
+	}
 	// grading echoes the ID it received; the portal's client must have sent it.
 	seen := make(chan string, 1)
 	spy := startSpy(t, seen)
@@ -77,8 +93,14 @@ func TestGatewayPassesRequestID(t *testing.T) {
 }
 
 func TestGatewayRoundRobin(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testGatewayRoundRobin(t, tr) })
+	}
+}
+
+func testGatewayRoundRobin(t *testing.T, tr transport) {
 	a, b := startGrading(t), startGrading(t)
-	p := newTestPortal(t, sd.FixedInstancer{a.addr(), b.addr()})
+	p := newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(a), tr.addr(b)})
 	a.hits.Store(0)
 	b.hits.Store(0)
 	for range 10 {
@@ -92,9 +114,15 @@ func TestGatewayRoundRobin(t *testing.T) {
 }
 
 func TestGatewayRetriesReadsPastAKilledInstance(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testGatewayRetriesReadsPastAKilledInstance(t, tr) })
+	}
+}
+
+func testGatewayRetriesReadsPastAKilledInstance(t *testing.T, tr transport) {
 	a, b := startGrading(t), startGrading(t)
-	p := newTestPortal(t, sd.FixedInstancer{a.addr(), b.addr()})
-	b.srv.Close() // killed: its port now refuses connections
+	p := newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(a), tr.addr(b)})
+	tr.kill(b) // killed: its port now refuses connections
 	for i := range 10 {
 		for _, path := range []string{"/api/v1/students/1", "/api/v1/students"} {
 			if got := p.get(t, path); got.status != 200 {
@@ -109,8 +137,14 @@ func TestGatewayRetriesReadsPastAKilledInstance(t *testing.T) {
 }
 
 func TestGatewayDoesNotRetryBusinessErrors(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testGatewayDoesNotRetryBusinessErrors(t, tr) })
+	}
+}
+
+func testGatewayDoesNotRetryBusinessErrors(t *testing.T, tr transport) {
 	a, b := startGrading(t), startGrading(t)
-	p := newTestPortal(t, sd.FixedInstancer{a.addr(), b.addr()})
+	p := newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(a), tr.addr(b)})
 	a.hits.Store(0)
 	b.hits.Store(0)
 	for _, tc := range []struct{ method, path, body string }{
@@ -138,9 +172,22 @@ func TestGatewayDoesNotRetryBusinessErrors(t *testing.T) {
 }
 
 func TestGatewayRetriesPostsOnlyWithAnIdempotencyKey(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testGatewayRetriesPostsOnlyWithAnIdempotencyKey(t, tr) })
+	}
+}
+
+func testGatewayRetriesPostsOnlyWithAnIdempotencyKey(t *testing.T, tr transport) {
 	good := startGrading(t)
-	bad, badHits := failingInstance(t)
-	p := newTestPortal(t, sd.FixedInstancer{strings.TrimPrefix(bad.URL, "http://"), good.addr()})
+	var bad string
+	var badHits *atomic.Int64
+	if tr.name == "grpc" {
+		bad, badHits = failingGRPCInstance(t)
+	} else {
+		srv, hits := failingInstance(t)
+		bad, badHits = strings.TrimPrefix(srv.URL, "http://"), hits
+	}
+	p := newTestPortalOver(t, tr, sd.FixedInstancer{bad, tr.addr(good)})
 	const body = `{"title":"Lab","type":"Test","score":77}`
 
 	// Without a key, each post goes to one instance only: the one sent to the sick instance fails.
@@ -169,25 +216,27 @@ func TestGatewayRetriesPostsOnlyWithAnIdempotencyKey(t *testing.T) {
 }
 
 func TestGatewayWithoutInstancesAnswers503(t *testing.T) {
-	for name, instancer := range map[string]sd.Instancer{
-		"none known": sd.FixedInstancer{},
-		"all dead":   sd.FixedInstancer{deadAddr(t), deadAddr(t)},
-	} {
-		t.Run(name, func(t *testing.T) {
-			p := newTestPortalNoWait(t, instancer)
-			for _, tc := range []struct{ method, path, body string }{
-				{"GET", "/api/v1/students", ""},
-				{"GET", "/api/v1/students/1", ""},
-				{"POST", "/api/v1/students", `{"firstName":"A","lastName":"B"}`},
-				{"POST", "/api/v1/students/1/grades", `{"title":"T","type":"Quiz","score":1}`},
-			} {
-				got := p.do(t, tc.method, tc.path, "application/json", tc.body)
-				var body struct{ Error string }
-				if got.status != 503 || json.Unmarshal([]byte(got.body), &body) != nil || !strings.Contains(body.Error, "grading service is unavailable") {
-					t.Fatalf("%s %s = %d %s; want 503 JSON", tc.method, tc.path, got.status, got.body)
+	for _, tr := range transports {
+		for name, instancer := range map[string]sd.Instancer{
+			"none known": sd.FixedInstancer{},
+			"all dead":   sd.FixedInstancer{deadAddr(t), deadAddr(t)},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				p := newTestPortalOver(t, tr, noWait{instancer})
+				for _, tc := range []struct{ method, path, body string }{
+					{"GET", "/api/v1/students", ""},
+					{"GET", "/api/v1/students/1", ""},
+					{"POST", "/api/v1/students", `{"firstName":"A","lastName":"B"}`},
+					{"POST", "/api/v1/students/1/grades", `{"title":"T","type":"Quiz","score":1}`},
+				} {
+					got := p.do(t, tc.method, tc.path, "application/json", tc.body)
+					var body struct{ Error string }
+					if got.status != 503 || json.Unmarshal([]byte(got.body), &body) != nil || !strings.Contains(body.Error, "grading service is unavailable") {
+						t.Fatalf("%s %s = %d %s; want 503 JSON", tc.method, tc.path, got.status, got.body)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/httpx"
@@ -25,13 +29,42 @@ func TestMain(m *testing.M) {
 }
 
 // gradingInstance is a real grading service (bbolt store in a temp dir, the demo students, the
-// real HTTP transport) on a real socket, counting the requests it receives.
+// real HTTP and gRPC transports) on real sockets, counting the requests it receives over both.
 type gradingInstance struct {
 	srv  *httptest.Server
-	hits atomic.Int64
+	grpc *grpc.Server
+	// grpcAddr is where the gRPC transport listens.
+	grpcAddr string
+	hits     atomic.Int64
+	// requestIDs gets the request ID of each gRPC call, when there is room.
+	requestIDs chan string
 }
 
 func (g *gradingInstance) addr() string { return strings.TrimPrefix(g.srv.URL, "http://") }
+
+// transport is one way the portal reaches grading, for tests that run over both.
+type transport struct {
+	name    string
+	addr    func(*gradingInstance) string
+	connect func(*http.Client) GradingConnector
+	// kill makes an instance refuse connections on this transport.
+	kill func(*gradingInstance)
+}
+
+var transports = []transport{
+	{
+		name:    "http",
+		addr:    (*gradingInstance).addr,
+		connect: HTTPConnector,
+		kill:    func(g *gradingInstance) { g.srv.Close() },
+	},
+	{
+		name:    "grpc",
+		addr:    func(g *gradingInstance) string { return g.grpcAddr },
+		connect: func(*http.Client) GradingConnector { return GRPCConnector("") },
+		kill:    func(g *gradingInstance) { g.grpc.Stop() },
+	},
+}
 
 func startGrading(t testing.TB) *gradingInstance {
 	t.Helper()
@@ -42,17 +75,65 @@ func startGrading(t testing.TB) *gradingInstance {
 	if _, err := grading.SeedDemo(context.Background(), store); err != nil {
 		t.Fatal(err)
 	}
-	h := grading.MakeHTTPHandler(grading.MakeServerEndpoints(grading.NewService(store)), log.NewNopLogger())
-	g := &gradingInstance{}
+	eps := grading.MakeServerEndpoints(grading.NewService(store))
+	h := grading.MakeHTTPHandler(eps, log.NewNopLogger())
+	g := &gradingInstance{requestIDs: make(chan string, 1)}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.hits.Add(1)
 		h.ServeHTTP(w, r)
 	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.grpcAddr = ln.Addr().String()
+	count := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		g.hits.Add(1)
+		select {
+		case g.requestIDs <- httpx.RequestID(ctx):
+		default:
+		}
+		return next(ctx, req)
+	}
+	g.grpc = grpc.NewServer(append(grading.GRPCServerOptions("", log.NewNopLogger()), grpc.ChainUnaryInterceptor(count))...)
+	grading.RegisterGRPCServer(g.grpc, grading.NewGRPCServer(eps, log.NewNopLogger()))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		g.grpc.Serve(ln)
+	}()
 	t.Cleanup(func() {
 		g.srv.Close()
+		g.grpc.Stop()
+		<-served
 		store.Close()
 	})
 	return g
+}
+
+// failingGRPCInstance answers every gRPC call INTERNAL (a sick instance, which the grading client
+// treats as a transport failure) and counts them.
+func failingGRPCInstance(t testing.TB) (string, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		hits.Add(1)
+		return status.Error(codes.Internal, "disk on fire")
+	}))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	return ln.Addr().String(), &hits
 }
 
 // failingInstance answers every request with 500 (a sick instance, which the grading client
@@ -85,10 +166,16 @@ type testPortal struct {
 
 func newTestPortal(t testing.TB, instancer sd.Instancer, deps ...func(*Deps)) *testPortal {
 	t.Helper()
+	return newTestPortalOver(t, transports[0], instancer, deps...)
+}
+
+// newTestPortalOver is newTestPortal with grading reached over tr.
+func newTestPortalOver(t testing.TB, tr transport, instancer sd.Instancer, deps ...func(*Deps)) *testPortal {
+	t.Helper()
 	client := NewHTTPClient()
 	b := DefaultBalancing()
 	b.Timeout = 5 * time.Second
-	eps, subs := NewGradingEndpoints(instancer, client, b, "grading", log.NewNopLogger())
+	eps, subs := NewGradingEndpointsOver(instancer, tr.connect(client), b, "grading", log.NewNopLogger())
 	d := Deps{Grading: eps}
 	for _, f := range deps {
 		f(&d)

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,9 +20,6 @@ const (
 	DefaultName   = "portal"
 )
 
-// ErrGRPCNotBuilt is what -grading-transport grpc answers until the gRPC transport exists.
-var ErrGRPCNotBuilt = errors.New("grpc transport is not built yet: use -grading-transport http")
-
 // Run runs the teacher portal until ctx ends: the pages, /status and the /api/v1 gateway over
 // the grading instances found through the registry.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -41,7 +37,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	fs.SetOutput(stderr)
 	var cfg config.Common
 	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: "data/" + DefaultName})
-	transport := fs.String("grading-transport", "http", "how to reach grading: `http` or grpc")
+	transport := fs.String("grading-transport", "http", "how to reach grading: `http` or grpc (the instances registered with that tag)")
 	gradingName := fs.String("grading-name", "grading", "registered `name` of the grading service to use")
 	logName := fs.String("log-name", "log", "registered `name` of the log service whose recent lines /status shows")
 	fs.Usage = func() {
@@ -57,9 +53,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	switch *transport {
-	case "http":
-	case "grpc":
-		return nil, ErrGRPCNotBuilt
+	case "http", "grpc":
 	default:
 		return nil, fmt.Errorf("-grading-transport %q: want http or grpc", *transport)
 	}
@@ -71,7 +65,9 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	// The stylesheet is fetched with every first page view; its lines would only be noise.
 	rt.QuietRoutes("/static/")
 	if gradingInstancer == nil {
-		gradingInstancer = rt.Instancer(*gradingName)
+		// Grading registers each transport's endpoint under the same name, tagged http or grpc:
+		// an untagged lookup would hand HTTP clients gRPC ports.
+		gradingInstancer = rt.Instancer(*gradingName, *transport)
 	}
 	logging.Attach(rt, stderr)
 	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
@@ -79,7 +75,11 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	client := NewHTTPClient()
 	// Grading and the log service need the token for writes when it is set.
 	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
-	gradingEndpoints, subs := NewGradingEndpoints(gradingInstancer, client, DefaultBalancing(), *gradingName, rt.Logger)
+	connect := HTTPConnector(client)
+	if *transport == "grpc" {
+		connect = GRPCConnector(cfg.Token)
+	}
+	gradingEndpoints, subs := NewGradingEndpointsOver(gradingInstancer, connect, DefaultBalancing(), *gradingName, rt.Logger)
 	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		subs.Close()

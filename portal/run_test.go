@@ -21,7 +21,6 @@ func TestRunFlags(t *testing.T) {
 		is   error
 	}{
 		{args: []string{"-h"}, is: flag.ErrHelp},
-		{args: []string{"-grading-transport", "grpc"}, is: ErrGRPCNotBuilt, want: "grpc transport is not built yet"},
 		{args: []string{"-grading-transport", "carrier-pigeon"}, want: "want http or grpc"},
 		{args: []string{"stray"}, want: "unexpected arguments"},
 		{args: []string{"-listen", "nonsense"}, want: "-listen"},
@@ -45,13 +44,19 @@ func TestRunFlags(t *testing.T) {
 }
 
 // TestRunServes runs the real portal runtime (the shared middleware, /health, /metrics) over a
-// real grading instance and shuts it down.
+// real grading instance, with each -grading-transport, and shuts it down.
 func TestRunServes(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testRunServes(t, tr) })
+	}
+}
+
+func testRunServes(t *testing.T, tr transport) {
 	g := startGrading(t)
 	reg := fakeRegistryServer(t)
 	var stderr bytes.Buffer
-	rt, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-registry", reg.URL, "-log-level", "warn"},
-		func(string) string { return "" }, &syncWriter{w: &stderr}, sd.FixedInstancer{g.addr()})
+	rt, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-registry", reg.URL, "-log-level", "warn", "-grading-transport", tr.name},
+		func(string) string { return "" }, &syncWriter{w: &stderr}, sd.FixedInstancer{tr.addr(g)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +96,15 @@ func TestRunServes(t *testing.T) {
 	}
 	if code, _ := get("/"); code != http.StatusSeeOther {
 		t.Errorf("GET / = %d; want 303", code)
+	}
+	// A form post goes through the same endpoints, to grading and back.
+	resp, err := client.PostForm(base+"/students/3/grades", map[string][]string{"title": {"Final " + tr.name}, "type": {"Test"}, "score": {"100"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("post the grade form: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code, body := get("/students/3"); code != 200 || !strings.Contains(body, "<td>Final "+tr.name+"</td>") {
+		t.Errorf("student page after the post = %d\n%s", code, body)
 	}
 	cancel()
 	select {
