@@ -103,9 +103,11 @@ type Shipper struct {
 
 	dropped metrics.Counter
 	shipped metrics.Counter
-	failing bool // owned by the run goroutine: an outage is reported once, not per attempt
-	prefix  string
-	batches uint64 // owned by the run goroutine
+	// unreachable is true from a failed attempt until the next delivery succeeds.
+	unreachable atomic.Bool
+	failing     bool // owned by the run goroutine: an outage is reported once, not per attempt
+	prefix      string
+	batches     uint64 // owned by the run goroutine
 }
 
 var _ log.Logger = (*Shipper)(nil)
@@ -374,6 +376,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 		switch {
 		case err == nil:
 			s.shipped.Add(float64(len(batch)))
+			s.unreachable.Store(false)
 			if s.failing {
 				s.failing = false
 				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", len(s.queue))
@@ -389,6 +392,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 			return false
 		}
 		s.failures.Add(1)
+		s.unreachable.Store(true)
 		if !s.failing {
 			s.failing = true
 			s.opts.Stderr.Log("level", "warn", "msg", "cannot ship logs; queueing and retrying with backoff", "err", err)
@@ -434,6 +438,7 @@ func (s *Shipper) Flush(ctx context.Context) error {
 	if s.settled.Load() >= target {
 		return nil
 	}
+	failuresBefore := s.failures.Load()
 	s.urgent.Add(1)
 	defer s.urgent.Add(-1)
 	select {
@@ -448,8 +453,13 @@ func (s *Shipper) Flush(ctx context.Context) error {
 		if settled >= target {
 			return nil
 		}
+		if s.unreachable.Load() && attempted(s, failuresBefore) {
+			// Nobody is there to take them: report now rather than hold a shutdown up.
+			return fmt.Errorf("log shipper: %d entries not shipped: no log service instance is reachable", target-settled)
+		}
 		select {
 		case <-progress:
+		case <-time.After(flushRecheck):
 		case <-ctx.Done():
 			return fmt.Errorf("log shipper: %d entries not shipped: %w", target-settled, ctx.Err())
 		case <-s.done:
@@ -460,6 +470,14 @@ func (s *Shipper) Flush(ctx context.Context) error {
 
 // Close stops taking entries, flushes what is queued (bounded by ctx), and stops the goroutine.
 // Entries still queued when ctx ends are counted as dropped.
+// flushRecheck is how often a waiting Flush looks whether the log service has become unreachable.
+const flushRecheck = 20 * time.Millisecond
+
+// attempted reports whether the Shipper has tried to deliver since failures read before.
+// A Flush gives up only after an attempt of its own has failed, so that a log service that is
+// merely slow to answer still gets the entries.
+func attempted(s *Shipper, before uint64) bool { return s.failures.Load() > before }
+
 func (s *Shipper) Close(ctx context.Context) error {
 	s.closed.Store(true)
 	err := s.Flush(ctx)

@@ -304,10 +304,12 @@ func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
 		t.Errorf("/metrics lacks the shipper's metrics:\n%s", rec)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	// With nobody to ship to, Close reports the loss after one failed attempt of its own instead
+	// of holding the caller until its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := sh.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Close with nothing reachable: %v, want a deadline error", err)
+	if err := sh.Close(ctx); err == nil || !strings.Contains(err.Error(), "not shipped") || ctx.Err() != nil {
+		t.Errorf("Close with nothing reachable: %v (ctx %v), want an error saying what was not shipped, before the deadline", err, ctx.Err())
 	}
 	if closed := metricValue(t, reg, "gradebook_log_shipper_dropped_entries_total", "reason", "closed"); closed < 1 {
 		t.Errorf("entries left at Close not counted as dropped")

@@ -15,7 +15,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -148,6 +150,13 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	// page refreshes, would drown those lines, so they are logged at debug level.
 	rt.QuietRoutes("/")
 	rt.SetRegistrar(selfRegistrar{h})
+	// The hub is its own registry: the log shipper finds the log service by asking the hub.
+	self, err := discovery.NewClient(h.URL(), cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	rt.Consul = self
+	logging.Attach(rt, stderr)
 	h.routes()
 	return h, nil
 }

@@ -11,59 +11,113 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// Instancer is a go-kit sd/consul Instancer for the passing instances of one service, which also
-// logs each instance that appears or disappears. Share one per dependency.
+// Instancer is an sd.Instancer for the passing instances of one service, backed by go-kit's
+// sd/consul Instancer. It differs from it in three ways that matter to a service:
+//   - NewInstancer never blocks: go-kit's constructor makes its first query synchronously, which
+//     would hold a service's start-up hostage to a slow registry (and the hub, which asks itself,
+//     would wait for a server that has not started yet);
+//   - every subscriber gets its own copy of each instance list, so that several Endpointers,
+//     which sort the list in place, can share one Instancer;
+//   - it logs each instance that appears or disappears.
+//
+// Share one per dependency.
 type Instancer struct {
-	*sdconsul.Instancer
-	events chan sd.Event
-	done   chan struct{}
-	once   sync.Once
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu   sync.Mutex
+	subs map[chan<- sd.Event]struct{}
+	last *sd.Event
 }
 
 var _ sd.Instancer = (*Instancer)(nil)
 
 // NewInstancer subscribes to the passing instances of name that carry every tag in tags.
 func NewInstancer(c *api.Client, name string, tags []string, logger log.Logger) *Instancer {
-	sdLogger := level.Debug(log.With(logger, "component", "sd"))
-	in := &Instancer{
-		Instancer: sdconsul.NewInstancer(sdconsul.NewClient(c), sdLogger, name, tags, true),
-		events:    make(chan sd.Event, 1),
-		done:      make(chan struct{}),
-	}
-	in.Instancer.Register(in.events)
-	go in.watch(log.With(logger, "dependency", name))
+	in := &Instancer{stop: make(chan struct{}), done: make(chan struct{}), subs: map[chan<- sd.Event]struct{}{}}
+	go in.run(c, name, tags, logger)
 	return in
 }
 
-func (in *Instancer) watch(logger log.Logger) {
+func (in *Instancer) run(c *api.Client, name string, tags []string, logger log.Logger) {
 	defer close(in.done)
+	sdLogger := level.Debug(log.With(logger, "component", "sd"))
+	src := sdconsul.NewInstancer(sdconsul.NewClient(c), sdLogger, name, tags, true)
+	defer src.Stop()
+	events := make(chan sd.Event, 1)
+	src.Register(events)
+	defer src.Deregister(events)
+	logger = log.With(logger, "dependency", name)
 	var known []string
-	for ev := range in.events {
-		if ev.Err != nil {
-			continue // the last known instances stay in use; sd logs the error at debug level
-		}
-		now := slices.Clone(ev.Instances)
-		slices.Sort(now)
-		for _, inst := range now {
-			if _, found := slices.BinarySearch(known, inst); !found {
-				level.Info(logger).Log("msg", "dependency instance appeared", "instance", inst)
+	for {
+		select {
+		case <-in.stop:
+			return
+		case ev := <-events:
+			in.publish(ev)
+			if ev.Err != nil {
+				continue // the last known instances stay in use; sd logs the error at debug level
 			}
+			known = logChanges(logger, known, ev.Instances)
 		}
-		for _, inst := range known {
-			if _, found := slices.BinarySearch(now, inst); !found {
-				level.Info(logger).Log("msg", "dependency instance disappeared", "instance", inst)
-			}
-		}
-		known = now
 	}
 }
 
-// Stop ends the subscription and the blocking-query loop behind it.
+func (in *Instancer) publish(ev sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.last = &ev
+	for ch := range in.subs {
+		ch <- clone(ev)
+	}
+}
+
+// logChanges logs the instances that appeared in now or disappeared from known, and returns now
+// sorted, to be known next time.
+func logChanges(logger log.Logger, known, now []string) []string {
+	now = slices.Clone(now)
+	slices.Sort(now)
+	for _, inst := range now {
+		if _, found := slices.BinarySearch(known, inst); !found {
+			level.Info(logger).Log("msg", "dependency instance appeared", "instance", inst)
+		}
+	}
+	for _, inst := range known {
+		if _, found := slices.BinarySearch(now, inst); !found {
+			level.Info(logger).Log("msg", "dependency instance disappeared", "instance", inst)
+		}
+	}
+	return now
+}
+
+func clone(ev sd.Event) sd.Event {
+	ev.Instances = slices.Clone(ev.Instances)
+	return ev
+}
+
+// Register implements sd.Instancer: ch gets the current state at once, if there is one yet.
+func (in *Instancer) Register(ch chan<- sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.subs[ch] = struct{}{}
+	if in.last != nil {
+		ch <- clone(*in.last)
+	}
+}
+
+// Deregister implements sd.Instancer.
+func (in *Instancer) Deregister(ch chan<- sd.Event) {
+	in.mu.Lock()
+	delete(in.subs, ch)
+	in.mu.Unlock()
+}
+
+// Stop ends the subscription and the blocking-query loop behind it. It returns once the first
+// query (bounded by the client's timeout) has ended.
 func (in *Instancer) Stop() {
 	in.once.Do(func() {
-		in.Instancer.Deregister(in.events)
-		close(in.events)
-		in.Instancer.Stop()
+		close(in.stop)
 		<-in.done
 	})
 }
