@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,7 +68,18 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	if gradingInstancer == nil {
 		// Grading registers each transport's endpoint under the same name, tagged http or grpc:
 		// an untagged lookup would hand HTTP clients gRPC ports.
-		gradingInstancer = rt.Instancer(*gradingName, *transport)
+		in := rt.Instancer(*gradingName, *transport)
+		// Ready once the registry has been asked where grading is, whatever it answered: the
+		// portal serves its 503 page happily, but not for want of having looked.
+		rt.SetReady(func() error {
+			select {
+			case <-in.Ready():
+				return nil
+			default:
+				return errors.New("still asking the registry where grading is")
+			}
+		})
+		gradingInstancer = in
 	}
 	logging.Attach(rt, stderr)
 	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.

@@ -22,9 +22,11 @@ import (
 //
 // Share one per dependency.
 type Instancer struct {
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	ready chan struct{}
+	first sync.Once
 
 	mu   sync.Mutex
 	subs map[chan<- sd.Event]struct{}
@@ -35,7 +37,7 @@ var _ sd.Instancer = (*Instancer)(nil)
 
 // NewInstancer subscribes to the passing instances of name that carry every tag in tags.
 func NewInstancer(c *api.Client, name string, tags []string, logger log.Logger) *Instancer {
-	in := &Instancer{stop: make(chan struct{}), done: make(chan struct{}), subs: map[chan<- sd.Event]struct{}{}}
+	in := &Instancer{stop: make(chan struct{}), done: make(chan struct{}), ready: make(chan struct{}), subs: map[chan<- sd.Event]struct{}{}}
 	go in.run(c, name, tags, logger)
 	return in
 }
@@ -71,7 +73,13 @@ func (in *Instancer) publish(ev sd.Event) {
 	for ch := range in.subs {
 		ch <- clone(ev)
 	}
+	in.first.Do(func() { close(in.ready) })
 }
+
+// Ready is closed once the registry has answered the first query, with instances or an error:
+// from then on the subscribers know what there is to know. A service that depends on another can
+// report itself ready only then, so that its first requests do not fail for want of a lookup.
+func (in *Instancer) Ready() <-chan struct{} { return in.ready }
 
 // logChanges logs the instances that appeared in now or disappeared from known, and returns now
 // sorted, to be known next time.
