@@ -3,23 +3,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/pkg/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := grading.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "gradingservice:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("gradingservice", grading.Run) }

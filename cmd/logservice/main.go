@@ -2,23 +2,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/pkg/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := logging.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "logservice:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("logservice", logging.Run) }

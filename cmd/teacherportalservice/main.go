@@ -3,23 +3,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
+	"github.com/gradebook/gradebook/pkg/service"
 	"github.com/gradebook/gradebook/portal"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := portal.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "teacherportalservice:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("teacherportalservice", portal.Run) }
