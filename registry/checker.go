@@ -13,6 +13,9 @@ import (
 
 	"github.com/go-kit/kit/metrics"
 	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 const (
@@ -147,6 +150,8 @@ func (k *Checker) probe(def checkDef) func(context.Context) (status, output stri
 		return func(ctx context.Context) (string, string) { return k.probeTCP(ctx, def) }
 	case "http":
 		return newHTTPProbe(k.client, def)
+	case "grpc":
+		return func(ctx context.Context) (string, string) { return probeGRPC(ctx, def) }
 	default:
 		return func(context.Context) (string, string) {
 			return api.HealthCritical, def.kind() + " checks are not supported by this hub"
@@ -240,4 +245,37 @@ func (k *Checker) probeTCP(ctx context.Context, def checkDef) (string, string) {
 	}
 	conn.Close()
 	return api.HealthPassing, fmt.Sprintf("TCP connect %s: Success", def.TCP)
+}
+
+// probeGRPC is Consul's GRPC check: grpc.health.v1 Check over a plain connection, for the whole
+// server ("host:port") or one service ("host:port/service"). SERVING is passing; anything else,
+// an unknown service and an unreachable server included, is critical.
+func probeGRPC(ctx context.Context, def checkDef) (string, string) {
+	addr, service := splitGRPCTarget(def.GRPC)
+	ctx, cancel := context.WithTimeout(ctx, def.Timeout)
+	defer cancel()
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", def.GRPC, err)
+	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", def.GRPC, err)
+	}
+	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
+		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %s", def.GRPC, st)
+	}
+	return api.HealthPassing, fmt.Sprintf("gRPC check %s: success", def.GRPC)
+}
+
+// splitGRPCTarget splits a GRPC check's "host:port/service" into its address and service name.
+func splitGRPCTarget(target string) (addr, service string) {
+	addr, service, _ = strings.Cut(target, "/")
+	return addr, service
+}
+
+func validHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port != ""
 }

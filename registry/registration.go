@@ -131,13 +131,13 @@ func parseCheck(c *api.AgentServiceCheck, defaultID, serviceName string) (*check
 	}
 	switch {
 	case len(c.Args) > 0 || c.Shell != "" || c.DockerContainerID != "" || c.H2PING != "" || c.UDP != "":
-		return nil, fmt.Errorf("only HTTP, TCP and TTL checks are supported")
-	case def.GRPC != "":
-		return nil, fmt.Errorf("gRPC checks are not supported yet")
+		return nil, fmt.Errorf("only HTTP, TCP, GRPC and TTL checks are supported")
+	case c.GRPCUseTLS:
+		return nil, fmt.Errorf("GRPC checks over TLS are not supported")
 	case kinds == 0:
-		return nil, fmt.Errorf("needs one of HTTP, TCP or TTL")
+		return nil, fmt.Errorf("needs one of HTTP, TCP, GRPC or TTL")
 	case kinds > 1:
-		return nil, fmt.Errorf("must have only one of HTTP, TCP or TTL")
+		return nil, fmt.Errorf("must have only one of HTTP, TCP, GRPC or TTL")
 	}
 	switch {
 	case def.HTTP != "":
@@ -152,10 +152,14 @@ func parseCheck(c *api.AgentServiceCheck, defaultID, serviceName string) (*check
 		if _, _, err := net.SplitHostPort(def.TCP); err != nil {
 			return nil, fmt.Errorf("TCP %q is not host:port", def.TCP)
 		}
+	case def.GRPC != "":
+		if addr, _ := splitGRPCTarget(def.GRPC); !validHostPort(addr) {
+			return nil, fmt.Errorf("GRPC %q is not host:port or host:port/service", def.GRPC)
+		}
 	}
 	if def.TTL == 0 {
 		if def.Interval <= 0 {
-			return nil, fmt.Errorf("Interval is required for HTTP and TCP checks")
+			return nil, fmt.Errorf("Interval is required for HTTP, TCP and GRPC checks")
 		}
 		def.Interval = max(def.Interval, minInterval)
 		if def.Timeout <= 0 {
