@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -273,9 +274,14 @@ func (s selfRegistrar) Deregister() {
 	_, _ = s.h.deregister(s.h.rt.Registration().ID)
 }
 
+// truncate shortens s to at most n bytes for a log line, cutting at a rune boundary so that a
+// multi-byte character in a check's output never becomes invalid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
