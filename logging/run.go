@@ -37,7 +37,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if path == "" {
 		path = filepath.Join(cfg.Data, "gradebook.log")
 	}
-	store, err := OpenStore(path, DefaultWindow)
+	store, err := OpenStore(path, DefaultWindow, DefaultWindowBytes)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ func newStoreMetrics(reg *pkgmetrics.Registry, store *Store) storeMetrics {
 		return storeMetrics{discard.NewCounter(), discard.NewCounter(), discard.NewCounter(), discard.NewCounter()}
 	}
 	reg.GaugeFunc("log", "window_entries", "Entries held in memory to answer GET /v1/logs.", func() float64 { return float64(store.Len()) })
+	reg.GaugeFunc("log", "window_bytes", "Encoded bytes of the entries held in memory to answer GET /v1/logs.", func() float64 { return float64(store.Bytes()) })
 	return storeMetrics{
 		entries:    reg.Counter("log", "entries_received_total", "Log entries stored, by source (v1, seed, self).", "source"),
 		batches:    reg.Counter("log", "batches_received_total", "Batches of log entries stored, by source (v1, seed, self).", "source"),

@@ -43,7 +43,7 @@ type logServer struct {
 
 func startLogServer(t *testing.T) *logServer {
 	t.Helper()
-	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100000)
+	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func BenchmarkShipperLog(b *testing.B) {
 		addr string
 	}{{"shipping", ""}, {"nothing-reachable", "127.0.0.1:1"}} {
 		b.Run(bc.name, func(b *testing.B) {
-			store, err := OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000)
+			store, err := OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -543,7 +543,7 @@ func BenchmarkShipperLog(b *testing.B) {
 // TestShipperRetryIsNotStoredTwice loses the answer to the first batch after it has been
 // stored; the shipper sends it again, and the log service recognises it by its Idempotency-Key.
 func TestShipperRetryIsNotStoredTwice(t *testing.T) {
-	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100)
+	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

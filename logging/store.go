@@ -15,6 +15,11 @@ import (
 // DefaultWindow is how many recent entries the log service keeps in memory for GET /v1/logs.
 const DefaultWindow = 10000
 
+// DefaultWindowBytes bounds the encoded size of the entries in the window. A count alone does
+// not bound memory: 10,000 entries of up to MaxEntryBytes each would be 640 MiB. Whichever bound
+// is reached first evicts the oldest entries.
+const DefaultWindowBytes = 32 << 20
+
 // maxTailBytes bounds how much of an existing file is read back into the window at start-up.
 const maxTailBytes = 64 << 20
 
@@ -29,8 +34,9 @@ type record struct {
 }
 
 // Store appends entries to a JSON-lines file, one write per batch, and keeps the most recent ones
-// in a bounded ring. It never logs: its errors are returned, so that the log service's own
-// logger, which writes into this store, cannot recurse into it.
+// in a ring bounded both by entries and by their encoded bytes. It never logs: its errors are
+// returned, so that the log service's own logger, which writes into this store, cannot recurse
+// into it.
 type Store struct {
 	path string
 
@@ -38,17 +44,27 @@ type Store struct {
 	lastErr error // the last write's failure, until a write succeeds
 	f       *os.File
 	size    int64 // bytes of whole lines in the file
-	ring    []record
-	next    int // where the next record goes
-	full    bool
 	closed  bool
+
+	// The window: ring[head] is the oldest of n records, whose lines take bytes in all. The
+	// newest record always stays, even alone over maxBytes, so that the window never empties
+	// on a single large entry (MaxEntryBytes is far below any sensible maxBytes anyway).
+	ring     []record
+	head     int
+	n        int
+	bytes    int
+	maxBytes int
 }
 
 // OpenStore opens (creating it and its directory if needed) the log file at path, and loads
-// its last window entries into memory.
-func OpenStore(path string, window int) (*Store, error) {
+// its last entries into memory: at most window of them, taking at most windowBytes once encoded.
+// A bound <= 0 takes its default (DefaultWindow, DefaultWindowBytes).
+func OpenStore(path string, window, windowBytes int) (*Store, error) {
 	if window <= 0 {
 		window = DefaultWindow
+	}
+	if windowBytes <= 0 {
+		windowBytes = DefaultWindowBytes
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
@@ -57,7 +73,7 @@ func OpenStore(path string, window int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
-	s := &Store{path: path, f: f, ring: make([]record, window)}
+	s := &Store{path: path, f: f, ring: make([]record, window), maxBytes: windowBytes}
 	if err := s.loadTail(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("log store %s: %w", path, err)
@@ -96,23 +112,32 @@ func (s *Store) loadTail() error {
 			buf = buf[i+1:]
 		}
 	}
-	// Only the last len(ring) good lines can stay: walk back from the end, skipping lines that
-	// do not parse (a torn line), and push them oldest first.
+	// Only the last good lines that fit the window's bounds can stay: walk back from the end,
+	// skipping lines that do not parse (a torn line), and push them oldest first.
 	lines := bytes.Split(bytes.TrimRight(buf, "\n"), []byte{'\n'})
-	var keep []Entry
+	type kept struct {
+		e    Entry
+		line []byte
+	}
+	var keep []kept
+	total := 0
 	for i := len(lines) - 1; i >= 0 && len(keep) < len(s.ring); i-- {
 		e, err := decodeEntry(lines[i], time.Time{})
 		if err != nil {
 			continue
 		}
-		keep = append(keep, e)
-	}
-	for i := len(keep) - 1; i >= 0; i-- {
-		line, err := keep[i].MarshalJSON()
+		line, err := e.MarshalJSON()
 		if err != nil {
 			continue
 		}
-		s.push(keep[i], line)
+		line = windowLine(line)
+		if total += len(line); total > s.maxBytes && len(keep) > 0 {
+			break
+		}
+		keep = append(keep, kept{e, line})
+	}
+	for i := len(keep) - 1; i >= 0; i-- {
+		s.push(keep[i].e, keep[i].line)
 	}
 	return nil
 }
@@ -126,11 +151,33 @@ func (s *Store) push(e Entry, line []byte) {
 			r.requestID = str
 		}
 	}
-	s.ring[s.next] = r
-	s.next++
-	if s.next == len(s.ring) {
-		s.next, s.full = 0, true
+	if s.n == len(s.ring) {
+		s.evictOldest()
 	}
+	s.ring[(s.head+s.n)%len(s.ring)] = r
+	s.n++
+	s.bytes += len(line)
+	for s.bytes > s.maxBytes && s.n > 1 {
+		s.evictOldest()
+	}
+}
+
+// evictOldest drops the oldest record; the caller holds mu and s.n > 0.
+func (s *Store) evictOldest() {
+	s.bytes -= len(s.ring[s.head].line)
+	s.ring[s.head] = record{} // let its line be collected now, not when the slot is reused
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+}
+
+// windowLine returns line in a buffer of about its own length. An encoded line can sit in a
+// buffer up to twice as long, and the window keeps the buffer: trimmed, the window's byte bound
+// is also, near enough, the memory it holds. Callers trim outside mu.
+func windowLine(line []byte) []byte {
+	if cap(line) > len(line)+len(line)/8 {
+		return bytes.Clone(line)
+	}
+	return line
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -151,7 +198,7 @@ func (s *Store) Append(entries []Entry, durable bool) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		lines[i] = line
+		lines[i] = windowLine(line)
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
@@ -215,13 +262,9 @@ func (s *Store) Recent(q Query) []json.RawMessage {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	count := s.next
-	if s.full {
-		count = len(s.ring)
-	}
 	var out []json.RawMessage
-	for i := 0; i < count && len(out) < limit; i++ {
-		r := &s.ring[(s.next-1-i+len(s.ring))%len(s.ring)]
+	for i := s.n - 1; i >= 0 && len(out) < limit; i-- {
+		r := &s.ring[(s.head+i)%len(s.ring)]
 		switch {
 		case q.Service != "" && r.service != q.Service,
 			q.Instance != "" && r.instance != q.Instance,
@@ -243,10 +286,14 @@ func (s *Store) Recent(q Query) []json.RawMessage {
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.full {
-		return len(s.ring)
-	}
-	return s.next
+	return s.n
+}
+
+// Bytes is the encoded size of the entries in the window.
+func (s *Store) Bytes() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.bytes
 }
 
 // Err reports whether the store can take entries: the last write's error, or ErrClosed.

@@ -27,7 +27,7 @@ type testService struct {
 
 func newTestService(t *testing.T, window int) *testService {
 	t.Helper()
-	store, err := OpenStore(filepath.Join(t.TempDir(), "log", "gradebook.log"), window)
+	store, err := OpenStore(filepath.Join(t.TempDir(), "log", "gradebook.log"), window, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestFileIsJSONLines(t *testing.T) {
 
 func TestRestartReloadsWindow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gradebook.log")
-	store, err := OpenStore(path, 10)
+	store, err := OpenStore(path, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestRestartReloadsWindow(t *testing.T) {
 	f.WriteString(`{"time":"2026-`)
 	f.Close()
 
-	store, err = OpenStore(path, 10)
+	store, err = OpenStore(path, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	for _, durable := range []bool{false, true} {
 		b.Run(fmt.Sprint("durable=", durable), func(b *testing.B) {
-			store, err := OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000)
+			store, err := OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
