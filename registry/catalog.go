@@ -236,14 +236,23 @@ func (c *Catalog) deregister(id string) (removed []*checkState, gen uint64, err 
 }
 
 // setStatus records a check result. Only a status change bumps the index; a new output alone
-// is stored in place. A result for a check that has since been replaced or removed is dropped.
-func (c *Catalog) setStatus(cs *checkState, status, output string) {
+// is stored in place. A result for a check that has since been replaced or removed is dropped,
+// and setStatus reports false so that its runner ends.
+func (c *Catalog) setStatus(cs *checkState, status, output string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.checks[cs.Def.CheckID] != cs {
-		return
+		return false
 	}
 	c.setStatusLocked(cs, status, output)
+	return true
+}
+
+// current reports whether cs is still the catalog's check under its ID.
+func (c *Catalog) current(cs *checkState) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checks[cs.Def.CheckID] == cs
 }
 
 func (c *Catalog) setStatusLocked(cs *checkState, status, output string) {

@@ -41,8 +41,11 @@ type Checker struct {
 	wg  sync.WaitGroup
 
 	mu      sync.Mutex
-	runners map[*checkState]context.CancelFunc
+	runners map[*checkState]*runner
 }
+
+// runner is one check's goroutine, as the checker tracks it.
+type runner struct{ cancel context.CancelFunc }
 
 func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *Checker {
 	transport := &http.Transport{
@@ -59,11 +62,15 @@ func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *
 		client:   &http.Client{Transport: transport},
 		lateness: lateness,
 		ctx:      ctx,
-		runners:  map[*checkState]context.CancelFunc{},
+		runners:  map[*checkState]*runner{},
 	}
 }
 
-// start runs cs until stop(cs) or the checker's context ends.
+// start runs cs until stop(cs), until cs is no longer the catalog's, or until the checker's
+// context ends. A registration updates the catalog and starts its checks in two steps, so a
+// concurrent registration of the same ID can replace cs and stop it before cs is started: cs is
+// only started while it is still current, checked under k.mu, which stop also takes. (Lock order:
+// k.mu, then the catalog's.)
 func (k *Checker) start(cs *checkState) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -73,21 +80,36 @@ func (k *Checker) start(cs *checkState) {
 	if _, running := k.runners[cs]; running {
 		return
 	}
+	if !k.cat.current(cs) {
+		return
+	}
 	ctx, cancel := context.WithCancel(k.ctx)
-	k.runners[cs] = cancel
+	r := &runner{cancel: cancel}
+	k.runners[cs] = r
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
+		defer k.forget(cs, r)
 		k.run(ctx, cs)
 	}()
+}
+
+// forget drops r once it has ended by itself (its check was replaced without a stop).
+func (k *Checker) forget(cs *checkState, r *runner) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r.cancel()
+	if k.runners[cs] == r {
+		delete(k.runners, cs)
+	}
 }
 
 // stop ends cs's runner; it does not wait for it, as its results are dropped anyway.
 func (k *Checker) stop(cs *checkState) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if cancel, ok := k.runners[cs]; ok {
-		cancel()
+	if r, ok := k.runners[cs]; ok {
+		r.cancel()
 		delete(k.runners, cs)
 	}
 }
@@ -107,10 +129,9 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 	probe := k.probe(def)
 	// The first result comes at once, not one interval after registration.
 	status, output := probe(ctx)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || !k.cat.setStatus(cs, status, output) {
 		return
 	}
-	k.cat.setStatus(cs, status, output)
 	t := time.NewTicker(def.Interval)
 	defer t.Stop()
 	for {
@@ -122,10 +143,11 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 			k.lateness.Observe(time.Since(scheduled).Seconds())
 		}
 		status, output := probe(ctx)
-		if ctx.Err() != nil {
+		// A check that is no longer the catalog's has nobody to report to: end, whether or not
+		// stop was called.
+		if ctx.Err() != nil || !k.cat.setStatus(cs, status, output) {
 			return
 		}
-		k.cat.setStatus(cs, status, output)
 	}
 }
 
@@ -139,7 +161,9 @@ func (k *Checker) runTTL(ctx context.Context, cs *checkState) {
 		case <-cs.ttlReset:
 			timer.Reset(cs.Def.TTL)
 		case <-timer.C:
-			k.cat.setStatus(cs, api.HealthCritical, "TTL expired")
+			if !k.cat.setStatus(cs, api.HealthCritical, "TTL expired") {
+				return
+			}
 		}
 	}
 }

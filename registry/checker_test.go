@@ -1,0 +1,106 @@
+package registry
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runningCheckRunners counts the goroutines inside a check runner.
+func runningCheckRunners() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("registry.(*Checker).run(")) {
+			count++
+		}
+	}
+	return count
+}
+
+// TestConcurrentReregistrationLeavesOneRunner registers one ID again and again from many
+// goroutines at once. Whatever order their catalog updates and runner starts and stops take,
+// what is left running is one runner per check in the catalog.
+func TestConcurrentReregistrationLeavesOneRunner(t *testing.T) {
+	h := startHub(t)
+	tg := newTarget(t, 200)
+	const workers, rounds = 16, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				// An HTTP check with a long interval and a TTL check: both kinds of runner wait
+				// for a long time between results, so an orphan would stay.
+				body := fmt.Sprintf(`{"Name":"churn","ID":"churn-1","Port":%d,"Checks":[{"HTTP":%q,"Interval":"1m"},{"TTL":"1m"}]}`, w*rounds+i, tg.URL)
+				svc, checks, err := decodeRegistration([]byte(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := h.register(svc, checks); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := len(h.cat.allChecks()) // the hub's own check and churn-1's two
+	deadline := time.Now().Add(5 * time.Second)
+	for runningCheckRunners() != want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := runningCheckRunners(); got != want {
+		t.Errorf("%d check runners running after %d concurrent re-registrations, want %d", got, workers*rounds, want)
+	}
+	h.checker.mu.Lock()
+	runners := len(h.checker.runners)
+	h.checker.mu.Unlock()
+	if runners != want {
+		t.Errorf("the checker tracks %d runners, want %d", runners, want)
+	}
+}
+
+// TestStartOfAReplacedCheckRunsNothing plays the losing interleaving of two registrations of
+// one ID in order: the second registration replaces the first's check and stops it before the
+// first gets round to starting it.
+func TestStartOfAReplacedCheckRunsNothing(t *testing.T) {
+	h := startHub(t)
+	reg := func() []*checkState {
+		svc, checks, err := decodeRegistration([]byte(`{"Name":"race","Check":{"TTL":"1m"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, added, _, err := h.cat.register(svc, checks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return added
+	}
+	first := reg()
+	second := reg()
+	h.checker.stop(first[0])
+	h.checker.start(second[0])
+	h.checker.start(first[0]) // too late: first is no longer in the catalog
+	want := len(h.cat.allChecks())
+	deadline := time.Now().Add(5 * time.Second)
+	for runningCheckRunners() != want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := runningCheckRunners(); got != want {
+		t.Errorf("%d check runners for %d checks", got, want)
+	}
+}
