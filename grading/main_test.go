@@ -2,6 +2,7 @@ package grading
 
 import (
 	"context"
+	"github.com/gradebook/gradebook/registry/registrytest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,7 +11,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, registrytest.LeakOptions()...)
 }
 
 // newBoltStore opens a store in a fresh temp dir and closes it when the test ends.

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/gradebook/gradebook/registry/registrytest"
 	"io"
 	"net"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, registrytest.LeakOptions()...)
 }
 
 // gradingInstance is a real grading service (bbolt store in a temp dir, the demo students, the

@@ -19,12 +19,14 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/pkg/service"
 	"github.com/gradebook/gradebook/portal"
 	"github.com/gradebook/gradebook/registry"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal must stop the services as cleanly as Ctrl-C does.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -33,13 +35,10 @@ func main() {
 	}
 }
 
-// runFunc is the shape of every service's Run.
-type runFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
-
 // services maps the launcher's service names to their Run functions, in start-up order.
 var services = []struct {
 	name string
-	run  runFunc
+	run  service.RunFunc
 	what string
 }{
 	{"registry", registry.Run, "the registry: a Consul-compatible hub with health checks (:3000)"},

@@ -41,6 +41,7 @@ type child struct {
 	listen string
 	args   []string
 	links  []string // what to print once everything is up
+	tags   []string // each registration it makes, by tag; none: one untagged registration
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -66,12 +67,13 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout, 
 
 Starts the registry, log, grading and portal services, each as its own process from this binary,
 prefixes their output with their names, waits until all are healthy, and prints where to look.
-Ctrl-C (or SIGTERM) stops them all cleanly. Flags also read GRADEBOOK_UP_<FLAG> variables.
+Ctrl-C (or SIGTERM, or SIGHUP) stops them all cleanly. Flags also read GRADEBOOK_<FLAG>
+variables, and -registry and -token read CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN.
 
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := parseWithEnv(fs, args, "GRADEBOOK_UP_", getenv); err != nil {
+	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -146,7 +148,9 @@ func plan(c upConfig) []*child {
 	lg.links = []string{"http://" + lg.listen + "/v1/logs"}
 	gr := &child{name: "grading", listen: addr(6000)}
 	gr.args = append(common("grading"), "-registry", registry, "-grpc-listen", addr(6001))
-	gr.links = []string{"http://" + gr.listen + "/students"}
+	gr.links = []string{"http://" + gr.listen + "/students", "grpc://" + addr(6001) + "  (gRPC: gradebook.grading.v1.Grading)"}
+	// Grading registers its HTTP and its gRPC endpoint separately; both must pass.
+	gr.tags = []string{"http", "grpc"}
 	po := &child{name: "portal", listen: addr(5000)}
 	po.args = append(common("portal"), "-registry", registry, "-grading-transport", c.gradingTransport)
 	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
@@ -164,7 +168,10 @@ func (ch *child) start(self string, out *prefixer) error {
 	cmd.Stdout, cmd.Stderr = w, w
 	// Each child gets its own process group, so that the terminal's Ctrl-C reaches only the
 	// launcher, which then stops the children in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig stops the child should the launcher die without stopping it (SIGKILL, a crash),
+	// so that no orphan keeps the ports and a dead pipe for its output.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Env = childEnv(os.Environ())
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", ch.name, err)
 	}
@@ -218,9 +225,18 @@ func waitHealthy(ctx context.Context, children []*child, registryURL string, tim
 				return err
 			}
 		}
-		for !ok(registryURL + "/v1/health/service/" + url.PathEscape(ch.name) + "?passing=1") {
-			if err := pause(ctx, ch); err != nil {
-				return err
+		queries := []string{""}
+		if len(ch.tags) > 0 {
+			queries = nil
+			for _, tag := range ch.tags {
+				queries = append(queries, "&tag="+url.QueryEscape(tag))
+			}
+		}
+		for _, q := range queries {
+			for !ok(registryURL + "/v1/health/service/" + url.PathEscape(ch.name) + "?passing=1" + q) {
+				if err := pause(ctx, ch); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -272,8 +288,8 @@ func supervise(ctx context.Context, children []*child, self string, out *prefixe
 			return
 		case e := <-exits:
 			if !restart {
-				fmt.Fprintf(stdout, "gradebook: %s exited (%v); the others keep running. Start it again with:\n  gradebook %s\n",
-					e.ch.name, describeExit(e.err), strings.Join(e.ch.args, " "))
+				fmt.Fprintf(stdout, "gradebook: %s exited (%v); the others keep running. Start it again with:\n  %s %s\n",
+					e.ch.name, describeExit(e.err), self, strings.Join(e.ch.args, " "))
 				continue
 			}
 			fmt.Fprintf(stdout, "gradebook: %s exited (%v); restarting it in 1s\n", e.ch.name, describeExit(e.err))
@@ -348,19 +364,20 @@ func (p *prefixer) writer(name string) *io.PipeWriter {
 	return pw
 }
 
-// parseWithEnv parses fs from args, with prefix+FLAG environment variables as defaults.
-func parseWithEnv(fs *flag.FlagSet, args []string, prefix string, getenv func(string) string) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" && err == nil {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, serr)
-			}
+// childEnv is the launcher's environment without the variables that name one service's identity
+// or address: up sets those per child with flags, and an inherited GRADEBOOK_NAME or
+// GRADEBOOK_ADVERTISE would otherwise give all four services the same one. The rest, such as
+// GRADEBOOK_LOG_LEVEL, passes through.
+func childEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GRADEBOOK_NAME", "GRADEBOOK_ADVERTISE", "GRADEBOOK_LISTEN", "GRADEBOOK_GRPC_LISTEN",
+			"GRADEBOOK_DATA", "GRADEBOOK_FILE", "GRADEBOOK_REGISTRY", "CONSUL_HTTP_ADDR":
+			continue
 		}
-	})
-	if err != nil {
-		return err
+		out = append(out, kv)
 	}
-	return fs.Parse(args)
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gradebook/gradebook/registry/registrytest"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

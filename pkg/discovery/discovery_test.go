@@ -20,7 +20,7 @@ import (
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
 
 func registration(t *testing.T, name string, srv *httptest.Server) *api.AgentServiceRegistration {
 	host, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())

@@ -46,16 +46,25 @@ func (in *Instancer) run(c *api.Client, name string, tags []string, logger log.L
 	defer close(in.done)
 	sdLogger := level.Debug(log.With(logger, "component", "sd"))
 	src := sdconsul.NewInstancer(sdconsul.NewClient(c), sdLogger, name, tags, true)
-	defer src.Stop()
 	events := make(chan sd.Event, 1)
 	src.Register(events)
-	defer src.Deregister(events)
 	logger = log.With(logger, "dependency", name)
 	var known []string
 	for {
 		select {
 		case <-in.stop:
-			return
+			// go-kit's cache sends to its subscribers while holding its lock, so Deregister
+			// would wait forever behind an update stuck on a full channel: keep draining.
+			deregistered := make(chan struct{})
+			go func() { src.Deregister(events); close(deregistered) }()
+			for {
+				select {
+				case <-events:
+				case <-deregistered:
+					src.Stop()
+					return
+				}
+			}
 		case ev := <-events:
 			in.publish(ev)
 			if ev.Err != nil {

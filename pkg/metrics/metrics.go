@@ -83,10 +83,21 @@ func (r *Registry) Instrument(next http.Handler) http.Handler {
 		sw := httpx.NewStatusWriter(w)
 		begin := time.Now()
 		next.ServeHTTP(sw, req.WithContext(context.WithValue(req.Context(), routeKey{}, &route)))
-		lvs := []string{"method", req.Method, "route", route, "status", strconv.Itoa(sw.Status)}
+		lvs := []string{"method", methodLabel(req.Method), "route", route, "status", strconv.Itoa(sw.Status)}
 		r.requests.With(lvs...).Add(1)
 		r.latency.With(lvs...).Observe(time.Since(begin).Seconds())
 	})
+}
+
+// methodLabel keeps the method label's values few: net/http accepts any token as a method, and
+// a label value per made-up method would grow the metrics without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 // RouteLabel is a gorilla/mux middleware (router.Use) that tells Instrument which route matched.

@@ -43,19 +43,19 @@ type Runtime struct {
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
 
-	fanout    *logx.Fanout
-	ln        net.Listener
-	ready     atomic.Pointer[func() error]
-	draining  atomic.Bool
-	mu        sync.Mutex
-	closers   []func(context.Context) error
-	instances []*discovery.Instancer
-	tags      []string
-	meta      map[string]string
-	checks    api.AgentServiceChecks
-	registrar sd.Registrar
-	quiet     []string
-	tokenOnly []string
+	fanout     *logx.Fanout
+	ln         net.Listener
+	ready      atomic.Pointer[func() error]
+	draining   atomic.Bool
+	mu         sync.Mutex
+	closers    []func(context.Context) error
+	instancers map[string]*discovery.Instancer
+	tags       []string
+	meta       map[string]string
+	checks     api.AgentServiceChecks
+	registrar  sd.Registrar
+	quiet      []string
+	tokenOnly  []string
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -147,12 +147,20 @@ func (rt *Runtime) TokenOnlyUnder(prefixes ...string) {
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
 func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
 
-// Instancer returns a shared Instancer for the passing instances of name; Serve stops it.
+// Instancer returns the Instancer for the passing instances of name with tags, shared by every
+// caller that asks for the same ones (one blocking query per dependency); Serve stops it.
 func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
-	in := discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
+	key := name + "\x00" + strings.Join(tags, "\x00")
 	rt.mu.Lock()
-	rt.instances = append(rt.instances, in)
-	rt.mu.Unlock()
+	defer rt.mu.Unlock()
+	if in, ok := rt.instancers[key]; ok {
+		return in
+	}
+	in := discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
+	if rt.instancers == nil {
+		rt.instancers = map[string]*discovery.Instancer{}
+	}
+	rt.instancers[key] = in
 	return in
 }
 
@@ -248,15 +256,17 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 		level.Warn(rt.Logger).Log("msg", "in-flight requests did not finish in time", "err", serr)
 	}
 	rt.mu.Lock()
-	instances, closers := rt.instances, rt.closers
+	instancers, closers := rt.instancers, rt.closers
 	rt.mu.Unlock()
-	for _, in := range instances {
-		in.Stop()
-	}
+	// Closers first: the log shipper's last flush still finds the log service through its
+	// Instancer.
 	for i := len(closers) - 1; i >= 0; i-- {
 		if cerr := closers[i](sctx); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
+	}
+	for _, in := range instancers {
+		in.Stop()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
