@@ -28,23 +28,9 @@ func demoStudents() []Student {
 }
 
 // SeedDemo adds the demo students to store if, and only if, it holds no students, and returns
-// how many it added. A store a user has written to is never touched.
+// how many it added. A store a user has written to is never touched. The students and their
+// grades go in one atomic write, so that the store holds either all of them or none: a start
+// that crashed partway through seeding leaves an empty store, which the next start seeds.
 func SeedDemo(ctx context.Context, store Store) (int, error) {
-	existing, err := store.ListStudents(ctx)
-	if err != nil || len(existing) > 0 {
-		return 0, err
-	}
-	demo := demoStudents()
-	for _, d := range demo {
-		st, err := store.CreateStudent(ctx, d.FirstName, d.LastName)
-		if err != nil {
-			return 0, err
-		}
-		for _, g := range d.Grades {
-			if _, err := store.AddGrade(ctx, st.ID, g, ""); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return len(demo), nil
+	return store.SeedIfEmpty(ctx, demoStudents())
 }

@@ -15,6 +15,11 @@ type Store interface {
 	// student and grade returns the grade first stored and writes nothing; a different student
 	// or grade under the same key is ErrIdempotencyConflict.
 	AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error)
+	// SeedIfEmpty adds students, each with their grades, in one atomic write, if and only if
+	// the store holds no students; it returns how many it added: all of them, or none. IDs are
+	// handed out as by CreateStudent (the students' own IDs are ignored), so that a crash
+	// partway through can never leave some of them to block a later seed.
+	SeedIfEmpty(ctx context.Context, students []Student) (int, error)
 	Close() error
 }
 
