@@ -15,7 +15,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
-// Defaults of the portal's flags (DESIGN.md).
+// Defaults of the portal's flags, as the README lists them.
 const (
 	DefaultListen = "127.0.0.1:5000"
 	DefaultName   = "portal"

@@ -82,7 +82,7 @@ func start(t *testing.T, bin, addr, data, registry string, out *lockedBuffer) *e
 	return nil
 }
 
-// TestAcknowledgedGradesSurviveSIGKILL is the durability promise of DESIGN.md: every grade
+// TestAcknowledgedGradesSurviveSIGKILL is the durability promise in the README: every grade
 // answered with 201 is on disk, even when the process is killed with no chance to clean up.
 func TestAcknowledgedGradesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {

@@ -16,7 +16,7 @@ import (
 // DefaultRegistry is the built-in hub's address.
 const DefaultRegistry = "http://127.0.0.1:3000"
 
-// Common holds the flags of DESIGN.md that every service takes.
+// Common holds the flags that every service takes (listed in the README).
 type Common struct {
 	Listen        string
 	Advertise     string
