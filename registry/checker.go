@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/kit/metrics"
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -126,7 +127,8 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 		k.runTTL(ctx, cs)
 		return
 	}
-	probe := k.probe(def)
+	probe, closeProbe := k.probe(def)
+	defer closeProbe()
 	// The first result comes at once, not one interval after registration.
 	status, output := probe(ctx)
 	if ctx.Err() != nil || !k.cat.setStatus(cs, status, output) {
@@ -168,18 +170,22 @@ func (k *Checker) runTTL(ctx context.Context, cs *checkState) {
 	}
 }
 
-func (k *Checker) probe(def checkDef) func(context.Context) (status, output string) {
+// probe returns what runs one check of def, and what releases what it holds once the runner
+// ends.
+func (k *Checker) probe(def checkDef) (run func(context.Context) (status, output string), release func()) {
+	nothing := func() {}
 	switch def.kind() {
 	case "tcp":
-		return func(ctx context.Context) (string, string) { return k.probeTCP(ctx, def) }
+		return func(ctx context.Context) (string, string) { return k.probeTCP(ctx, def) }, nothing
 	case "http":
-		return newHTTPProbe(k.client, def)
+		return newHTTPProbe(k.client, def), nothing
 	case "grpc":
-		return func(ctx context.Context) (string, string) { return probeGRPC(ctx, def) }
+		p := newGRPCProbe(def)
+		return p.run, p.close
 	default:
 		return func(context.Context) (string, string) {
 			return api.HealthCritical, def.kind() + " checks are not supported by this hub"
-		}
+		}, nothing
 	}
 }
 
@@ -271,26 +277,57 @@ func (k *Checker) probeTCP(ctx context.Context, def checkDef) (string, string) {
 	return api.HealthPassing, fmt.Sprintf("TCP connect %s: Success", def.TCP)
 }
 
-// probeGRPC is Consul's GRPC check: grpc.health.v1 Check over a plain connection, for the whole
+// grpcProbe is Consul's GRPC check: grpc.health.v1 Check over a plain connection, for the whole
 // server ("host:port") or one service ("host:port/service"). SERVING is passing; anything else,
 // an unknown service and an unreachable server included, is critical.
-func probeGRPC(ctx context.Context, def checkDef) (string, string) {
+//
+// It belongs to one runner and keeps one connection for all of its probes, closed when the
+// runner ends: a connection per probe cost a TCP and HTTP/2 handshake every interval, on the hub
+// and on the target. The connection redials by itself after the target restarts; its backoff is
+// capped at the check's interval so that a target that comes back is seen within about two
+// intervals, as a fresh dial would see it.
+type grpcProbe struct {
+	def     checkDef
+	addr    string
+	service string
+	conn    *grpc.ClientConn
+}
+
+func newGRPCProbe(def checkDef) *grpcProbe {
 	addr, service := splitGRPCTarget(def.GRPC)
-	ctx, cancel := context.WithTimeout(ctx, def.Timeout)
-	defer cancel()
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", def.GRPC, err)
+	return &grpcProbe{def: def, addr: addr, service: service}
+}
+
+func (p *grpcProbe) run(ctx context.Context) (string, string) {
+	if p.conn == nil {
+		bo := backoff.DefaultConfig
+		bo.BaseDelay = min(bo.BaseDelay, p.def.Interval)
+		bo.MaxDelay = max(p.def.Interval, bo.BaseDelay)
+		conn, err := grpc.NewClient("passthrough:///"+p.addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: p.def.Timeout}))
+		if err != nil {
+			return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", p.def.GRPC, err)
+		}
+		p.conn = conn
 	}
-	defer conn.Close()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	ctx, cancel := context.WithTimeout(ctx, p.def.Timeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(p.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: p.service})
 	if err != nil {
-		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", def.GRPC, err)
+		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %v", p.def.GRPC, err)
 	}
 	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %s", def.GRPC, st)
+		return api.HealthCritical, fmt.Sprintf("gRPC check %s: %s", p.def.GRPC, st)
 	}
-	return api.HealthPassing, fmt.Sprintf("gRPC check %s: success", def.GRPC)
+	return api.HealthPassing, fmt.Sprintf("gRPC check %s: success", p.def.GRPC)
+}
+
+func (p *grpcProbe) close() {
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
 }
 
 // splitGRPCTarget splits a GRPC check's "host:port/service" into its address and service name.

@@ -9,12 +9,14 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestServeStopsEverything stops a busy hub (checks of every kind, a seed dependent with its
+// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept connection, a seed dependent with its
 // patch sender, a blocking query in flight) and finds no goroutine of it left.
 func TestServeStopsEverything(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 	tg := newTarget(t, http.StatusOK)
+	var grpcConns connCounter
+	grpcAddr, stopGRPC := serveHealth(t, "127.0.0.1:0", &grpcConns)
 	dep := newFakeSeed(t)
 	h := startHub(t, "-heartbeat-interval", "100ms")
 	cfg := api.DefaultNonPooledConfig()
@@ -31,6 +33,7 @@ func TestServeStopsEverything(t *testing.T) {
 	}
 	must(c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "busy", Checks: api.AgentServiceChecks{
 		{HTTP: tg.URL, Interval: "100ms"}, {TCP: tg.Listener.Addr().String(), Interval: "100ms"}, {TTL: "1s"},
+		{GRPC: grpcAddr, Interval: "100ms"},
 	}}))
 	postSeed(t, h.URL(), dep.registration("Dependent", "busy"))
 
@@ -47,6 +50,7 @@ func TestServeStopsEverything(t *testing.T) {
 		_, _, _ = c.Catalog().Services(&api.QueryOptions{WaitIndex: catalogIndex, WaitTime: time.Minute})
 	}()
 	time.Sleep(100 * time.Millisecond) // let the queries reach the hub
+	eventually(t, 5*time.Second, "the gRPC check connected", func() bool { return grpcConns.rpcs.Load() > 0 })
 
 	begin := time.Now()
 	h.Stop()
@@ -54,6 +58,7 @@ func TestServeStopsEverything(t *testing.T) {
 	t.Logf("the blocking query was answered after %v", <-answered)
 	cfg.Transport.CloseIdleConnections()
 	tg.Close()
+	stopGRPC()
 	dep.Close()
 	http.DefaultClient.CloseIdleConnections()
 }
