@@ -20,7 +20,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
-// Defaults of DESIGN.md.
+// The grading service's defaults, as the README's table of services gives them.
 const (
 	DefaultListen     = "127.0.0.1:6000"
 	DefaultGRPCListen = "127.0.0.1:6001"

@@ -17,7 +17,9 @@ const (
 	TypeQuiz     = "Quiz"
 )
 
-// Limits of the validation rules in DESIGN.md.
+// Limits of the validation rules: title, firstName and lastName are required, trimmed, valid
+// UTF-8 and at most MaxNameLen characters; a score is a finite number from MinScore to MaxScore;
+// a grade's type is TypeTest, TypeHomework or TypeQuiz.
 const (
 	MaxNameLen = 100 // characters of title, firstName and lastName, after trimming
 	MinScore   = 0.0

@@ -3,10 +3,10 @@ package grading
 import "context"
 
 // Store keeps students and grades. It is deliberately small so that a replicated store (raft
-// over raft-boltdb, see DESIGN.md) can slot in under the service without the layers above it
-// changing. Implementations must make every write durable before returning, return
-// ErrStudentNotFound for unknown students, hand out increasing student IDs, and record an
-// idempotency key in the same atomic write as its grade.
+// over raft-boltdb, say) can slot in under the service without the layers above it changing.
+// Implementations must make every write durable before returning, return ErrStudentNotFound
+// for unknown students, hand out increasing student IDs, and record an idempotency key in the
+// same atomic write as its grade.
 type Store interface {
 	ListStudents(ctx context.Context) ([]Student, error)
 	GetStudent(ctx context.Context, id int) (Student, error)

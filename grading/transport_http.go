@@ -28,8 +28,8 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // hostile peer cannot exhaust the caller's memory.
 const maxResponseBody = 32 << 20
 
-// MakeHTTPHandler serves the grading routes of DESIGN.md on their own router, with request IDs.
-// A service inside the shared runtime uses AddHTTPRoutes on rt.Router instead.
+// MakeHTTPHandler serves the grading routes (listed at AddHTTPRoutes) on their own router, with
+// request IDs. A service inside the shared runtime uses AddHTTPRoutes on rt.Router instead.
 func MakeHTTPHandler(eps Endpoints, logger log.Logger) http.Handler {
 	r := httpx.NewRouter()
 	AddHTTPRoutes(r, eps, logger)
