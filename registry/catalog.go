@@ -99,11 +99,19 @@ type statusChange struct {
 // queries watch. Every change that clients can observe bumps the index; output-only updates do
 // not, so a steady fleet never wakes a watcher.
 type Catalog struct {
-	mu       sync.Mutex
-	index    uint64
-	names    map[string]uint64 // per service name: the index of its last change
-	services map[string]*serviceState
-	checks   map[string]*checkState
+	mu    sync.Mutex
+	index uint64
+	// names holds, for every name with an instance, the index of its last change; a name is
+	// forgotten when its last instance leaves, so that the catalog does not keep every name
+	// ever registered. gone is the index of the last such departure: a name without an
+	// instance answers with it, which is at least any index the name had while it had
+	// instances, so no client sees an index go back, and which moves only when a name goes,
+	// so that a query on a name nobody has is not woken by every other change.
+	names     map[string]uint64
+	instances map[string]int // per name: how many services have it
+	gone      uint64
+	services  map[string]*serviceState
+	checks    map[string]*checkState
 
 	// watchers are closed and forgotten on a change: one per name being watched, and all for
 	// every change. Closing a channel wakes every waiter without polling.
@@ -121,13 +129,15 @@ type Catalog struct {
 
 func newCatalog() *Catalog {
 	return &Catalog{
-		index:    1,
-		names:    map[string]uint64{},
-		services: map[string]*serviceState{},
-		checks:   map[string]*checkState{},
-		watchers: map[string]*watch{},
-		all:      make(chan struct{}),
-		quit:     make(chan struct{}),
+		index:     1,
+		names:     map[string]uint64{},
+		instances: map[string]int{},
+		gone:      1,
+		services:  map[string]*serviceState{},
+		checks:    map[string]*checkState{},
+		watchers:  map[string]*watch{},
+		all:       make(chan struct{}),
+		quit:      make(chan struct{}),
 	}
 }
 
@@ -135,7 +145,13 @@ func newCatalog() *Catalog {
 func (c *Catalog) bump(names ...string) uint64 {
 	c.index++
 	for _, n := range names {
-		c.names[n] = c.index
+		if c.instances[n] > 0 {
+			c.names[n] = c.index
+		} else {
+			delete(c.names, n)
+			delete(c.instances, n)
+			c.gone = c.index
+		}
 		if w, ok := c.watchers[n]; ok {
 			close(w.ch)
 			delete(c.watchers, n)
@@ -163,13 +179,14 @@ func (c *Catalog) Index() uint64 {
 	return c.index
 }
 
-// nameIndex is the index of name's last change; 1 for a name never seen, so that any change
-// moves it.
+// nameIndexLocked is the index of name's last change; for a name without an instance, the
+// index at which a name last lost its last instance (1 if none has), so that registering it
+// moves its index and its index never goes back.
 func (c *Catalog) nameIndexLocked(name string) uint64 {
 	if i, ok := c.names[name]; ok {
 		return i
 	}
-	return 1
+	return c.gone
 }
 
 // register adds or replaces a service with its checks, and returns the checks that replaced
@@ -207,6 +224,7 @@ func (c *Catalog) register(svc *serviceState, checks []*checkState) (removed, ad
 		svc.CheckIDs = append(svc.CheckIDs, cs.Def.CheckID)
 	}
 	c.services[id] = svc
+	c.instances[svc.Service.Service]++
 	gen = c.bump(names...)
 	return removed, checks, gen, nil
 }
@@ -220,6 +238,7 @@ func (c *Catalog) removeLocked(svc *serviceState) []*checkState {
 		}
 	}
 	delete(c.services, svc.Service.ID)
+	c.instances[svc.Service.Service]--
 	return removed
 }
 

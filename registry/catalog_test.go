@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -83,4 +84,112 @@ func TestOutputOnlyUpdatesDoNotBumpTheIndex(t *testing.T) {
 	if got := c.Index(); got <= before {
 		t.Errorf("a status change left the index at %d", got)
 	}
+}
+
+// A name whose last instance has left is forgotten, so that the catalog does not grow with
+// every name ever registered; a client that asks about it again never sees its index go back,
+// and a query blocked on it wakes when it goes.
+func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
+	c := newCatalog()
+	reg := func(id, name string) {
+		t.Helper()
+		svc, checks, err := decodeRegistration([]byte(fmt.Sprintf(`{"ID":%q,"Name":%q}`, id, name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := c.register(svc, checks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dereg := func(id string) {
+		t.Helper()
+		if _, _, err := c.deregister(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := func(name string) uint64 {
+		_, i := c.serviceEntries(name, nil, false)
+		return i
+	}
+	var seen uint64 // the highest index a client has seen for "x"
+	look := func(when string) {
+		t.Helper()
+		i := index("x")
+		if i < seen {
+			t.Fatalf("%s: the index of x went back from %d to %d", when, seen, i)
+		}
+		seen = i
+	}
+
+	look("never registered")
+	reg("x-1", "x")
+	reg("x-2", "x")
+	look("two instances")
+	woken := make(chan struct{})
+	go func() {
+		defer close(woken)
+		c.wait(context.Background(), "x", seen, time.Minute)
+	}()
+	dereg("x-1")
+	<-woken // one instance left: a change all the same
+	look("one instance")
+
+	woken = make(chan struct{})
+	go func() {
+		defer close(woken)
+		c.wait(context.Background(), "x", seen, time.Minute)
+	}()
+	dereg("x-2")
+	select {
+	case <-woken:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a query blocked on x slept on after its last instance left")
+	}
+	look("no instance")
+
+	// Churn through many other names, and move x to another name.
+	for i := range 100 {
+		reg(fmt.Sprint("other-", i), fmt.Sprint("other-", i))
+		look("others registered")
+		dereg(fmt.Sprint("other-", i))
+		look("others gone")
+	}
+	reg("x-3", "x")
+	look("x back")
+	reg("x-3", "y") // the same ID under another name: x has no instance left
+	look("x renamed to y")
+
+	c.mu.Lock()
+	names := len(c.names)
+	c.mu.Unlock()
+	if names != 1 {
+		t.Errorf("the catalog holds %d names for 1 live one", names)
+	}
+	snap, err := c.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored storedCatalog
+	if err := json.Unmarshal(snap, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Names) != 1 || stored.Names["y"] == 0 {
+		t.Errorf("saved names = %v, want y only", stored.Names)
+	}
+
+	// A blocking query on a name nobody has does not wake for changes to other names.
+	unknown := index("nobody")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.wait(context.Background(), "nobody", unknown, time.Minute)
+	}()
+	reg("z-1", "z")
+	select {
+	case <-done:
+		t.Error("a change to z woke a query on a name nobody has")
+	case <-time.After(20 * time.Millisecond):
+	}
+	reg("nobody-1", "nobody")
+	<-done
 }

@@ -105,11 +105,10 @@ func loadCatalog(dir string) (*Catalog, error) {
 	// Status changes are acknowledged before they reach the disk, so a crashed hub may have
 	// shown clients indexes above the saved one. Starting well past it keeps every index a
 	// client holds in the past, and moving every name to it makes each blocking query answer
-	// once with the catalog as reloaded.
+	// once with the catalog as reloaded. The saved Names are not needed for that: every name
+	// with an instance, and every name without (through gone), starts at the new index.
 	c.index = max(c.index, sc.Index+restartIndexGap)
-	for n := range sc.Names {
-		c.names[n] = c.index
-	}
+	c.gone = c.index // names that went before the restart, or whose services did not load
 	now := time.Now()
 	for _, raw := range sc.Services {
 		var ss storedService
@@ -133,6 +132,8 @@ func loadCatalog(dir string) (*Catalog, error) {
 			svc.CheckIDs = append(svc.CheckIDs, cs.Def.CheckID)
 		}
 		c.services[svc.Service.ID] = svc
+		c.instances[svc.Service.Service]++
+		c.names[svc.Service.Service] = c.index
 	}
 	return c, nil
 }
