@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -167,9 +168,15 @@ func (h *Hub) handleSeedDeregister(w http.ResponseWriter, r *http.Request) {
 }
 
 // notifier sends the seed's patches: whenever the passing providers of a name change, every
-// seed-protocol dependent requiring that name gets the difference, in order, from its own
-// sender goroutine, so that a slow dependent delays nobody else and the catalog is never locked
-// while a patch is in flight.
+// seed-protocol dependent requiring that name gets the difference from its own sender goroutine,
+// so that a slow dependent delays nobody else and the catalog is never locked while a patch is
+// in flight.
+//
+// A dependent has at most one patch pending: the notifier records what the dependent should
+// know, and the sender, when it is free, sends the difference between that and what it last
+// sent. Changes that pile up while a patch is in flight (or while the dependent is slow) merge
+// into one patch, and an instance that came and went in the meantime is not mentioned at all, so
+// a stuck dependent costs the hub one provider set per name it requires, not a growing queue.
 type notifier struct {
 	ctx    context.Context
 	cat    *Catalog
@@ -180,25 +187,24 @@ type notifier struct {
 	dirty   map[string]struct{}
 	kick    chan struct{}
 
-	mu   sync.Mutex // serialises provider snapshots and what each dependent has been told
+	mu   sync.Mutex // serialises provider snapshots and the dependents' wanted sets
 	deps map[string]*dependent
 	wg   sync.WaitGroup
 }
 
 type dependent struct {
-	id     string
-	reg    *seedRegistration
-	told   map[string]map[string]bool // required name → provider URLs the dependent knows
-	cancel context.CancelFunc
+	id       string
+	reg      *seedRegistration
+	names    []string        // the names it requires, in its order, without repeats
+	requires map[string]bool // the same, to look up
+	cancel   context.CancelFunc
+	kick     chan struct{}
 
-	mu    sync.Mutex
-	queue []queuedPatch
-	kick  chan struct{}
-}
-
-type queuedPatch struct {
-	p    patch
-	sent chan struct{} // closed once the patch was delivered or given up; may be nil
+	mu      sync.Mutex
+	want    map[string]map[string]bool // required name → provider URLs the dependent should know
+	told    map[string]map[string]bool // required name → provider URLs the patches sent so far name
+	first   bool                       // the next patch goes out even if empty: it is the first
+	waiters []chan struct{}            // closed once the next patch was delivered or given up
 }
 
 func newNotifier(ctx context.Context, cat *Catalog, client *http.Client, logger log.Logger) *notifier {
@@ -251,29 +257,13 @@ func (n *notifier) process(names map[string]struct{}) {
 		var urls []string
 		fetched := false
 		for _, d := range n.deps {
-			known, ok := d.told[name]
-			if !ok {
+			if !d.requires[name] {
 				continue
 			}
 			if !fetched {
 				urls, fetched = n.cat.providers(name), true
 			}
-			var p patch
-			for _, u := range urls {
-				if !known[u] {
-					p.Added = append(p.Added, patchEntry{Name: name, URL: u})
-				}
-			}
-			for u := range known {
-				if !slices.Contains(urls, u) {
-					p.Removed = append(p.Removed, patchEntry{Name: name, URL: u})
-				}
-			}
-			if len(p.Added)+len(p.Removed) == 0 {
-				continue
-			}
-			d.told[name] = toSet(urls)
-			d.enqueue(p, nil)
+			d.update(name, urls)
 		}
 	}
 }
@@ -292,20 +282,20 @@ func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{
 		return nil
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
-	d := &dependent{id: id, reg: reg, told: map[string]map[string]bool{}, cancel: cancel, kick: make(chan struct{}, 1)}
-	first := patch{Added: []patchEntry{}, Removed: []patchEntry{}}
+	d := &dependent{id: id, reg: reg, requires: map[string]bool{}, cancel: cancel, kick: make(chan struct{}, 1),
+		want: map[string]map[string]bool{}, told: map[string]map[string]bool{}}
 	for _, name := range reg.RequiredServices {
-		if _, dup := d.told[name]; dup {
+		if d.requires[name] {
 			continue
 		}
-		urls := n.cat.providers(name)
-		d.told[name] = toSet(urls)
-		for _, u := range urls {
-			first.Added = append(first.Added, patchEntry{Name: name, URL: u})
-		}
+		d.names = append(d.names, name)
+		d.requires[name] = true
+		d.want[name] = toSet(n.cat.providers(name))
+		d.told[name] = map[string]bool{}
 	}
 	sent := make(chan struct{})
-	d.enqueue(first, sent)
+	d.first, d.waiters = true, []chan struct{}{sent}
+	d.wake()
 	n.deps[id] = d
 	n.wg.Add(1)
 	go func() {
@@ -315,32 +305,63 @@ func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{
 	return sent
 }
 
-func (d *dependent) enqueue(p patch, sent chan struct{}) {
-	if p.Added == nil {
-		p.Added = []patchEntry{}
-	}
-	if p.Removed == nil {
-		p.Removed = []patchEntry{}
-	}
+// update records that name's passing providers are now urls, and wakes the sender if that is
+// news.
+func (d *dependent) update(name string, urls []string) {
 	d.mu.Lock()
-	d.queue = append(d.queue, queuedPatch{p: p, sent: sent})
+	want := toSet(urls)
+	changed := !maps.Equal(want, d.want[name])
+	d.want[name] = want
 	d.mu.Unlock()
+	if changed {
+		d.wake()
+	}
+}
+
+func (d *dependent) wake() {
 	select {
 	case d.kick <- struct{}{}:
 	default:
 	}
 }
 
-// send delivers d's patches in order until ctx ends.
+// next takes the pending patch: the difference between what the dependent should know and what
+// it was last sent, and the waiters for it. ok is false when there is nothing to send.
+func (d *dependent) next() (p patch, waiters []chan struct{}, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p = patch{Added: []patchEntry{}, Removed: []patchEntry{}}
+	for _, name := range d.names {
+		want, told := d.want[name], d.told[name]
+		for _, u := range slices.Sorted(maps.Keys(want)) {
+			if !told[u] {
+				p.Added = append(p.Added, patchEntry{Name: name, URL: u})
+			}
+		}
+		for _, u := range slices.Sorted(maps.Keys(told)) {
+			if !want[u] {
+				p.Removed = append(p.Removed, patchEntry{Name: name, URL: u})
+			}
+		}
+		d.told[name] = want // update replaces want, never changes it
+	}
+	if len(p.Added)+len(p.Removed) == 0 && !d.first {
+		return p, nil, false
+	}
+	d.first = false
+	waiters, d.waiters = d.waiters, nil
+	return p, waiters, true
+}
+
+// send delivers d's patches until ctx ends. A patch that could not be delivered is not sent
+// again: the dependent is told what changes after it, as the seed's registry did.
 func (n *notifier) send(ctx context.Context, d *dependent) {
 	defer func() {
 		d.mu.Lock()
-		for _, q := range d.queue {
-			if q.sent != nil {
-				close(q.sent)
-			}
+		for _, ch := range d.waiters {
+			close(ch)
 		}
-		d.queue = nil
+		d.waiters = nil
 		d.mu.Unlock()
 	}()
 	logger := log.With(n.logger, "dependent", d.id, "update_url", d.reg.ServiceUpdateURL)
@@ -351,21 +372,17 @@ func (n *notifier) send(ctx context.Context, d *dependent) {
 		case <-d.kick:
 		}
 		for {
-			d.mu.Lock()
-			if len(d.queue) == 0 {
-				d.mu.Unlock()
+			p, waiters, ok := d.next()
+			if !ok {
 				break
 			}
-			q := d.queue[0]
-			d.queue = d.queue[1:]
-			d.mu.Unlock()
-			if err := n.post(ctx, d.reg.ServiceUpdateURL, q.p); err != nil {
-				level.Warn(logger).Log("msg", "could not send a patch", "added", len(q.p.Added), "removed", len(q.p.Removed), "err", err)
+			if err := n.post(ctx, d.reg.ServiceUpdateURL, p); err != nil {
+				level.Warn(logger).Log("msg", "could not send a patch", "added", len(p.Added), "removed", len(p.Removed), "err", err)
 			} else {
-				level.Debug(logger).Log("msg", "patch sent", "added", len(q.p.Added), "removed", len(q.p.Removed))
+				level.Debug(logger).Log("msg", "patch sent", "added", len(p.Added), "removed", len(p.Removed))
 			}
-			if q.sent != nil {
-				close(q.sent)
+			for _, ch := range waiters {
+				close(ch)
 			}
 			if ctx.Err() != nil {
 				return

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -170,4 +171,145 @@ func TestSeedUnreachableUpdateURLIsNotFatal(t *testing.T) {
 	reg := s.registration("Stubborn", "Anything")
 	reg.ServiceUpdateURL = "http://127.0.0.1:1/services" // nothing listens there
 	postSeed(t, h.URL(), reg)
+}
+
+// gatedSeed is a seed-protocol dependent that holds its second patch until released, so that a
+// test can change providers while a patch is in flight.
+type gatedSeed struct {
+	*httptest.Server
+	patches  recorder
+	received atomic.Int64
+	entered  chan struct{} // closed when the held patch arrives
+	release  chan struct{}
+}
+
+func newGatedSeed(t *testing.T) *gatedSeed {
+	s := &gatedSeed{entered: make(chan struct{}), release: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /heartbeat", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
+		var p patch
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, e := range p.Added {
+			s.patches.add("+" + e.Name + " " + e.URL)
+		}
+		for _, e := range p.Removed {
+			s.patches.add("-" + e.Name + " " + e.URL)
+		}
+		if s.received.Add(1) == 2 {
+			close(s.entered)
+			select {
+			case <-s.release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	s.Server = httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// net applies patch entries in order and returns the providers they leave.
+func netProviders(entries []string) []string {
+	var have []string
+	for _, e := range entries {
+		if e[0] == '+' {
+			have = append(have, e[1:])
+		} else if i := slices.Index(have, e[1:]); i >= 0 {
+			have = slices.Delete(have, i, i+1)
+		}
+	}
+	slices.Sort(have)
+	return have
+}
+
+// TestSeedPatchesCoalesce changes a dependent's providers a hundred times while a patch to it is
+// in flight: what it receives next is one patch with the net change, not a hundred queued ones.
+func TestSeedPatchesCoalesce(t *testing.T) {
+	h := startHub(t)
+	dep := newGatedSeed(t)
+	postSeed(t, h.URL(), seedRegistration{ServiceName: "Portal", ServiceURL: dep.URL, RequiredServices: []string{"Grades"},
+		ServiceUpdateURL: dep.URL + "/services", HeartbeatURL: dep.URL + "/heartbeat"})
+	register := func(port int) {
+		t.Helper()
+		svc, checks, err := decodeRegistration([]byte(fmt.Sprintf(
+			`{"ID":"grades-%d","Name":"Grades","Address":"127.0.0.1","Port":%d,"Check":{"TTL":"10m","Status":"passing"}}`, port, port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.register(svc, checks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deregister := func(port int) {
+		t.Helper()
+		if _, err := h.deregister(fmt.Sprint("grades-", port)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(7000)
+	select {
+	case <-dep.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the patch for grades-7000 did not arrive")
+	}
+	const churn = 50
+	// The changes are spread out so that the notifier sees each one rather than only their net
+	// sum; 100 × 5 ms stays well within the held patch's timeout.
+	for i := range churn {
+		register(7100 + i)
+		time.Sleep(5 * time.Millisecond)
+		deregister(7100 + i)
+		time.Sleep(5 * time.Millisecond)
+	}
+	register(7001)
+	close(dep.release)
+
+	want := []string{"Grades http://127.0.0.1:7000", "Grades http://127.0.0.1:7001"}
+	eventually(t, 5*time.Second, "the net change", func() bool { return slices.Equal(netProviders(dep.patches.all()), want) })
+	// The first patch, the held one, the net change, and at most one more if the notifier had not
+	// seen every change when the held patch was released.
+	if got := dep.received.Load(); got > 4 {
+		t.Errorf("%d patches for %d provider changes while one was in flight, want at most 4", got, 2*churn+1)
+	}
+	t.Logf("patches received: %d; entries: %q", dep.received.Load(), dep.patches.all())
+}
+
+// The pending patch is the difference between what the dependent should know and what it was
+// last sent: an instance that came and went in between is not mentioned.
+func TestDependentMergesPendingChanges(t *testing.T) {
+	d := &dependent{names: []string{"A", "B"}, requires: map[string]bool{"A": true, "B": true}, kick: make(chan struct{}, 1),
+		want: map[string]map[string]bool{"A": {"a1": true}, "B": {}},
+		told: map[string]map[string]bool{"A": {"a1": true}, "B": {}}}
+	if _, _, ok := d.next(); ok {
+		t.Fatal("a patch with nothing changed")
+	}
+	d.update("A", []string{"a1", "a2"}) // a2 comes
+	d.update("B", []string{"b1"})
+	d.update("A", []string{"a2"})       // a1 goes
+	d.update("B", []string{"b1", "b2"}) // b2 comes...
+	d.update("B", []string{"b1"})       // ...and goes
+	p, _, ok := d.next()
+	if !ok {
+		t.Fatal("no patch pending")
+	}
+	entries := func(es []patchEntry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name+" "+e.URL)
+		}
+		return out
+	}
+	if got, want := entries(p.Added), []string{"A a2", "B b1"}; !slices.Equal(got, want) {
+		t.Errorf("Added = %q, want %q", got, want)
+	}
+	if got, want := entries(p.Removed), []string{"A a1"}; !slices.Equal(got, want) {
+		t.Errorf("Removed = %q, want %q", got, want)
+	}
+	if _, _, ok := d.next(); ok {
+		t.Error("a second patch pending after the merged one was taken")
+	}
 }
