@@ -592,3 +592,16 @@ func (c *Catalog) allChecks() []*checkState {
 	}
 	return out
 }
+
+// seedDependents returns the seed-protocol registrations that take patches, by service ID.
+func (c *Catalog) seedDependents() map[string]*seedRegistration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]*seedRegistration{}
+	for id, svc := range c.services {
+		if svc.Seed != nil && svc.Seed.ServiceUpdateURL != "" {
+			out[id] = svc.Seed
+		}
+	}
+	return out
+}

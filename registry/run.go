@@ -184,6 +184,11 @@ func (h *Hub) Serve(ctx context.Context) error {
 	go func() { defer h.wg.Done(); h.store.run(h.ctx) }()
 	go func() { defer h.wg.Done(); h.reap(h.ctx) }()
 	go func() { defer h.wg.Done(); h.seed.run() }()
+	// Seed-protocol dependents of a reloaded catalog get their patches again. Before the checks
+	// start: what a dependent is taken to know is read from the statuses as saved.
+	for id, reg := range h.cat.seedDependents() {
+		h.seed.restoreDependent(id, reg)
+	}
 	for _, cs := range h.cat.allChecks() {
 		h.checker.start(cs)
 	}

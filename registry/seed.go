@@ -272,6 +272,22 @@ func (n *notifier) process(names map[string]struct{}) {
 // providers it requires. It returns a channel closed once that first patch has been sent, or
 // nil when the service gave no ServiceUpdateURL.
 func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{} {
+	return n.startDependent(id, reg, false)
+}
+
+// restoreDependent resumes sending patches to a seed-protocol service found in the catalog as
+// loaded at start-up. It must run before the checks start, while every status is still the one
+// the stopped hub saved: the dependent is taken to know the providers that catalog says are
+// passing, since those are what the patches it was sent added up to, and its first patch is the
+// first change after that. (Sending it the full list again instead would be wrong for the seed's
+// own client, which appends every Added URL, so each restart would list every provider once
+// more; and a full list cannot take back providers it was told about that are gone.) Only a
+// patch still unsent when the hub stopped is lost, as it was lost before the restart.
+func (n *notifier) restoreDependent(id string, reg *seedRegistration) {
+	n.startDependent(id, reg, true)
+}
+
+func (n *notifier) startDependent(id string, reg *seedRegistration, restored bool) <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if old, ok := n.deps[id]; ok {
@@ -292,10 +308,16 @@ func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{
 		d.requires[name] = true
 		d.want[name] = toSet(n.cat.providers(name))
 		d.told[name] = map[string]bool{}
+		if restored {
+			d.told[name] = d.want[name]
+		}
 	}
-	sent := make(chan struct{})
-	d.first, d.waiters = true, []chan struct{}{sent}
-	d.wake()
+	var sent chan struct{}
+	if !restored {
+		sent = make(chan struct{})
+		d.first, d.waiters = true, []chan struct{}{sent}
+		d.wake()
+	}
 	n.deps[id] = d
 	n.wg.Add(1)
 	go func() {

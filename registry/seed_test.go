@@ -313,3 +313,38 @@ func TestDependentMergesPendingChanges(t *testing.T) {
 		t.Error("a second patch pending after the merged one was taken")
 	}
 }
+
+// TestSeedDependentsSurviveARestart restarts the hub on the same -data: a seed-protocol service
+// registered before the restart keeps getting its patches after it, and is not told again about
+// providers it already knows.
+func TestSeedDependentsSurviveARestart(t *testing.T) {
+	data := t.TempDir()
+	h := startHub(t, "-data", data, "-heartbeat-interval", "100ms")
+	passingTTL := &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing}
+	c := consulClient(t, h.URL(), "")
+	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-1", Address: "127.0.0.1", Port: 6001, Check: passingTTL}); err != nil {
+		t.Fatal(err)
+	}
+	portal := newFakeSeed(t)
+	postSeed(t, h.URL(), portal.registration("Portal", "Grades"))
+	h.Stop()
+
+	h2 := startHub(t, "-data", data, "-heartbeat-interval", "100ms")
+	c2 := consulClient(t, h2.URL(), "")
+	if err := c2.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-2", Address: "127.0.0.1", Port: 6002, Check: passingTTL}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the new provider's patch after the restart", func() bool {
+		return slices.Contains(portal.patches.all(), "+Grades http://127.0.0.1:6002")
+	})
+	if err := c2.Agent().ServiceDeregister("grades-1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the old provider's removal after the restart", func() bool {
+		return slices.Contains(portal.patches.all(), "-Grades http://127.0.0.1:6001")
+	})
+	want := []string{"+Grades http://127.0.0.1:6001", "+Grades http://127.0.0.1:6002", "-Grades http://127.0.0.1:6001"}
+	if got := portal.patches.all(); !slices.Equal(got, want) {
+		t.Errorf("patches across the restart:\n got %q\nwant %q", got, want)
+	}
+}
