@@ -130,7 +130,6 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 // grade posts that carry an Idempotency-Key). Business errors such as a 404 come back inside the
 // response (endpoint.Failer): they are answered at once, never retried, and never trip a breaker.
 func NewGradingEndpointsOver(instancer sd.Instancer, connect GradingConnector, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
-	shared := newFanout(instancer)
 	logger = log.With(logger, "dependency", service)
 	conns := &openClosers{open: map[*trackedCloser]struct{}{}}
 	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
@@ -152,10 +151,10 @@ func NewGradingEndpointsOver(instancer sd.Instancer, connect GradingConnector, b
 			AddGradeEndpoint:     breaker("AddGrade", eps.AddGradeEndpoint),
 		}), tracked, nil
 	}
-	endpointer := sd.NewEndpointer(shared, factory, logger)
+	endpointer := sd.NewEndpointer(instancer, factory, logger)
 	// go-kit closes an instance's connection when the instance leaves, but not those still open
 	// when the Endpointer is closed: conns does.
-	subs := &Subscriptions{closers: []func(){endpointer.Close, shared.Stop, conns.closeAll}}
+	subs := &Subscriptions{closers: []func(){endpointer.Close, conns.closeAll}}
 	balanced := func() (retrying, once endpoint.Endpoint) {
 		balancer := lb.NewRoundRobin(endpointer)
 		retrying = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, retryTransportFailures(b.Attempts)))
