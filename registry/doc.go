@@ -12,4 +12,8 @@
 //   - New(Config{...}, stderr) returns a *Hub whose Addr and URL are known before Serve(ctx)
 //     is called; Serve returns when ctx ends and every goroutine the hub started has stopped.
 //     NewConfig(args, getenv) parses the same flags Run does into a Config.
+//
+// Its transport is HTTP only, and its wire format is Consul's, encoded with consul/api's own
+// structs (transport_http.go); the seed protocol lives in seed.go. There is no endpoint layer:
+// the hub is what other services' sd clients talk to, not a service they load-balance.
 package registry
