@@ -18,6 +18,8 @@ import (
 // Registrar it never gives up: it retries registration with backoff while the registry is
 // unreachable, and afterwards checks every AntiEntropy that the registry still knows the service,
 // registering again when it answers 404 (a restarted hub or Consul dev agent forgets everything).
+// Those background calls go through consul/api with a context, so that Deregister can cut them
+// short; Deregister itself goes through sd/consul's Client.
 type Registrar struct {
 	client      sdconsul.Client
 	agent       *api.Agent
@@ -93,12 +95,20 @@ func (r *Registrar) Deregister() {
 func (r *Registrar) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	// The loop's calls carry ctx, so that Deregister, which cancels it, never waits out a call
+	// to a registry that does not answer.
+	register := func() error {
+		return r.agent.ServiceRegisterOpts(r.reg, api.ServiceRegisterOpts{}.WithContext(ctx))
+	}
 	for {
-		err := r.client.Register(r.reg)
+		err := register()
 		if err == nil {
 			level.Info(r.logger).Log("msg", "registered", "name", r.reg.Name, "address", r.reg.Address, "port", r.reg.Port)
 			r.once.Do(func() { close(r.registered) })
 			break
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		d := backoff.next()
 		level.Warn(r.logger).Log("msg", "registry unreachable; will retry", "err", err, "retry_in", d)
@@ -114,16 +124,18 @@ func (r *Registrar) loop(ctx context.Context, done chan struct{}) {
 			return
 		case <-t.C:
 		}
-		_, _, err := r.agent.Service(r.reg.ID, nil)
+		_, _, err := r.agent.Service(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
 		switch {
 		case err == nil:
 		case isNotFound(err):
 			level.Warn(r.logger).Log("msg", "the registry has forgotten this service; registering again")
-			if err := r.client.Register(r.reg); err != nil {
+			if err := register(); err != nil {
 				level.Warn(r.logger).Log("msg", "re-registration failed; will retry", "err", err)
 			} else {
 				level.Info(r.logger).Log("msg", "registered again")
 			}
+		case ctx.Err() != nil:
+			return
 		default:
 			level.Debug(r.logger).Log("msg", "registry unreachable", "err", err)
 		}
