@@ -372,6 +372,46 @@ func TestEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("log service frozen for 3 s: entries logged meanwhile arrive after it thaws", func(t *testing.T) {
+		pid := s.pid("log")
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		thawed := false
+		defer func() {
+			if !thawed {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+		}()
+		// Frozen, it answers nothing: its health check times out, and shippers queue.
+		frozenUntil := time.Now().Add(3 * time.Second)
+		sent := 0
+		for i := 0; time.Now().Before(frozenUntil); i++ {
+			sent = i + 1
+			a := do(t, http.MethodGet, s.portal()+"/api/v1/students/3", "", "", "X-Request-ID", fmt.Sprintf("while-log-frozen-%d", i))
+			if a.status != 200 {
+				t.Fatalf("API answered %d while the log service was frozen", a.status)
+			}
+			time.Sleep(200 * time.Millisecond) // a steady trickle of requests, not a timing assertion
+		}
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		thawed = true
+		eventually(t, 20*time.Second, func() string {
+			for i := range sent {
+				id := fmt.Sprintf("while-log-frozen-%d", i)
+				for _, svc := range []string{"portal", "grading"} {
+					a, err := try(http.MethodGet, s.logs()+"/v1/logs?service="+svc+"&request_id="+id, "", "")
+					if err != nil || a.status != 200 || !strings.Contains(a.body, id) {
+						return fmt.Sprintf("%s's entry for %s has not arrived (%d, %v)", svc, id, a.status, err)
+					}
+				}
+			}
+			return ""
+		})
+	})
+
 	t.Run("Ctrl-C stops everything cleanly", func(t *testing.T) {
 		if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
