@@ -59,11 +59,17 @@ func TestConcurrentReregistrationLeavesOneRunner(t *testing.T) {
 	}
 	wg.Wait()
 	want := len(h.cat.allChecks()) // the hub's own check and churn-1's two
+	// An orphan's next result is a minute away, so it would still be running at the deadline; a
+	// stopped runner may take a moment to notice. Poll for the count to settle at want and judge
+	// by what the poll saw: under load a dump taken just after has been seen to read high for a
+	// moment, which says nothing about orphans, since an orphan never lets the count settle.
 	deadline := time.Now().Add(5 * time.Second)
-	for runningCheckRunners() != want && time.Now().Before(deadline) {
+	got := runningCheckRunners()
+	for got != want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
+		got = runningCheckRunners()
 	}
-	if got := runningCheckRunners(); got != want {
+	if got != want {
 		t.Errorf("%d check runners running after %d concurrent re-registrations, want %d", got, workers*rounds, want)
 	}
 	h.checker.mu.Lock()
@@ -96,11 +102,17 @@ func TestStartOfAReplacedCheckRunsNothing(t *testing.T) {
 	h.checker.start(second[0])
 	h.checker.start(first[0]) // too late: first is no longer in the catalog
 	want := len(h.cat.allChecks())
+	// An orphan's next result is a minute away, so it would still be running at the deadline; a
+	// stopped runner may take a moment to notice. Poll for the count to settle at want and judge
+	// by what the poll saw: under load a dump taken just after has been seen to read high for a
+	// moment, which says nothing about orphans, since an orphan never lets the count settle.
 	deadline := time.Now().Add(5 * time.Second)
-	for runningCheckRunners() != want && time.Now().Before(deadline) {
+	got := runningCheckRunners()
+	for got != want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
+		got = runningCheckRunners()
 	}
-	if got := runningCheckRunners(); got != want {
+	if got != want {
 		t.Errorf("%d check runners for %d checks", got, want)
 	}
 }
