@@ -2,12 +2,13 @@ package grading
 
 import (
 	"context"
-	"github.com/gradebook/gradebook/registry/registrytest"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 func TestMain(m *testing.M) {

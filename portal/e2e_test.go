@@ -60,27 +60,13 @@ func TestThroughTheHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.Serve(ctx) }()
+	p := servePortal(t, rt)
 	defer func() {
-		cancel()
-		if err := <-served; err != nil {
+		if err := p.stop(t); err != nil {
 			t.Errorf("portal: %v", err)
 		}
 	}()
-	base := "http://" + rt.Addr()
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	defer client.CloseIdleConnections()
-	get := func(path string) (int, string) {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	base, client, get := p.base, p.client, p.get
 	eventually := func(what string, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"github.com/gradebook/gradebook/registry/registrytest"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 func TestMain(m *testing.M) {
@@ -267,4 +267,58 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// servedPortal is a portal runtime serving on a real socket, with a client that does not follow
+// redirects (so that 303s can be checked).
+type servedPortal struct {
+	base   string
+	client *http.Client
+	cancel context.CancelFunc
+	served chan error
+}
+
+// servePortal serves rt until stop is called or the test ends.
+func servePortal(t *testing.T, rt interface {
+	Serve(context.Context) error
+	Addr() string
+}) *servedPortal {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &servedPortal{
+		base:   "http://" + rt.Addr(),
+		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		cancel: cancel,
+		served: make(chan error, 1),
+	}
+	go func() { p.served <- rt.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		p.client.CloseIdleConnections()
+	})
+	return p
+}
+
+// get answers the status and body of GET path, or 0 and the error.
+func (p *servedPortal) get(path string) (int, string) {
+	resp, err := p.client.Get(p.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// stop ends Serve and returns what it returned, failing the test if it takes over 15 s.
+func (p *servedPortal) stop(t *testing.T) error {
+	t.Helper()
+	p.cancel()
+	select {
+	case err := <-p.served:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("the portal did not stop within 15s")
+		return nil
+	}
 }

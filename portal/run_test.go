@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,21 +59,8 @@ func testRunServes(t *testing.T, tr transport) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.Serve(ctx) }()
-	base := "http://" + rt.Addr()
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	defer client.CloseIdleConnections()
-	get := func(path string) (int, string) {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	p := servePortal(t, rt)
+	base, client, get := p.base, p.client, p.get
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if code, body := get("/api/v1/students/1"); code == 200 {
@@ -106,13 +92,7 @@ func testRunServes(t *testing.T, tr transport) {
 	if code, body := get("/students/3"); code != 200 || !strings.Contains(body, "<td>Final "+tr.name+"</td>") {
 		t.Errorf("student page after the post = %d\n%s", code, body)
 	}
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve = %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the portal did not stop")
+	if err := p.stop(t); err != nil {
+		t.Fatalf("Serve = %v", err)
 	}
 }

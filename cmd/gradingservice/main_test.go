@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/gradebook/gradebook/registry/registrytest"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
