@@ -8,11 +8,11 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/gradebook/gradebook/registry/registrytest"
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, registrytest.LeakOptions()...)
+	goleak.VerifyTestMain(m, testkit.LeakOptions()...)
 }
 
 // newBoltStore opens a store in a fresh temp dir and closes it when the test ends.

@@ -9,7 +9,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
-	pkgmetrics "github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // Middleware decorates a Service.
@@ -75,7 +75,7 @@ func (s *loggingService) AddGrade(ctx context.Context, studentID int, g Grade, i
 
 // InstrumentingMiddleware counts and times every call per method and outcome ("ok", or the
 // error kind: invalid, not_found, conflict, error) in reg.
-func InstrumentingMiddleware(reg *pkgmetrics.Registry) Middleware {
+func InstrumentingMiddleware(reg *telemetry.Metrics) Middleware {
 	calls := reg.Counter("grading", "calls_total", "Grading service calls, by method and outcome.", "method", "outcome")
 	latency := reg.Histogram("grading", "call_duration_seconds", "Time spent in grading service calls, by method and outcome.",
 		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "method", "outcome")
@@ -85,7 +85,7 @@ func InstrumentingMiddleware(reg *pkgmetrics.Registry) Middleware {
 }
 
 // RegisterGauges exposes the number of students and grades in the store, read at scrape time.
-func RegisterGauges(reg *pkgmetrics.Registry, store Store) {
+func RegisterGauges(reg *telemetry.Metrics, store Store) {
 	count := func() (students, grades int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -10,12 +10,12 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
-	pkgmetrics "github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 func TestMiddleware(t *testing.T) {
 	var logs bytes.Buffer
-	reg := pkgmetrics.New()
+	reg := telemetry.New()
 	store := &memStore{}
 	var svc Service = NewService(store)
 	svc = LoggingMiddleware(log.NewLogfmtLogger(&logs))(svc)

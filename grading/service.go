@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // Grade types a grade may have.
@@ -66,14 +66,14 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 
-// Unwrap lets errors.Is(err, httpx.ErrNotFound) and friends see the kind.
+// Unwrap lets errors.Is(err, errs.ErrNotFound) and friends see the kind.
 func (e *Error) Unwrap() error { return e.Kind }
 
-// Domain errors. Validation failures are httpx.FieldErrors naming the fields title, type, score,
-// firstName, lastName and idempotencyKey; they wrap httpx.ErrInvalid.
+// Domain errors. Validation failures are errs.FieldErrors naming the fields title, type, score,
+// firstName, lastName and idempotencyKey; they wrap errs.ErrInvalid.
 var (
-	ErrStudentNotFound     error = &Error{Msg: "no such student", Kind: httpx.ErrNotFound}
-	ErrIdempotencyConflict error = &Error{Msg: "this Idempotency-Key was already used for a different grade", Kind: httpx.ErrConflict}
+	ErrStudentNotFound     error = &Error{Msg: "no such student", Kind: errs.ErrNotFound}
+	ErrIdempotencyConflict error = &Error{Msg: "this Idempotency-Key was already used for a different grade", Kind: errs.ErrConflict}
 )
 
 // Normalized returns g with its title trimmed, as it is validated and stored.
@@ -139,7 +139,7 @@ func invalid(problems map[string]string) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return httpx.FieldErrors(problems)
+	return errs.FieldErrors(problems)
 }
 
 // NewService returns the grading service over store. It validates input, keeps names and

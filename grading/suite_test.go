@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"google.golang.org/grpc"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -49,8 +50,8 @@ func testService(t *testing.T, s Service) {
 
 	t.Run("AddStudent invalid", func(t *testing.T) {
 		_, err := s.AddStudent(ctx, "", strings.Repeat("x", 101))
-		var fe httpx.FieldErrors
-		if !errors.As(err, &fe) || !errors.Is(err, httpx.ErrInvalid) || fe["firstName"] == "" || fe["lastName"] == "" {
+		var fe errs.FieldErrors
+		if !errors.As(err, &fe) || !errors.Is(err, errs.ErrInvalid) || fe["firstName"] == "" || fe["lastName"] == "" {
 			t.Errorf("AddStudent(\"\", 101 x) = %v, want FieldErrors naming firstName and lastName", err)
 		}
 	})
@@ -80,8 +81,8 @@ func testService(t *testing.T, s Service) {
 	t.Run("AddGrade invalid", func(t *testing.T) {
 		for _, g := range []Grade{{"", TypeQuiz, 50}, {"Quiz", "Exam", 50}, {"Quiz", TypeQuiz, 101}, {"Quiz", TypeQuiz, math.NaN()}, {"Quiz", TypeQuiz, math.Inf(-1)}} {
 			_, err := s.AddGrade(ctx, averill.ID, g, "")
-			var fe httpx.FieldErrors
-			if !errors.As(err, &fe) || !errors.Is(err, httpx.ErrInvalid) {
+			var fe errs.FieldErrors
+			if !errors.As(err, &fe) || !errors.Is(err, errs.ErrInvalid) {
 				t.Errorf("AddGrade(%v) = %v, want FieldErrors", g, err)
 			}
 		}
@@ -92,7 +93,7 @@ func testService(t *testing.T, s Service) {
 
 	t.Run("not found", func(t *testing.T) {
 		for _, id := range []int{0, -1, 1 << 40} {
-			if _, err := s.GetStudent(ctx, id); !errors.Is(err, ErrStudentNotFound) || !errors.Is(err, httpx.ErrNotFound) {
+			if _, err := s.GetStudent(ctx, id); !errors.Is(err, ErrStudentNotFound) || !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("GetStudent(%d) = %v, want ErrStudentNotFound", id, err)
 			}
 			if _, err := s.AddGrade(ctx, id, Grade{"Quiz", TypeQuiz, 1}, ""); !errors.Is(err, ErrStudentNotFound) {
@@ -115,7 +116,7 @@ func testService(t *testing.T, s Service) {
 			t.Errorf("same key twice stored %d grades, want 1", len(st.Grades))
 		}
 		_, err = s.AddGrade(ctx, marge.ID, Grade{"Quiz 3", TypeQuiz, 95}, "form-123")
-		if !errors.Is(err, ErrIdempotencyConflict) || !errors.Is(err, httpx.ErrConflict) {
+		if !errors.Is(err, ErrIdempotencyConflict) || !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("key reused for another grade = %v, want ErrIdempotencyConflict", err)
 		}
 	})

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gradebook/gradebook/grading/pb"
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -380,9 +381,9 @@ func gradeFromPB(g *pb.Grade) Grade {
 
 // toGRPCStatus maps a domain error to the status a gRPC caller gets. Validation errors carry a
 // google.rpc.BadRequest detail naming each field, so that a client can give them back as
-// httpx.FieldErrors. Anything unknown is INTERNAL without its text, as a 500 hides it over HTTP.
+// errs.FieldErrors. Anything unknown is INTERNAL without its text, as a 500 hides it over HTTP.
 func toGRPCStatus(err error) *status.Status {
-	var fe httpx.FieldErrors
+	var fe errs.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		st := status.New(codes.InvalidArgument, fe.Error())
@@ -394,15 +395,15 @@ func toGRPCStatus(err error) *status.Status {
 			st = withDetails
 		}
 		return st
-	case errors.Is(err, httpx.ErrInvalid):
+	case errors.Is(err, errs.ErrInvalid):
 		return status.New(codes.InvalidArgument, err.Error())
-	case errors.Is(err, httpx.ErrNotFound):
+	case errors.Is(err, errs.ErrNotFound):
 		return status.New(codes.NotFound, err.Error())
-	case errors.Is(err, httpx.ErrConflict):
+	case errors.Is(err, errs.ErrConflict):
 		return status.New(codes.AlreadyExists, err.Error())
-	case errors.Is(err, httpx.ErrUnauthorized):
+	case errors.Is(err, errs.ErrUnauthorized):
 		return status.New(codes.Unauthenticated, err.Error())
-	case errors.Is(err, httpx.ErrUnavailable):
+	case errors.Is(err, errs.ErrUnavailable):
 		return status.New(codes.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, err.Error())
@@ -429,18 +430,18 @@ func fromGRPCStatus(st *status.Status) (err error, ok bool) {
 		// fault, as a 413 is over HTTP, and the same on every instance.
 		for _, d := range st.Details() {
 			if br, isBR := d.(*errdetails.BadRequest); isBR && len(br.GetFieldViolations()) > 0 {
-				fe := httpx.FieldErrors{}
+				fe := errs.FieldErrors{}
 				for _, v := range br.GetFieldViolations() {
 					fe[v.GetField()] = v.GetDescription()
 				}
 				return fe, true
 			}
 		}
-		return &Error{Msg: nonEmpty(msg, "invalid request"), Kind: httpx.ErrInvalid}, true
+		return &Error{Msg: nonEmpty(msg, "invalid request"), Kind: errs.ErrInvalid}, true
 	case codes.AlreadyExists, codes.FailedPrecondition:
 		return ErrIdempotencyConflict, true
 	case codes.Unauthenticated, codes.PermissionDenied:
-		return &Error{Msg: nonEmpty(msg, "unauthorized"), Kind: httpx.ErrUnauthorized}, true
+		return &Error{Msg: nonEmpty(msg, "unauthorized"), Kind: errs.ErrUnauthorized}, true
 	}
 	return nil, false
 }

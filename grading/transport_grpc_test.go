@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gradebook/gradebook/grading/pb"
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -69,18 +70,18 @@ func TestGRPCErrorMapping(t *testing.T) {
 		check     func(error) bool
 	}{
 		{"not found", ErrStudentNotFound, codes.NotFound, false, func(err error) bool { return errors.Is(err, ErrStudentNotFound) }},
-		{"field errors", httpx.FieldErrors{"title": "is required", "score": "must be from 0 to 100, not 101"}, codes.InvalidArgument, false,
+		{"field errors", errs.FieldErrors{"title": "is required", "score": "must be from 0 to 100, not 101"}, codes.InvalidArgument, false,
 			func(err error) bool {
-				var fe httpx.FieldErrors
-				return errors.As(err, &fe) && errors.Is(err, httpx.ErrInvalid) && len(fe) == 2 &&
+				var fe errs.FieldErrors
+				return errors.As(err, &fe) && errors.Is(err, errs.ErrInvalid) && len(fe) == 2 &&
 					fe["title"] == "is required" && fe["score"] == "must be from 0 to 100, not 101"
 			}},
-		{"invalid without fields", &Error{Msg: "bad", Kind: httpx.ErrInvalid}, codes.InvalidArgument, false,
-			func(err error) bool { return errors.Is(err, httpx.ErrInvalid) && err.Error() == "bad" }},
+		{"invalid without fields", &Error{Msg: "bad", Kind: errs.ErrInvalid}, codes.InvalidArgument, false,
+			func(err error) bool { return errors.Is(err, errs.ErrInvalid) && err.Error() == "bad" }},
 		{"idempotency conflict", ErrIdempotencyConflict, codes.AlreadyExists, false, func(err error) bool { return errors.Is(err, ErrIdempotencyConflict) }},
-		{"unauthorized", &Error{Msg: "who are you", Kind: httpx.ErrUnauthorized}, codes.Unauthenticated, false,
-			func(err error) bool { return errors.Is(err, httpx.ErrUnauthorized) && err.Error() == "who are you" }},
-		{"unavailable", &Error{Msg: "store closed", Kind: httpx.ErrUnavailable}, codes.Unavailable, true, nil},
+		{"unauthorized", &Error{Msg: "who are you", Kind: errs.ErrUnauthorized}, codes.Unauthenticated, false,
+			func(err error) bool { return errors.Is(err, errs.ErrUnauthorized) && err.Error() == "who are you" }},
+		{"unavailable", &Error{Msg: "store closed", Kind: errs.ErrUnavailable}, codes.Unavailable, true, nil},
 		{"unknown failure", errors.New("disk on fire"), codes.Internal, true, nil},
 		{"panic", errPanic, codes.Internal, true, nil},
 	}
@@ -172,10 +173,10 @@ func TestGRPCTokenGuardsWrites(t *testing.T) {
 	}
 	ctx := context.Background()
 	for name, svc := range map[string]Service{"no token": dial(""), "wrong token": dial("guess")} {
-		if _, err := svc.AddStudent(ctx, "Ada", "Lovelace"); !errors.Is(err, httpx.ErrUnauthorized) {
+		if _, err := svc.AddStudent(ctx, "Ada", "Lovelace"); !errors.Is(err, errs.ErrUnauthorized) {
 			t.Errorf("%s: AddStudent = %v; want unauthorized", name, err)
 		}
-		if _, err := svc.AddGrade(ctx, 1, Grade{"Q", TypeQuiz, 1}, ""); !errors.Is(err, httpx.ErrUnauthorized) {
+		if _, err := svc.AddGrade(ctx, 1, Grade{"Q", TypeQuiz, 1}, ""); !errors.Is(err, errs.ErrUnauthorized) {
 			t.Errorf("%s: AddGrade = %v; want unauthorized", name, err)
 		}
 		if _, err := svc.ListStudents(ctx); err != nil {
@@ -234,7 +235,7 @@ func TestGRPCBadInput(t *testing.T) {
 	// Through the client, an oversized request is the caller's mistake, not the instance's.
 	eps := MakeGRPCClientEndpoints(conn)
 	resp, err := eps.AddStudentEndpoint(context.Background(), AddStudentRequest{FirstName: strings.Repeat("x", 2<<20), LastName: "Y"})
-	if err != nil || !errors.Is(resp.(AddStudentResponse).Err, httpx.ErrInvalid) {
+	if err != nil || !errors.Is(resp.(AddStudentResponse).Err, errs.ErrInvalid) {
 		t.Fatalf("oversized AddStudent = %v, %v; want a business ErrInvalid", resp, err)
 	}
 	// Ids beyond any student are NOT_FOUND, never a panic.

@@ -18,6 +18,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -339,12 +340,12 @@ func decodeHTTPError(status int, body []byte) error {
 	case http.StatusConflict:
 		return ErrIdempotencyConflict
 	case http.StatusUnauthorized:
-		return &Error{Msg: nonEmpty(eb.Error, "unauthorized"), Kind: httpx.ErrUnauthorized}
+		return &Error{Msg: nonEmpty(eb.Error, "unauthorized"), Kind: errs.ErrUnauthorized}
 	default:
 		if len(eb.Fields) > 0 {
-			return httpx.FieldErrors(eb.Fields)
+			return errs.FieldErrors(eb.Fields)
 		}
-		return &Error{Msg: nonEmpty(eb.Error, http.StatusText(status)), Kind: httpx.ErrInvalid}
+		return &Error{Msg: nonEmpty(eb.Error, http.StatusText(status)), Kind: errs.ErrInvalid}
 	}
 }
 

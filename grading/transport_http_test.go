@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -189,7 +190,7 @@ func TestEndpointsCarryBusinessErrorsInTheResponse(t *testing.T) {
 		resp, err = eps.AddGradeEndpoint(ctx, AddGradeRequest{StudentID: 1, Grade: Grade{Score: 500}})
 		if err != nil {
 			t.Errorf("%s: invalid grade endpoint error %v", name, err)
-		} else if f, ok := resp.(endpoint.Failer); !ok || !errors.Is(f.Failed(), httpx.ErrInvalid) {
+		} else if f, ok := resp.(endpoint.Failer); !ok || !errors.Is(f.Failed(), errs.ErrInvalid) {
 			t.Errorf("%s: invalid grade = %#v, want a Failer with ErrInvalid", name, resp)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -167,26 +168,26 @@ func normalizeLevel(lvl string) string {
 
 // DecodeBatch parses the body of POST /v1/logs: a JSON array of entry objects. It checks the
 // whole batch before returning anything, so that a batch with one bad entry is refused whole.
-// Entries without a time are stamped with now. Its errors wrap httpx.ErrInvalid.
+// Entries without a time are stamped with now. Its errors wrap errs.ErrInvalid.
 func DecodeBatch(body []byte, now time.Time) ([]Entry, error) {
 	var raws []json.RawMessage
 	if err := httpx.DecodeJSONBytes(body, &raws); err != nil {
-		if errors.Is(err, httpx.ErrInvalid) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-			return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not a single object", httpx.ErrInvalid)
+		if errors.Is(err, errs.ErrInvalid) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not a single object", errs.ErrInvalid)
 		}
 		return nil, err
 	}
 	if raws == nil {
-		return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not null", httpx.ErrInvalid)
+		return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not null", errs.ErrInvalid)
 	}
 	if len(raws) > MaxBatchEntries {
-		return nil, fmt.Errorf("%w: %d entries in one batch; the most is %d", httpx.ErrInvalid, len(raws), MaxBatchEntries)
+		return nil, fmt.Errorf("%w: %d entries in one batch; the most is %d", errs.ErrInvalid, len(raws), MaxBatchEntries)
 	}
 	entries := make([]Entry, 0, len(raws))
 	for i, raw := range raws {
 		e, err := decodeEntry(raw, now)
 		if err != nil {
-			return nil, fmt.Errorf("%w: entry %d: %v", httpx.ErrInvalid, i, err)
+			return nil, fmt.Errorf("%w: entry %d: %v", errs.ErrInvalid, i, err)
 		}
 		entries = append(entries, e)
 	}

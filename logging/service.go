@@ -10,8 +10,8 @@ import (
 	"github.com/go-kit/kit/metrics/discard"
 	"github.com/go-kit/log"
 
-	"github.com/gradebook/gradebook/pkg/httpx"
-	pkgmetrics "github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/errs"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // Service is the log service: it keeps entries and answers recent ones.
@@ -31,7 +31,7 @@ type storeMetrics struct {
 	fileErrors metrics.Counter
 }
 
-func newStoreMetrics(reg *pkgmetrics.Registry, store *Store) storeMetrics {
+func newStoreMetrics(reg *telemetry.Metrics, store *Store) storeMetrics {
 	if reg == nil {
 		return storeMetrics{discard.NewCounter(), discard.NewCounter(), discard.NewCounter(), discard.NewCounter()}
 	}
@@ -54,7 +54,7 @@ type StoreService struct {
 var _ Service = (*StoreService)(nil)
 
 // NewService returns the log service over store, counting its work on reg (which may be nil).
-func NewService(store *Store, reg *pkgmetrics.Registry) *StoreService {
+func NewService(store *Store, reg *telemetry.Metrics) *StoreService {
 	return &StoreService{store: store, metrics: newStoreMetrics(reg, store)}
 }
 
@@ -69,7 +69,7 @@ func (s *StoreService) append(source string, entries []Entry, durable bool) erro
 	}
 	if err != nil {
 		s.metrics.fileErrors.Add(1)
-		return fmt.Errorf("%w: the log file cannot be written: %v", httpx.ErrUnavailable, err)
+		return fmt.Errorf("%w: the log file cannot be written: %v", errs.ErrUnavailable, err)
 	}
 	s.metrics.entries.With("source", source).Add(float64(len(entries)))
 	s.metrics.batches.With("source", source).Add(1)

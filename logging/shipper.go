@@ -24,7 +24,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
-	pkgmetrics "github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // Shipper defaults.
@@ -68,7 +68,7 @@ type ShipperOptions struct {
 	Stderr log.Logger
 	// Metrics, when set, gets the dropped-entries counter and the queue-depth gauge (names are
 	// fixed, so one Shipper per Registry).
-	Metrics *pkgmetrics.Registry
+	Metrics *telemetry.Metrics
 }
 
 // Shipper is a go-kit log.Logger that ships entries in batches to the log service. Log never

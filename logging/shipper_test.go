@@ -20,8 +20,8 @@ import (
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/logx"
-	"github.com/gradebook/gradebook/pkg/metrics"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // The wiring every service uses must compile against the real runtime.
@@ -97,7 +97,7 @@ func (ls *logServer) entries(q Query) []map[string]any {
 }
 
 // metricValue reads one sample from reg (0 when absent).
-func metricValue(t *testing.T, reg *metrics.Registry, name string, labels ...string) float64 {
+func metricValue(t *testing.T, reg *telemetry.Metrics, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gatherer().Gather()
 	if err != nil {
@@ -142,7 +142,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-func testOptions(reg *metrics.Registry, stderr *syncBuilder) ShipperOptions {
+func testOptions(reg *telemetry.Metrics, stderr *syncBuilder) ShipperOptions {
 	return ShipperOptions{
 		Service:       "grading",
 		Instance:      "127.0.0.1:6000",
@@ -173,7 +173,7 @@ func (s *syncBuilder) String() string {
 
 func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 	ls := startLogServer(t)
-	reg := metrics.New()
+	reg := telemetry.New()
 	var stderr syncBuilder
 	sh := NewShipper(sd.FixedInstancer{ls.addr}, testOptions(reg, &stderr))
 
@@ -214,7 +214,7 @@ func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 
 func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 	ls := startLogServer(t)
-	reg := metrics.New()
+	reg := telemetry.New()
 	var stderr syncBuilder
 	opts := testOptions(reg, &stderr)
 	opts.QueueSize = 1000
@@ -270,7 +270,7 @@ func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 }
 
 func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
-	reg := metrics.New()
+	reg := telemetry.New()
 	var stderr syncBuilder
 	opts := testOptions(reg, &stderr)
 	opts.QueueSize = 10
@@ -317,7 +317,7 @@ func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
 	sh.Log("msg", "after close") // must not panic or block
 }
 
-func httptestGet(reg *metrics.Registry) string {
+func httptestGet(reg *telemetry.Metrics) string {
 	var b strings.Builder
 	w := &recorder{header: http.Header{}, body: &b}
 	reg.Handler().ServeHTTP(w, &http.Request{Method: http.MethodGet, Header: http.Header{}})
@@ -369,7 +369,7 @@ func TestShipperDropsRefusedBatch(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
 	defer srv.Close()
-	reg := metrics.New()
+	reg := telemetry.New()
 	var stderr syncBuilder
 	sh := NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(reg, &stderr))
 	sh.Log("msg", "refused")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // bigEntry is an entry whose encoded line is a little under MaxEntryBytes.
@@ -37,7 +37,7 @@ func TestWindowIsBoundedByBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := metrics.New()
+	reg := telemetry.New()
 	svc := NewService(store, reg)
 
 	// A flood of large entries, in batches, from two services.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -43,7 +44,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: reading the body: %v", httpx.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: reading the body: %v", errs.ErrInvalid, err)
 	}
 	return b, nil
 }
@@ -219,7 +220,7 @@ func parseQuery(r *http.Request, now time.Time) (Query, error) {
 		RequestID: v.Get("request_id"),
 		Limit:     DefaultLimit,
 	}
-	fields := httpx.FieldErrors{}
+	fields := errs.FieldErrors{}
 	if lvl := v.Get("level"); lvl != "" {
 		switch n := normalizeLevel(lvl); n {
 		case "debug", "info", "warn", "error":

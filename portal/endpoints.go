@@ -19,7 +19,7 @@ import (
 	"github.com/sony/gobreaker"
 
 	"github.com/gradebook/gradebook/grading"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // Balancing tunes how the portal reaches a dependency's instances. The zero value is not
@@ -60,7 +60,7 @@ func NewHTTPClient() *http.Client {
 }
 
 // UnavailableError is what a call answers when no instance of a dependency could serve it: none
-// is known, every one failed, or the time ran out. It is an httpx.ErrUnavailable, so it maps to
+// is known, every one failed, or the time ran out. It is an errs.ErrUnavailable, so it maps to
 // 503; the cause is kept for the log.
 type UnavailableError struct {
 	Service string
@@ -71,8 +71,8 @@ func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("the %s service is unavailable: %v", e.Service, e.Cause)
 }
 
-// Unwrap makes errors.Is see both httpx.ErrUnavailable and the cause.
-func (e *UnavailableError) Unwrap() []error { return []error{httpx.ErrUnavailable, e.Cause} }
+// Unwrap makes errors.Is see both errs.ErrUnavailable and the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{errs.ErrUnavailable, e.Cause} }
 
 // Subscriptions are the Endpointers behind a set of load-balanced endpoints, each subscribed to
 // the dependency's Instancer. Close ends them.

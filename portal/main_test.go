@@ -21,12 +21,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/httpx"
-	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, registrytest.LeakOptions()...)
+	goleak.VerifyTestMain(m, testkit.LeakOptions()...)
 }
 
 // gradingInstance is a real grading service (bbolt store in a temp dir, the demo students, the

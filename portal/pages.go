@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -295,7 +296,7 @@ func (p *pages) addGrade(w http.ResponseWriter, r *http.Request) {
 		p.renderStudent(w, r, http.StatusUnprocessableEntity, id, "", form, formProblems(problems))
 		return
 	}
-	if errors.Is(err, httpx.ErrConflict) {
+	if errors.Is(err, errs.ErrConflict) {
 		// The form's key already recorded a different grade (the page was reused after a
 		// successful post). Nothing was written; offer the same values under a fresh key.
 		form.Key = newKey()
@@ -336,7 +337,7 @@ func (p *pages) parseForm(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func fieldErrors(err error) (map[string]string, bool) {
-	var fe httpx.FieldErrors
+	var fe errs.FieldErrors
 	if errors.As(err, &fe) {
 		problems := make(map[string]string, len(fe))
 		for k, v := range fe {
@@ -358,9 +359,9 @@ func newKey() string { return httpx.NewRequestID() }
 // no grading instance could answer, and 502 for anything grading itself got wrong.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, httpx.ErrNotFound):
+	case errors.Is(err, errs.ErrNotFound):
 		p.notFound(w, r)
-	case errors.Is(err, httpx.ErrUnavailable):
+	case errors.Is(err, errs.ErrUnavailable):
 		level.Warn(p.logger).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err, "request_id", httpx.RequestID(r.Context()))
 		w.Header().Set("Retry-After", "5")
 		page := problemPage{

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // The node every service appears on. go-kit's sd/consul uses Node.Address when a service has
@@ -197,7 +197,7 @@ func (c *Catalog) register(svc *serviceState, checks []*checkState) (removed, ad
 	id := svc.Service.ID
 	for _, cs := range checks {
 		if other, ok := c.checks[cs.Def.CheckID]; ok && other.ServiceID != id {
-			return nil, nil, 0, fmt.Errorf("%w: check ID %q already belongs to service %q", httpx.ErrInvalid, cs.Def.CheckID, other.ServiceID)
+			return nil, nil, 0, fmt.Errorf("%w: check ID %q already belongs to service %q", errs.ErrInvalid, cs.Def.CheckID, other.ServiceID)
 		}
 	}
 	names := []string{svc.Service.Service}
@@ -248,7 +248,7 @@ func (c *Catalog) deregister(id string) (removed []*checkState, gen uint64, err 
 	defer c.mu.Unlock()
 	svc, ok := c.services[id]
 	if !ok {
-		return nil, 0, fmt.Errorf("%w: unknown service ID %q", httpx.ErrNotFound, id)
+		return nil, 0, fmt.Errorf("%w: unknown service ID %q", errs.ErrNotFound, id)
 	}
 	removed = c.removeLocked(svc)
 	return removed, c.bump(svc.Service.Service), nil
@@ -297,10 +297,10 @@ func (c *Catalog) updateTTL(checkID, status, output string) error {
 	defer c.mu.Unlock()
 	cs, ok := c.checks[checkID]
 	if !ok {
-		return fmt.Errorf("%w: unknown check ID %q", httpx.ErrNotFound, checkID)
+		return fmt.Errorf("%w: unknown check ID %q", errs.ErrNotFound, checkID)
 	}
 	if cs.Def.TTL <= 0 {
-		return fmt.Errorf("%w: check %q is a %s check, not a TTL check", httpx.ErrInvalid, checkID, cs.Def.kind())
+		return fmt.Errorf("%w: check %q is a %s check, not a TTL check", errs.ErrInvalid, checkID, cs.Def.kind())
 	}
 	c.setStatusLocked(cs, status, output)
 	select {
@@ -501,7 +501,7 @@ func (c *Catalog) agentService(id string) (*api.AgentService, uint64, error) {
 	defer c.mu.Unlock()
 	svc, ok := c.services[id]
 	if !ok {
-		return nil, c.index, fmt.Errorf("%w: unknown service ID %q", httpx.ErrNotFound, id)
+		return nil, c.index, fmt.Errorf("%w: unknown service ID %q", errs.ErrNotFound, id)
 	}
 	as := svc.Service
 	as.ContentHash = fmt.Sprintf("%016x", svc.Service.ModifyIndex)

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
@@ -420,7 +421,7 @@ func confCatalogServices(t *testing.T, be registrytest.Backend) {
 		registrytest.Register(t, c, r)
 	}
 	var got map[string][]string
-	registrytest.Eventually(t, 5*time.Second, "catalog lists both names", func() bool {
+	testkit.Eventually(t, 5*time.Second, "catalog lists both names", func() bool {
 		m, _, err := c.Catalog().Services(nil)
 		if err != nil {
 			t.Fatal(err)
@@ -481,7 +482,7 @@ func confReapsCriticalService(t *testing.T, be registrytest.Backend) {
 		Check: &api.AgentServiceCheck{HTTP: tg.HealthURL(), Interval: interval.String(), DeregisterCriticalServiceAfter: after.String()},
 	})
 	registrytest.WaitStatus(t, c, name, id, api.HealthCritical, be.FirstCheckWithin(interval))
-	took := registrytest.Eventually(t, after+be.MinReap+be.DetectWithin(interval), "a critical service is reaped", func() bool {
+	took := testkit.Eventually(t, after+be.MinReap+be.DetectWithin(interval), "a critical service is reaped", func() bool {
 		_, _, err := c.Agent().Service(id, nil)
 		return registrytest.IsStatus(err, http.StatusNotFound)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
@@ -49,19 +50,19 @@ func TestMeasure(t *testing.T) {
 			f := &figures{interval: be.Interval(200 * time.Millisecond)}
 			results[be.Name] = f
 			t.Run("Propagation", func(t *testing.T) {
-				control := registrytest.StartControl()
+				control := testkit.StartControl()
 				f.propagation, f.call = measurePropagation(t, be, 120)
 				controlP99, _ := control.Stop()
-				p50, p99 := registrytest.Percentile(f.propagation, 50), registrytest.Percentile(f.propagation, 99)
+				p50, p99 := testkit.Percentile(f.propagation, 50), testkit.Percentile(f.propagation, 99)
 				t.Logf("%s: register → Instancer event over %d registrations: p50 %v, p99 %v, max %v (the register call alone: p50 %v, p99 %v)",
-					be.Name, len(f.propagation), roundMs(p50), roundMs(p99), roundMs(registrytest.Percentile(f.propagation, 100)),
-					roundMs(registrytest.Percentile(f.call, 50)), roundMs(registrytest.Percentile(f.call, 99)))
+					be.Name, len(f.propagation), roundMs(p50), roundMs(p99), roundMs(testkit.Percentile(f.propagation, 100)),
+					roundMs(testkit.Percentile(f.call, 50)), roundMs(testkit.Percentile(f.call, 99)))
 				if be.Name != "hub" {
 					return
 				}
-				if registrytest.RaceEnabled || controlP99 > registrytest.ControlLimit {
+				if testkit.RaceEnabled || controlP99 > testkit.ControlLimit {
 					t.Logf("not checked against the targets: -race %v, a 10 ms control ticker in this process was p99 %v late",
-						registrytest.RaceEnabled, roundMs(controlP99))
+						testkit.RaceEnabled, roundMs(controlP99))
 					return
 				}
 				if p50 > 2*propagationP50Target || p99 > 3*propagationP99Target {
@@ -81,7 +82,7 @@ func TestMeasure(t *testing.T) {
 					}
 				}
 				t.Logf("%s: kill → out of ?passing with a %v check, %d runs: p50 %v, max %v",
-					be.Name, f.interval, len(f.detection), roundMs(registrytest.Percentile(f.detection, 50)), roundMs(registrytest.Percentile(f.detection, 100)))
+					be.Name, f.interval, len(f.detection), roundMs(testkit.Percentile(f.detection, 50)), roundMs(testkit.Percentile(f.detection, 100)))
 			})
 		})
 	}
@@ -94,8 +95,8 @@ func TestMeasure(t *testing.T) {
 			continue
 		}
 		fmt.Fprintf(&b, "%-8s p50 %-9v p99 %-9v (n=%d)   p50 %-9v max %-9v (interval %v, n=%d)\n", name,
-			roundMs(registrytest.Percentile(f.propagation, 50)), roundMs(registrytest.Percentile(f.propagation, 99)), len(f.propagation),
-			roundMs(registrytest.Percentile(f.detection, 50)), roundMs(registrytest.Percentile(f.detection, 100)), f.interval, len(f.detection))
+			roundMs(testkit.Percentile(f.propagation, 50)), roundMs(testkit.Percentile(f.propagation, 99)), len(f.propagation),
+			roundMs(testkit.Percentile(f.detection, 50)), roundMs(testkit.Percentile(f.detection, 100)), f.interval, len(f.detection))
 	}
 	t.Log(b.String())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -26,7 +27,7 @@ func decodeRegistration(body []byte) (*serviceState, []*checkState, error) {
 // defaults to Name, check IDs are "service:<id>" (or "service:<id>:<n>" for Checks), and new
 // checks start critical unless they say otherwise.
 func parseRegistration(reg *api.AgentServiceRegistration) (*serviceState, []*checkState, error) {
-	fe := httpx.FieldErrors{}
+	fe := errs.FieldErrors{}
 	name := strings.TrimSpace(reg.Name)
 	if name == "" {
 		fe["Name"] = "is required"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
@@ -116,7 +117,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	registered := time.Since(start)
-	registrytest.Eventually(t, 5*time.Second, "every service's first check arrives", func() bool {
+	testkit.Eventually(t, 5*time.Second, "every service's first check arrives", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, a := range arrivals {
@@ -138,7 +139,7 @@ func TestScale(t *testing.T) {
 	hist0, histOK0 := hubLateness(t, hp.Addr)
 	conns0 := conns.Load()
 	w0 := time.Now()
-	control := registrytest.StartControl()
+	control := testkit.StartControl()
 	time.Sleep(scaleWindow)
 	controlP99, controlMax := control.Stop()
 	cpu1, err := procCPU(hp.Pid)
@@ -196,11 +197,11 @@ func TestScale(t *testing.T) {
 	}
 	mu.Unlock()
 
-	p99 := registrytest.Percentile(lateSteady, 99)
+	p99 := testkit.Percentile(lateSteady, 99)
 	serial := time.Duration(inWindow) * scaleCheckLatency
 	pct := func(ds []time.Duration) string {
-		return fmt.Sprintf("p50 %v, p99 %v, max %v", roundMs(registrytest.Percentile(ds, 50)),
-			roundMs(registrytest.Percentile(ds, 99)), roundMs(registrytest.Percentile(ds, 100)))
+		return fmt.Sprintf("p50 %v, p99 %v, max %v", roundMs(testkit.Percentile(ds, 50)),
+			roundMs(testkit.Percentile(ds, 99)), roundMs(testkit.Percentile(ds, 100)))
 	}
 	t.Logf("hub CPU over %v: %.1f%% of one core (target < %.0f%%)", w1.Sub(w0).Round(time.Millisecond), cpuShare, scaleCPUTarget)
 	t.Logf("check lateness against the periodic schedule, %d checks in the window: %s (target p99 < %v); %d checks missed",
@@ -228,12 +229,12 @@ func TestScale(t *testing.T) {
 	t.Logf("control: a 10 ms ticker in this process ran p99 %v, max %v late over the window",
 		roundMs(controlP99), roundMs(controlMax))
 	switch {
-	case registrytest.RaceEnabled:
+	case testkit.RaceEnabled:
 		// Under -race the check targets in this process, not the hub, set the pace: a stalled
 		// target makes the hub's checks wait. The figures above are printed all the same.
 		t.Log("built with -race: lateness and missed checks are printed, not checked")
 		return
-	case controlP99 > registrytest.ControlLimit:
+	case controlP99 > testkit.ControlLimit:
 		// No process could keep a schedule on a machine this busy; blaming the hub would make
 		// the test fail for what other programs do.
 		t.Logf("the machine is too busy to judge lateness (the control ticker was p99 %v late): printed, not checked", roundMs(controlP99))

@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -48,7 +49,7 @@ type patch struct {
 // seedService turns a seed registration into a catalog service whose heartbeat is an HTTP check
 // that starts passing and retires the service after two failed intervals.
 func seedService(reg *seedRegistration, interval time.Duration) (*serviceState, []*checkState, error) {
-	fe := httpx.FieldErrors{}
+	fe := errs.FieldErrors{}
 	reg.ServiceName = strings.TrimSpace(reg.ServiceName)
 	if reg.ServiceName == "" {
 		fe["ServiceName"] = "is required"
@@ -155,7 +156,7 @@ func (h *Hub) handleSeedDeregister(w http.ResponseWriter, r *http.Request) {
 	serviceURL := strings.TrimSpace(string(body))
 	id, ok := h.cat.seedServiceByURL(serviceURL)
 	if !ok {
-		httpx.WriteError(w, fmt.Errorf("%w: no service registered with URL %q", httpx.ErrNotFound, serviceURL))
+		httpx.WriteError(w, fmt.Errorf("%w: no service registered with URL %q", errs.ErrNotFound, serviceURL))
 		return
 	}
 	gen, err := h.deregister(id)

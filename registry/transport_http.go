@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -68,7 +69,7 @@ func (h *Hub) acknowledge(w http.ResponseWriter, r *http.Request, gen uint64, bo
 	ctx, cancel := context.WithTimeout(r.Context(), flushWait)
 	defer cancel()
 	if err := h.store.wait(ctx, gen); err != nil {
-		httpx.WriteError(w, fmt.Errorf("%w: the change could not be saved: %v", httpx.ErrUnavailable, err))
+		httpx.WriteError(w, fmt.Errorf("%w: the change could not be saved: %v", errs.ErrUnavailable, err))
 		return
 	}
 	setIndex(w, h.cat.Index())
@@ -129,7 +130,7 @@ func (h *Hub) handleTTLUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	status, ok := normalizeStatus(u.Status)
 	if !ok {
-		httpx.WriteError(w, httpx.FieldErrors{"Status": fmt.Sprintf("%q: want passing, warning or critical", u.Status)})
+		httpx.WriteError(w, errs.FieldErrors{"Status": fmt.Sprintf("%q: want passing, warning or critical", u.Status)})
 		return
 	}
 	if err := h.cat.updateTTL(mux.Vars(r)["id"], status, u.Output); err != nil {
@@ -206,13 +207,13 @@ func blockingParams(q map[string][]string) (index uint64, wait time.Duration, er
 	if v := first(q["index"]); v != "" {
 		index, err = strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return 0, 0, httpx.FieldErrors{"index": fmt.Sprintf("%q is not a non-negative integer", v)}
+			return 0, 0, errs.FieldErrors{"index": fmt.Sprintf("%q is not a non-negative integer", v)}
 		}
 	}
 	if v := first(q["wait"]); v != "" {
 		d, err := parseDuration("wait", v)
 		if err != nil {
-			return 0, 0, httpx.FieldErrors{"wait": err.Error()}
+			return 0, 0, errs.FieldErrors{"wait": err.Error()}
 		}
 		if d > 0 { // Consul reads wait=0 as the default
 			wait = min(d, maxWait)

@@ -18,10 +18,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gradebook/gradebook/grading"
-	"github.com/gradebook/gradebook/registry/registrytest"
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.LeakOptions()...) }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

@@ -16,11 +16,12 @@ import (
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.LeakOptions()...) }
 
 func registration(t *testing.T, name string, srv *httptest.Server) *api.AgentServiceRegistration {
 	host, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
@@ -59,7 +60,7 @@ func TestRegistrarRetriesUntilTheRegistryAnswers(t *testing.T) {
 	r := discovery.NewRegistrar(c, reg, log.NewLogfmtLogger(&logs))
 	r.Register()
 	defer r.Deregister()
-	registrytest.Eventually(t, 5*time.Second, "a failed attempt, logged", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a failed attempt, logged", func() bool {
 		return strings.Count(logs.String(), "registry unreachable; will retry") >= 2
 	})
 	select {
@@ -89,7 +90,7 @@ func TestRegistrarRegistersAgainWhenForgotten(t *testing.T) {
 	if err := c.Agent().ServiceDeregister(reg.ID); err != nil {
 		t.Fatal(err)
 	}
-	took := registrytest.Eventually(t, 3*discovery.AntiEntropy+2*time.Second, "re-registration", func() bool { return registered(c, reg.ID) })
+	took := testkit.Eventually(t, 3*discovery.AntiEntropy+2*time.Second, "re-registration", func() bool { return registered(c, reg.ID) })
 	t.Logf("registered again %v after being forgotten", took)
 	r.Deregister()
 	if registered(c, reg.ID) {

@@ -3,39 +3,29 @@ package httpx
 import (
 	"errors"
 	"net/http"
+
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
-// Error kinds shared by every service. Domain errors wrap one of them with %w, and StatusOf maps
-// the kind to an HTTP status in this one place.
-var (
-	ErrInvalid      = errors.New("invalid")
-	ErrNotFound     = errors.New("not found")
-	ErrConflict     = errors.New("conflict")
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrUnavailable  = errors.New("unavailable")
-)
+// statusOfKind is the one table that maps error kinds to HTTP statuses.
+var statusOfKind = map[errs.Kind]int{
+	errs.OK:           http.StatusOK,
+	errs.Invalid:      http.StatusBadRequest,
+	errs.NotFound:     http.StatusNotFound,
+	errs.Conflict:     http.StatusConflict,
+	errs.Unauthorized: http.StatusUnauthorized,
+	errs.Unavailable:  http.StatusServiceUnavailable,
+	errs.Internal:     http.StatusInternalServerError,
+}
 
-// StatusOf maps an error to the HTTP status a client should see.
+// StatusOf maps an error to the HTTP status a client should see: a body over the limit is 413,
+// and everything else follows the error's kind.
 func StatusOf(err error) int {
 	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.As(err, &mbe):
+	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrUnavailable):
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
 	}
+	return statusOfKind[errs.KindOf(err)]
 }
 
 // ErrorBody is the JSON shape of every error answer.
@@ -45,27 +35,12 @@ type ErrorBody struct {
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
-// FieldErrors is an ErrInvalid that names the invalid fields of a request.
-type FieldErrors map[string]string
-
-func (f FieldErrors) Error() string {
-	msg := "invalid request"
-	// Deterministic: report fields in sorted order.
-	for _, k := range sortedKeys(f) {
-		msg += "; " + k + ": " + f[k]
-	}
-	return msg
-}
-
-// Is makes errors.Is(FieldErrors{...}, ErrInvalid) true.
-func (f FieldErrors) Is(target error) bool { return target == ErrInvalid }
-
 // WriteError writes err as {"error": ...} with the status StatusOf gives. Internal errors are
 // reported without their details, which belong in the log.
 func WriteError(w http.ResponseWriter, err error) {
 	status := StatusOf(err)
 	body := ErrorBody{Error: err.Error()}
-	var fe FieldErrors
+	var fe errs.FieldErrors
 	if errors.As(err, &fe) {
 		body.Fields = fe
 	}

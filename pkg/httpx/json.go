@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
+
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // MaxBody is the largest request body any service accepts.
@@ -26,7 +27,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads one JSON value from r's body into v, allowing at most MaxBody bytes. Its
-// errors wrap ErrInvalid (or are *http.MaxBytesError), so WriteError answers 400 or 413 with a
+// errors wrap errs.ErrInvalid (or are *http.MaxBytesError), so WriteError answers 400 or 413 with a
 // reason a person can act on.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeJSON(http.MaxBytesReader(w, r.Body, MaxBody), v)
@@ -47,7 +48,7 @@ func decodeJSON(body io.Reader, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return fmt.Errorf("%w: request body must hold a single JSON value", ErrInvalid)
+		return fmt.Errorf("%w: request body must hold a single JSON value", errs.ErrInvalid)
 	}
 	return nil
 }
@@ -62,27 +63,18 @@ func describeJSONError(err error) error {
 	case errors.As(err, &mbe):
 		return err
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: request body is empty", ErrInvalid)
+		return fmt.Errorf("%w: request body is empty", errs.ErrInvalid)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: request body is truncated JSON", ErrInvalid)
+		return fmt.Errorf("%w: request body is truncated JSON", errs.ErrInvalid)
 	case errors.As(err, &se):
-		return fmt.Errorf("%w: malformed JSON at byte %d: %v", ErrInvalid, se.Offset, se)
+		return fmt.Errorf("%w: malformed JSON at byte %d: %v", errs.ErrInvalid, se.Offset, se)
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
 			field = "body"
 		}
-		return fmt.Errorf("%w: %s must be %s, not %s", ErrInvalid, field, te.Type, te.Value)
+		return fmt.Errorf("%w: %s must be %s, not %s", errs.ErrInvalid, field, te.Type, te.Value)
 	default:
-		return fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: malformed JSON: %v", errs.ErrInvalid, err)
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -27,7 +27,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/logx"
-	"github.com/gradebook/gradebook/pkg/metrics"
+	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // ShutdownTimeout bounds the drain of in-flight requests.
@@ -38,7 +38,7 @@ const ShutdownTimeout = 10 * time.Second
 type Runtime struct {
 	Config  config.Common
 	Logger  log.Logger
-	Metrics *metrics.Registry
+	Metrics *telemetry.Metrics
 	Consul  *api.Client
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
@@ -81,13 +81,13 @@ func New(cfg config.Common, stderr io.Writer) (*Runtime, error) {
 	rt := &Runtime{
 		Config:  cfg,
 		Logger:  logger,
-		Metrics: metrics.New(),
+		Metrics: telemetry.New(),
 		Consul:  client,
 		Router:  httpx.NewRouter(),
 		fanout:  fan,
 		ln:      ln,
 	}
-	rt.Router.Use(metrics.RouteLabel)
+	rt.Router.Use(telemetry.RouteLabel)
 	rt.Router.Handle("/health", http.HandlerFunc(rt.serveHealth)).Methods(http.MethodGet, http.MethodHead)
 	rt.Router.Handle("/metrics", rt.Metrics.Handler()).Methods(http.MethodGet)
 	return rt, nil

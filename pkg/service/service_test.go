@@ -11,12 +11,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, registrytest.LeakOptions()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.LeakOptions()...) }
 
 func get(t *testing.T, url string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
@@ -50,7 +51,7 @@ func TestLifecycle(t *testing.T) {
 	go func() { served <- rt.Serve(ctx) }()
 	base := "http://" + rt.Addr()
 
-	registrytest.Eventually(t, 5*time.Second, "passing in the registry", func() bool {
+	testkit.Eventually(t, 5*time.Second, "passing in the registry", func() bool {
 		return len(registrytest.PassingIDs(t, c, "lifecycle", "")) == 1
 	})
 	if status, _, body := get(t, base+"/health"); status != 200 || !strings.Contains(body, `"passing"`) {

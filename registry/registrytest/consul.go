@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // Consul is a real Consul dev agent (v1.14.8, built from tools/consul) running as a child process
@@ -51,7 +52,7 @@ func NewConsul(t testing.TB) *Consul {
 	dir := t.TempDir()
 	ports := map[string]int{"grpc_tls": -1, "https": -1}
 	for _, name := range []string{"http", "dns", "serf_lan", "serf_wan", "server", "grpc"} {
-		ports[name] = FreePort(t)
+		ports[name] = testkit.FreePort(t)
 	}
 	cfg, _ := json.Marshal(map[string]any{
 		"ports":                ports,
@@ -191,7 +192,7 @@ func unavailable(t testing.TB, what string, err error) {
 // so it is built once and rebuilt only when the pin or the toolchain changes. A file lock keeps
 // test binaries that start together from building it twice at once.
 func consulBinary() (string, error) {
-	root, err := RepoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -240,23 +241,4 @@ func consulBinary() (string, error) {
 	}
 	// Rename is atomic, so no one ever runs a half-written binary.
 	return bin, os.Rename(tmp, bin)
-}
-
-// RepoRoot walks up from the working directory to the directory holding the module's go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/gradebook/gradebook\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod of github.com/gradebook/gradebook not found above the working directory")
-		}
-		dir = parent
-	}
 }

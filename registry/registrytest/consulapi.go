@@ -143,14 +143,3 @@ func WaitEvent(t testing.TB, events <-chan sd.Event, within time.Duration, ok fu
 		}
 	}
 }
-
-// Percentile is the p-th percentile (nearest rank) of ds; p=100 is the maximum.
-func Percentile(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := (p*len(s) + 99) / 100 // ceil(p/100 · n)
-	return s[max(rank, 1)-1]
-}

@@ -1,7 +1,6 @@
 package registrytest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // HubProcess is the registryservice command running as its own OS process, as in production, so
@@ -26,10 +27,10 @@ type HubProcess struct {
 // stopped at t's cleanup with SIGTERM (SIGKILL after 10 s).
 func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 	t.Helper()
-	bin := BuildCommand(t, "github.com/gradebook/gradebook/cmd/registryservice")
+	bin := testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/registryservice")
 	dir := t.TempDir()
 	hp := &HubProcess{
-		Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+		Addr: fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
 		Data: filepath.Join(dir, "data"),
 		Log:  filepath.Join(dir, "registryservice.log"),
 	}
@@ -65,23 +66,4 @@ func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 		t.Fatalf("registryservice: %v\n%s", err, b)
 	}
 	return hp
-}
-
-// BuildCommand builds the main package pkg (an import path of this module) into a temp dir of
-// the test and returns the binary's path. Go's build cache makes a repeat take a second or two.
-func BuildCommand(t testing.TB, pkg string) string {
-	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Dir = root
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out.String())
-	}
-	return bin
 }

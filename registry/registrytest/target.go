@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // Target is a check target: an HTTP server whose /health answers with a status the test
@@ -66,32 +65,4 @@ func (tg *Target) split() (string, int) {
 	host, port, _ := net.SplitHostPort(tg.srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	return host, p
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// Eventually polls cond every few milliseconds until it holds or within has passed, and returns
-// how long it took; it fails the test with msg when the deadline passes.
-func Eventually(t testing.TB, within time.Duration, msg string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(within)
-	for {
-		if cond() {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", msg, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -1,7 +1,7 @@
-// Package metrics gives each service its own Prometheus registry, the go-kit request metrics
+// Package telemetry gives each service its own Prometheus registry, the go-kit request metrics
 // every service exposes (count and latency per method, route and status), and the /metrics
 // handler. It keeps no global registry: two services in one process never share metrics.
-package metrics
+package telemetry
 
 import (
 	"context"
@@ -12,72 +12,73 @@ import (
 	"github.com/go-kit/kit/metrics"
 	kitprom "github.com/go-kit/kit/metrics/prometheus"
 	"github.com/gorilla/mux"
-	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 // Namespace prefixes every gradebook metric.
 const Namespace = "gradebook"
 
-// Registry is a service's metrics.
-type Registry struct {
+// Metrics is a service's metrics: its own Prometheus registry and the request metrics.
+type Metrics struct {
 	prom     *prometheus.Registry
 	requests metrics.Counter
 	latency  metrics.Histogram
 }
 
-// New returns a Registry with the Go runtime and process collectors and the HTTP request metrics.
-func New() *Registry {
+// New returns Metrics with the Go runtime and process collectors and the HTTP request metrics.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r := &Registry{prom: reg}
+	r := &Metrics{prom: reg}
 	r.requests = r.Counter("http", "requests_total", "HTTP requests served, by method, route and status.", "method", "route", "status")
 	r.latency = r.Histogram("http", "request_duration_seconds", "Time to serve HTTP requests, by method, route and status.", prometheus.DefBuckets, "method", "route", "status")
 	return r
 }
 
 // Counter registers and returns a go-kit counter.
-func (r *Registry) Counter(subsystem, name, help string, labels ...string) metrics.Counter {
+func (r *Metrics) Counter(subsystem, name, help string, labels ...string) metrics.Counter {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
 	r.prom.MustRegister(cv)
 	return kitprom.NewCounter(cv)
 }
 
 // Gauge registers and returns a go-kit gauge.
-func (r *Registry) Gauge(subsystem, name, help string, labels ...string) metrics.Gauge {
+func (r *Metrics) Gauge(subsystem, name, help string, labels ...string) metrics.Gauge {
 	gv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
 	r.prom.MustRegister(gv)
 	return kitprom.NewGauge(gv)
 }
 
 // GaugeFunc registers a gauge whose value is read from f at scrape time.
-func (r *Registry) GaugeFunc(subsystem, name, help string, f func() float64) {
+func (r *Metrics) GaugeFunc(subsystem, name, help string, f func() float64) {
 	r.prom.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, f))
 }
 
 // Histogram registers and returns a go-kit histogram with the given buckets.
-func (r *Registry) Histogram(subsystem, name, help string, buckets []float64, labels ...string) metrics.Histogram {
+func (r *Metrics) Histogram(subsystem, name, help string, buckets []float64, labels ...string) metrics.Histogram {
 	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: buckets}, labels)
 	r.prom.MustRegister(hv)
 	return kitprom.NewHistogram(hv)
 }
 
-// Handler serves the registry in the Prometheus text format.
-func (r *Registry) Handler() http.Handler {
+// Handler serves the metrics in the Prometheus text format.
+func (r *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(r.prom, promhttp.HandlerOpts{Registry: r.prom})
 }
 
 // Gatherer exposes the underlying registry, for tests and scrapes in-process.
-func (r *Registry) Gatherer() prometheus.Gatherer { return r.prom }
+func (r *Metrics) Gatherer() prometheus.Gatherer { return r.prom }
 
 type routeKey struct{}
 
 // Instrument counts and times every request next serves. The route label is the gorilla/mux
 // path template when the request matched a route that RouteLabel ran on, and "unmatched"
 // otherwise, so that probing random paths cannot blow up the label space.
-func (r *Registry) Instrument(next http.Handler) http.Handler {
+func (r *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		route := "unmatched"
 		sw := httpx.NewStatusWriter(w)

@@ -1,4 +1,4 @@
-package registrytest
+package testkit
 
 import "go.uber.org/goleak"
 

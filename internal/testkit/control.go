@@ -1,4 +1,4 @@
-package registrytest
+package testkit
 
 import "time"
 

@@ -1,6 +1,6 @@
 //go:build race
 
-package registrytest
+package testkit
 
 // RaceEnabled reports whether the test binary was built with -race, which slows everything in
 // it several times over: timing targets are then printed but not asserted.

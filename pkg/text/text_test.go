@@ -1,0 +1,43 @@
+package text
+
+import (
+	"testing"
+	"unicode/utf8"
+)
+
+func TestTruncateAndClip(t *testing.T) {
+	tests := []struct {
+		s          string
+		n          int
+		trunc, cut string
+	}{
+		{"hello", 10, "hello", "hello"},
+		{"hello", 5, "hello", "hello"},
+		{"hello", 3, "hel", "hel…"},
+		{"héllo", 2, "h", "h…"}, // é is two bytes: never split
+		{"日本語", 4, "日", "日…"},
+		{"abc", 0, "", "…"},
+		{"abc", -1, "", "…"},
+	}
+	for _, tt := range tests {
+		if got := Truncate(tt.s, tt.n); got != tt.trunc {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.trunc)
+		}
+		if got := Clip(tt.s, tt.n); got != tt.cut {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.cut)
+		}
+	}
+}
+
+func FuzzTruncate(f *testing.F) {
+	f.Add("héllo wörld", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		got := Truncate(s, n)
+		if len(got) > max(n, 0) && len(got) != len(s) {
+			t.Fatalf("Truncate(%q, %d) is %d bytes", s, n, len(got))
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Truncate(%q, %d) = %q is not valid UTF-8", s, n, got)
+		}
+	})
+}
