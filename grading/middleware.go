@@ -7,7 +7,9 @@ import (
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
@@ -30,7 +32,7 @@ type loggingService struct {
 func (s *loggingService) log(ctx context.Context, write bool, err error, keyvals ...any) {
 	var l log.Logger
 	switch {
-	case err != nil && httpx.StatusOf(err) >= 500:
+	case errs.KindOf(err) == errs.Internal || errs.KindOf(err) == errs.Unavailable:
 		l = level.Error(s.logger)
 	case err != nil || write:
 		l = level.Info(s.logger)
@@ -74,7 +76,7 @@ func (s *loggingService) AddGrade(ctx context.Context, studentID int, g Grade, i
 }
 
 // InstrumentingMiddleware counts and times every call per method and outcome ("ok", or the
-// error kind: invalid, not_found, conflict, error) in reg.
+// error kind: invalid, not_found, conflict, unavailable, internal) in reg.
 func InstrumentingMiddleware(reg *telemetry.Metrics) Middleware {
 	calls := reg.Counter("grading", "calls_total", "Grading service calls, by method and outcome.", "method", "outcome")
 	latency := reg.Histogram("grading", "call_duration_seconds", "Time spent in grading service calls, by method and outcome.",
@@ -84,28 +86,38 @@ func InstrumentingMiddleware(reg *telemetry.Metrics) Middleware {
 	}
 }
 
-// RegisterGauges exposes the number of students and grades in the store, read at scrape time.
-func RegisterGauges(reg *telemetry.Metrics, store Store) {
-	count := func() (students, grades int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		all, err := store.ListStudents(ctx)
-		if err != nil {
-			return 0, 0
-		}
-		for _, st := range all {
-			grades += len(st.Grades)
-		}
-		return len(all), grades
+// RegisterGauges exposes the number of students and grades in the store, read together at scrape
+// time with one read of the store per scrape.
+func RegisterGauges(m *telemetry.Metrics, store Store) {
+	m.Register(storeCollector{
+		store:    store,
+		students: telemetry.Desc("grading", "students_total", "Students in the store."),
+		grades:   telemetry.Desc("grading", "grades_total", "Grades in the store."),
+	})
+}
+
+// storeCollector is a prometheus.Collector of the store's counts. A scrape that cannot read the
+// store reports neither gauge, rather than zeros that would look like data loss.
+type storeCollector struct {
+	store            Store
+	students, grades *prometheus.Desc
+}
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.students; ch <- c.grades }
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	all, err := c.store.ListStudents(ctx)
+	if err != nil {
+		return
 	}
-	reg.GaugeFunc("grading", "students_total", "Students in the store.", func() float64 {
-		n, _ := count()
-		return float64(n)
-	})
-	reg.GaugeFunc("grading", "grades_total", "Grades in the store.", func() float64 {
-		_, n := count()
-		return float64(n)
-	})
+	grades := 0
+	for _, st := range all {
+		grades += len(st.Grades)
+	}
+	ch <- prometheus.MustNewConstMetric(c.students, prometheus.GaugeValue, float64(len(all)))
+	ch <- prometheus.MustNewConstMetric(c.grades, prometheus.GaugeValue, float64(grades))
 }
 
 type instrumentingService struct {
@@ -120,20 +132,9 @@ func (s *instrumentingService) observe(method string, begin time.Time, err error
 	s.latency.With(lvs...).Observe(time.Since(begin).Seconds())
 }
 
-func outcome(err error) string {
-	switch httpx.StatusOf(err) {
-	case 200:
-		return "ok"
-	case 400, 413:
-		return "invalid"
-	case 404:
-		return "not_found"
-	case 409:
-		return "conflict"
-	default:
-		return "error"
-	}
-}
+// outcome labels a call by the kind of its error: ok, invalid, not_found, conflict, unavailable
+// or internal.
+func outcome(err error) string { return string(errs.KindOf(err)) }
 
 func (s *instrumentingService) ListStudents(ctx context.Context) (_ []Student, err error) {
 	defer func(begin time.Time) { s.observe("ListStudents", begin, err) }(time.Now())

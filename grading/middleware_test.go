@@ -1,4 +1,4 @@
-package grading
+package grading_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingtest"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
@@ -16,17 +18,17 @@ import (
 func TestMiddleware(t *testing.T) {
 	var logs bytes.Buffer
 	reg := telemetry.New()
-	store := &memStore{}
-	var svc Service = NewService(store)
-	svc = LoggingMiddleware(log.NewLogfmtLogger(&logs))(svc)
-	svc = InstrumentingMiddleware(reg)(svc)
-	RegisterGauges(reg, store)
+	store := gradingtest.NewStore(t)
+	var svc grading.Service = grading.NewService(store)
+	svc = grading.LoggingMiddleware(log.NewLogfmtLogger(&logs))(svc)
+	svc = grading.InstrumentingMiddleware(reg)(svc)
+	grading.RegisterGauges(reg, store)
 
 	ctx := httpx.WithRequestID(context.Background(), "rid-7")
 	st, _ := svc.AddStudent(ctx, "Averill", "Simen")
-	svc.AddGrade(ctx, st.ID, Grade{"Quiz 1", TypeQuiz, 85}, "k")
-	svc.AddGrade(ctx, st.ID, Grade{"Quiz 1", TypeQuiz, 86}, "k") // conflict
-	svc.GetStudent(ctx, 42)                                      // not found
+	svc.AddGrade(ctx, st.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85}, "k")
+	svc.AddGrade(ctx, st.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 86}, "k") // conflict
+	svc.GetStudent(ctx, 42)                                                                          // not found
 
 	for _, want := range []string{
 		`msg="add grade" method=AddGrade student_id=1 title="Quiz 1" type=Quiz score=85 idempotency_key=k`,

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gradebook/gradebook/pkg/errs"
+	"github.com/gradebook/gradebook/pkg/idempotency"
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 // Grade types a grade may have.
@@ -24,8 +26,6 @@ const (
 	MaxNameLen = 100 // characters of title, firstName and lastName, after trimming
 	MinScore   = 0.0
 	MaxScore   = 100.0
-	// MaxIdempotencyKeyLen bounds what a client can make the store keep per write.
-	MaxIdempotencyKeyLen = 255
 )
 
 // Grade is one scored piece of work. Its JSON keys are lower camel case; the original course's
@@ -58,22 +58,12 @@ type Service interface {
 	AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error)
 }
 
-// Error is a domain error: a message for people and the httpx kind that decides its status.
-type Error struct {
-	Msg  string
-	Kind error
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap lets errors.Is(err, errs.ErrNotFound) and friends see the kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-// Domain errors. Validation failures are errs.FieldErrors naming the fields title, type, score,
-// firstName, lastName and idempotencyKey; they wrap errs.ErrInvalid.
+// Domain errors, each of an errs kind that decides how every transport answers it. Validation
+// failures are errs.FieldErrors naming the fields title, type, score, firstName, lastName and
+// idempotencyKey; they wrap errs.ErrInvalid.
 var (
-	ErrStudentNotFound     error = &Error{Msg: "no such student", Kind: errs.ErrNotFound}
-	ErrIdempotencyConflict error = &Error{Msg: "this Idempotency-Key was already used for a different grade", Kind: errs.ErrConflict}
+	ErrStudentNotFound     error = errs.New(errs.ErrNotFound, "no such student")
+	ErrIdempotencyConflict error = errs.New(errs.ErrConflict, "this Idempotency-Key was already used for a different grade")
 )
 
 // Normalized returns g with its title trimmed, as it is validated and stored.
@@ -91,7 +81,7 @@ func (g Grade) Valid(context.Context) map[string]string {
 	case "":
 		problems["type"] = "is required: one of Test, Homework, Quiz"
 	default:
-		problems["type"] = fmt.Sprintf("must be one of Test, Homework, Quiz, not %q", truncate(g.Type, 40))
+		problems["type"] = fmt.Sprintf("must be one of Test, Homework, Quiz, not %q", text.Clip(g.Type, 40))
 	}
 	switch {
 	case math.IsNaN(g.Score) || math.IsInf(g.Score, 0):
@@ -111,8 +101,8 @@ func validName(firstName, lastName string) map[string]string {
 }
 
 func validIdempotencyKey(problems map[string]string, key string) {
-	if len(key) > MaxIdempotencyKeyLen {
-		problems["idempotencyKey"] = fmt.Sprintf("must be at most %d bytes", MaxIdempotencyKeyLen)
+	if problem := idempotency.Check(key); problem != "" {
+		problems["idempotencyKey"] = problem
 	}
 }
 
@@ -126,20 +116,6 @@ func checkText(problems map[string]string, field, s string) {
 	case !utf8.ValidString(s):
 		problems[field] = "must be valid UTF-8 text"
 	}
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
-}
-
-func invalid(problems map[string]string) error {
-	if len(problems) == 0 {
-		return nil
-	}
-	return errs.FieldErrors(problems)
 }
 
 // NewService returns the grading service over store. It validates input, keeps names and
@@ -171,7 +147,7 @@ func (s *gradingService) GetStudent(ctx context.Context, id int) (Student, error
 }
 
 func (s *gradingService) AddStudent(ctx context.Context, firstName, lastName string) (Student, error) {
-	if err := invalid(validName(firstName, lastName)); err != nil {
+	if err := errs.Fields(validName(firstName, lastName)); err != nil {
 		return Student{}, err
 	}
 	st, err := s.store.CreateStudent(ctx, strings.TrimSpace(firstName), strings.TrimSpace(lastName))
@@ -184,7 +160,7 @@ func (s *gradingService) AddStudent(ctx context.Context, firstName, lastName str
 func (s *gradingService) AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error) {
 	problems := g.Valid(ctx)
 	validIdempotencyKey(problems, idempotencyKey)
-	if err := invalid(problems); err != nil {
+	if err := errs.Fields(problems); err != nil {
 		return Grade{}, err
 	}
 	if studentID <= 0 {

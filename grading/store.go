@@ -2,8 +2,9 @@ package grading
 
 import "context"
 
-// Store keeps students and grades. It is deliberately small so that a replicated store (raft
-// over raft-boltdb, say) can slot in under the service without the layers above it changing.
+// Store keeps students and grades. It is deliberately small, so that each implementation (one
+// package each: grading/boltstore today) slots in under the service without the layers above it
+// changing.
 // Implementations must make every write durable before returning, return ErrStudentNotFound
 // for unknown students, hand out increasing student IDs, and record an idempotency key in the
 // same atomic write as its grade.
@@ -23,7 +24,7 @@ type Store interface {
 	Close() error
 }
 
-// Checker is implemented by stores that can tell whether they can serve; /health uses it.
-type Checker interface {
-	Check(ctx context.Context) error
+// Pinger is implemented by stores that can tell whether they can serve; /health uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }

@@ -1,25 +1,21 @@
-package grading
+package grading_test
 
 import (
 	"context"
 	"errors"
 	"math"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/go-kit/log"
-	"google.golang.org/grpc"
-
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingtest"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
-// testService asserts what any Service must do, whatever transport sits between the test and
+// testService asserts what any grading.Service must do, whatever transport sits between the test and
 // the implementation. s must be backed by an empty store.
-func testService(t *testing.T, s Service) {
+func testService(t *testing.T, s grading.Service) {
 	ctx := httpx.WithRequestID(context.Background(), "suite")
 
 	t.Run("empty", func(t *testing.T) {
@@ -29,7 +25,7 @@ func testService(t *testing.T, s Service) {
 		}
 	})
 
-	var averill, marge Student
+	var averill, marge grading.Student
 	t.Run("AddStudent", func(t *testing.T) {
 		var err error
 		averill, err = s.AddStudent(ctx, "  Averill ", "Simen")
@@ -57,7 +53,7 @@ func testService(t *testing.T, s Service) {
 	})
 
 	t.Run("AddGrade and average", func(t *testing.T) {
-		for _, g := range []Grade{{"Quiz 1", TypeQuiz, 85}, {" Week 1 Homework ", TypeHomework, 94}, {"Quiz 2", TypeQuiz, 82.5}} {
+		for _, g := range []grading.Grade{{"Quiz 1", grading.TypeQuiz, 85}, {" Week 1 Homework ", grading.TypeHomework, 94}, {"Quiz 2", grading.TypeQuiz, 82.5}} {
 			got, err := s.AddGrade(ctx, averill.ID, g, "")
 			if err != nil {
 				t.Fatalf("AddGrade(%v) = %v", g, err)
@@ -79,7 +75,7 @@ func testService(t *testing.T, s Service) {
 	})
 
 	t.Run("AddGrade invalid", func(t *testing.T) {
-		for _, g := range []Grade{{"", TypeQuiz, 50}, {"Quiz", "Exam", 50}, {"Quiz", TypeQuiz, 101}, {"Quiz", TypeQuiz, math.NaN()}, {"Quiz", TypeQuiz, math.Inf(-1)}} {
+		for _, g := range []grading.Grade{{"", grading.TypeQuiz, 50}, {"Quiz", "Exam", 50}, {"Quiz", grading.TypeQuiz, 101}, {"Quiz", grading.TypeQuiz, math.NaN()}, {"Quiz", grading.TypeQuiz, math.Inf(-1)}} {
 			_, err := s.AddGrade(ctx, averill.ID, g, "")
 			var fe errs.FieldErrors
 			if !errors.As(err, &fe) || !errors.Is(err, errs.ErrInvalid) {
@@ -93,17 +89,17 @@ func testService(t *testing.T, s Service) {
 
 	t.Run("not found", func(t *testing.T) {
 		for _, id := range []int{0, -1, 1 << 40} {
-			if _, err := s.GetStudent(ctx, id); !errors.Is(err, ErrStudentNotFound) || !errors.Is(err, errs.ErrNotFound) {
-				t.Errorf("GetStudent(%d) = %v, want ErrStudentNotFound", id, err)
+			if _, err := s.GetStudent(ctx, id); !errors.Is(err, grading.ErrStudentNotFound) || !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("GetStudent(%d) = %v, want grading.ErrStudentNotFound", id, err)
 			}
-			if _, err := s.AddGrade(ctx, id, Grade{"Quiz", TypeQuiz, 1}, ""); !errors.Is(err, ErrStudentNotFound) {
-				t.Errorf("AddGrade(%d) = %v, want ErrStudentNotFound", id, err)
+			if _, err := s.AddGrade(ctx, id, grading.Grade{Title: "Quiz", Type: grading.TypeQuiz, Score: 1}, ""); !errors.Is(err, grading.ErrStudentNotFound) {
+				t.Errorf("AddGrade(%d) = %v, want grading.ErrStudentNotFound", id, err)
 			}
 		}
 	})
 
 	t.Run("idempotency", func(t *testing.T) {
-		g := Grade{"Quiz 3", TypeQuiz, 90}
+		g := grading.Grade{Title: "Quiz 3", Type: grading.TypeQuiz, Score: 90}
 		first, err := s.AddGrade(ctx, marge.ID, g, "form-123")
 		if err != nil {
 			t.Fatal(err)
@@ -115,9 +111,9 @@ func testService(t *testing.T, s Service) {
 		if st, _ := s.GetStudent(ctx, marge.ID); len(st.Grades) != 1 {
 			t.Errorf("same key twice stored %d grades, want 1", len(st.Grades))
 		}
-		_, err = s.AddGrade(ctx, marge.ID, Grade{"Quiz 3", TypeQuiz, 95}, "form-123")
-		if !errors.Is(err, ErrIdempotencyConflict) || !errors.Is(err, errs.ErrConflict) {
-			t.Errorf("key reused for another grade = %v, want ErrIdempotencyConflict", err)
+		_, err = s.AddGrade(ctx, marge.ID, grading.Grade{Title: "Quiz 3", Type: grading.TypeQuiz, Score: 95}, "form-123")
+		if !errors.Is(err, grading.ErrIdempotencyConflict) || !errors.Is(err, errs.ErrConflict) {
+			t.Errorf("key reused for another grade = %v, want grading.ErrIdempotencyConflict", err)
 		}
 	})
 
@@ -133,64 +129,13 @@ func testService(t *testing.T, s Service) {
 }
 
 func TestServiceLocal(t *testing.T) {
-	testService(t, NewService(newBoltStore(t)))
+	testService(t, gradingtest.NewService(t))
 }
 
 func TestServiceOverHTTP(t *testing.T) {
-	testService(t, newHTTPClient(t, NewService(newBoltStore(t))))
+	testService(t, gradingtest.HTTPClient(t, gradingtest.NewService(t)))
 }
 
 func TestServiceOverGRPC(t *testing.T) {
-	testService(t, newGRPCClient(t, NewService(newBoltStore(t)), ""))
-}
-
-// newHTTPClient serves svc on an httptest server and returns the HTTP client endpoints for it.
-func newHTTPClient(t testing.TB, svc Service) Endpoints {
-	t.Helper()
-	srv := httptest.NewServer(MakeHTTPHandler(MakeServerEndpoints(svc), log.NewNopLogger()))
-	client := &http.Client{}
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		srv.Close()
-	})
-	eps, err := MakeHTTPClientEndpoints(srv.Listener.Addr().String(), client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eps
-}
-
-// newGRPCClient serves svc on a real gRPC server on a 127.0.0.1 socket, with the options the
-// service runs with (token guards writes when set), and returns the gRPC client endpoints for it.
-// The client sends no token: tests that need one dial their own.
-func newGRPCClient(t testing.TB, svc Service, token string) Endpoints {
-	t.Helper()
-	addr := startGRPC(t, svc, token)
-	conn, err := DialGRPC(addr, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return MakeGRPCClientEndpoints(conn)
-}
-
-// startGRPC serves svc over gRPC until the test ends and answers its address.
-func startGRPC(t testing.TB, svc Service, token string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(GRPCServerOptions(token, log.NewNopLogger())...)
-	RegisterGRPCServer(srv, NewGRPCServer(MakeServerEndpoints(svc), log.NewNopLogger()))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return ln.Addr().String()
+	testService(t, gradingtest.GRPCClient(t, gradingtest.NewService(t), ""))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/kit/sd"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingclient"
 )
 
 // BenchmarkGetStudentTransports compares grading's GetStudent over HTTP+JSON and over gRPC, in
@@ -27,18 +28,18 @@ import (
 // counts both sides of the wire: client, server and, for the gateway, the portal too.
 func BenchmarkGetStudentTransports(b *testing.B) {
 	g := startGrading(b)
-	httpClient := NewHTTPClient()
+	httpClient := gradingclient.NewHTTPClient()
 	b.Cleanup(httpClient.CloseIdleConnections)
-	httpDirect, err := grading.MakeHTTPClientEndpoints(g.addr(), httpClient)
+	httpDirect, err := gradingclient.MakeHTTPClientEndpoints(g.addr(), httpClient)
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := grading.DialGRPC(g.grpcAddr, "")
+	conn, err := gradingclient.DialGRPC(g.grpcAddr, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
-	grpcDirect := grading.MakeGRPCClientEndpoints(conn)
+	grpcDirect := gradingclient.MakeGRPCClientEndpoints(conn)
 
 	gatewayCall := func(tr transport) func(context.Context) error {
 		p := newTestPortalOver(b, tr, sd.FixedInstancer{tr.addr(g)})

@@ -19,7 +19,7 @@ import (
 
 	"github.com/go-kit/kit/sd"
 
-	"github.com/gradebook/gradebook/grading"
+	gradingserver "github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -254,7 +254,7 @@ func runLoad(b *testing.B, target string, concurrency int, d time.Duration) load
 	}
 }
 
-// startGradingProcessLike runs grading.Run, the real service with its middleware and bbolt
+// startGradingProcessLike runs gradingserver.Run, the real service with its middleware and bbolt
 // store, on a free port, registering with a stand-in registry, and waits until it is healthy.
 func startGradingProcessLike(b *testing.B) string {
 	b.Helper()
@@ -263,7 +263,7 @@ func startGradingProcessLike(b *testing.B) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- grading.Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"},
+		done <- gradingserver.Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"},
 			func(string) string { return "" }, io.Discard)
 	}()
 	b.Cleanup(func() {

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gradebook/gradebook/grading"
+	gradingserver "github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
-// TestThroughTheHub runs the real thing end to end in one process: the built-in hub, grading.Run,
+// TestThroughTheHub runs the real thing end to end in one process: the built-in hub, gradingserver.Run,
 // logging.Run and the portal's runtime finding both through the registry. Grading stopped, the pages
 // answer the 503 page and the gateway 503 JSON; grading back on the same data, both recover on
 // their own.
@@ -28,7 +28,7 @@ func TestThroughTheHub(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- grading.Run(ctx, []string{"-listen", gradingAddr, "-grpc-listen", "127.0.0.1:0", "-registry", hub, "-data", data,
+			done <- gradingserver.Run(ctx, []string{"-listen", gradingAddr, "-grpc-listen", "127.0.0.1:0", "-registry", hub, "-data", data,
 				"-check-interval", "200ms", "-log-level", "warn"}, func(string) string { return "" }, io.Discard)
 		}()
 		return func() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/boltstore"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -16,7 +17,7 @@ import (
 // fuzzer can run many cases a second), with the demo students.
 func fuzzHandler(f *testing.F) http.Handler {
 	f.Helper()
-	store, err := grading.OpenBoltStore(filepath.Join(f.TempDir(), grading.StoreFile))
+	store, err := boltstore.Open(filepath.Join(f.TempDir(), "grading.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

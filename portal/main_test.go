@@ -21,6 +21,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/boltstore"
+	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/grading/grpcserver"
+	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
@@ -47,7 +51,7 @@ func (g *gradingInstance) addr() string { return strings.TrimPrefix(g.srv.URL, "
 type transport struct {
 	name    string
 	addr    func(*gradingInstance) string
-	connect func(*http.Client) GradingConnector
+	connect func(*http.Client) gradingclient.Connector
 	// kill makes an instance refuse connections on this transport.
 	kill func(*gradingInstance)
 }
@@ -56,20 +60,20 @@ var transports = []transport{
 	{
 		name:    "http",
 		addr:    (*gradingInstance).addr,
-		connect: HTTPConnector,
+		connect: gradingclient.HTTPConnector,
 		kill:    func(g *gradingInstance) { g.srv.Close() },
 	},
 	{
 		name:    "grpc",
 		addr:    func(g *gradingInstance) string { return g.grpcAddr },
-		connect: func(*http.Client) GradingConnector { return GRPCConnector("") },
+		connect: func(*http.Client) gradingclient.Connector { return gradingclient.GRPCConnector("") },
 		kill:    func(g *gradingInstance) { g.grpc.Stop() },
 	},
 }
 
 func startGrading(t testing.TB) *gradingInstance {
 	t.Helper()
-	store, err := grading.OpenBoltStore(filepath.Join(t.TempDir(), grading.StoreFile))
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "grading.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +81,7 @@ func startGrading(t testing.TB) *gradingInstance {
 		t.Fatal(err)
 	}
 	eps := grading.MakeServerEndpoints(grading.NewService(store))
-	h := grading.MakeHTTPHandler(eps, log.NewNopLogger())
+	h := httpserver.NewHandler(eps, log.NewNopLogger())
 	g := &gradingInstance{requestIDs: make(chan string, 1)}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.hits.Add(1)
@@ -96,8 +100,8 @@ func startGrading(t testing.TB) *gradingInstance {
 		}
 		return next(ctx, req)
 	}
-	g.grpc = grpc.NewServer(append(grading.GRPCServerOptions("", log.NewNopLogger()), grpc.ChainUnaryInterceptor(count))...)
-	grading.RegisterGRPCServer(g.grpc, grading.NewGRPCServer(eps, log.NewNopLogger()))
+	g.grpc = grpc.NewServer(append(grpcserver.ServerOptions("", log.NewNopLogger()), grpc.ChainUnaryInterceptor(count))...)
+	grpcserver.Register(g.grpc, eps, log.NewNopLogger())
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -173,10 +177,10 @@ func newTestPortal(t testing.TB, instancer sd.Instancer, deps ...func(*Deps)) *t
 // newTestPortalOver is newTestPortal with grading reached over tr.
 func newTestPortalOver(t testing.TB, tr transport, instancer sd.Instancer, deps ...func(*Deps)) *testPortal {
 	t.Helper()
-	client := NewHTTPClient()
-	b := DefaultBalancing()
+	client := gradingclient.NewHTTPClient()
+	b := gradingclient.DefaultBalancing()
 	b.Timeout = 5 * time.Second
-	eps, subs := NewGradingEndpointsOver(instancer, tr.connect(client), b, "grading", log.NewNopLogger())
+	eps, subs := gradingclient.NewBalanced(instancer, tr.connect(client), b, "grading", log.NewNopLogger())
 	d := Deps{Grading: eps}
 	for _, f := range deps {
 		f(&d)

@@ -12,6 +12,8 @@ import (
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/grading/gradingclient"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -186,7 +188,7 @@ func TestStatusPage(t *testing.T) {
 			{"time":"2026-01-02T10:00:01Z","service":"portal","level":"warn","msg":"<b>careful</b>","request_id":"r1"}]`))
 	}))
 	t.Cleanup(logs.Close)
-	client := NewHTTPClient()
+	client := gradingclient.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
 	logsEP, logEndpointer := newLogsEndpoint(sd.FixedInstancer{strings.TrimPrefix(logs.URL, "http://")}, client, log.NewNopLogger())
 	t.Cleanup(logEndpointer.Close)

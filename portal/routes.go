@@ -10,12 +10,14 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 // Deps is what the portal's handlers are built over.
 type Deps struct {
-	// Grading is the grading service's endpoints: the load-balanced ones in production.
+	// Grading is the grading service's endpoints: the load-balanced ones in production. The
+	// pages call them, and /api/v1 serves grading's own HTTP handlers over them.
 	Grading grading.Endpoints
 	// Registry is read by /status; nil makes the page say there is none.
 	Registry *api.Client
@@ -41,7 +43,6 @@ func AddRoutes(r *mux.Router, d Deps) error {
 		tmpl:   tmpl,
 		logger: d.Logger,
 	}
-	api := gateway{eps: d.Grading}
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -57,7 +58,6 @@ func AddRoutes(r *mux.Router, d Deps) error {
 		})
 	}))
 	page := func(h http.HandlerFunc) http.Handler { return cop.Handler(securityHeaders(h)) }
-	json := func(h http.HandlerFunc) http.Handler { return cop.Handler(h) }
 
 	r.Handle("/", page(p.home)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/students", page(p.listStudents)).Methods(http.MethodGet, http.MethodHead)
@@ -67,10 +67,13 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	r.Handle("/status", page(p.showStatus)).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(http.MethodGet, http.MethodHead)
 
-	r.Handle("/api/v1/students", json(api.listStudents)).Methods(http.MethodGet)
-	r.Handle("/api/v1/students", json(api.addStudent)).Methods(http.MethodPost)
-	r.Handle("/api/v1/students/{id}", json(api.getStudent)).Methods(http.MethodGet)
-	r.Handle("/api/v1/students/{id}/grades", json(api.addGrade)).Methods(http.MethodPost)
+	// The API gateway: grading's own routes and codecs (listed at httpserver.Routes) under
+	// /api/v1, answering exactly as grading does (its statuses for business errors, 503 when no
+	// instance could serve), over the balanced endpoints. They are mounted route by route rather
+	// than as a subrouter, whose wrong-method answers gorilla/mux turns into 404s.
+	for _, rt := range httpserver.Routes(d.Grading, d.Logger) {
+		r.Handle("/api/v1"+rt.Path, cop.Handler(rt.Handler)).Methods(rt.Method)
+	}
 
 	// Unknown pages get a page a person can read; unknown API routes keep the router's JSON.
 	jsonNotFound := r.NotFoundHandler

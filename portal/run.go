@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/kit/sd"
 
+	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/httpx"
@@ -84,14 +85,14 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	logging.Attach(rt, stderr)
 	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
 	rt.TokenOnlyUnder("/api/")
-	client := NewHTTPClient()
+	client := gradingclient.NewHTTPClient()
 	// Grading and the log service need the token for writes when it is set.
 	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
-	connect := HTTPConnector(client)
+	connect := gradingclient.HTTPConnector(client)
 	if *transport == "grpc" {
-		connect = GRPCConnector(cfg.Token)
+		connect = gradingclient.GRPCConnector(cfg.Token)
 	}
-	gradingEndpoints, subs := NewGradingEndpointsOver(gradingInstancer, connect, DefaultBalancing(), *gradingName, rt.Logger)
+	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, gradingclient.DefaultBalancing(), *gradingName, rt.Logger)
 	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		subs.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -224,6 +225,12 @@ func newLogsEndpoint(instancer sd.Instancer, client *http.Client, logger log.Log
 		}, nil, nil
 	}
 	endpointer := sd.NewEndpointer(instancer, factory, log.With(logger, "dependency", "log"))
-	retry := lb.RetryWithCallback(statusTimeout, lb.NewRoundRobin(endpointer), retryTransportFailures(2))
-	return unavailable("log", retry), endpointer
+	retry := lb.Retry(2, statusTimeout, lb.NewRoundRobin(endpointer))
+	return func(ctx context.Context, request any) (any, error) {
+		resp, err := retry(ctx, request)
+		if err != nil {
+			return nil, errs.New(errs.ErrUnavailable, "the log service is unavailable: "+err.Error())
+		}
+		return resp, nil
+	}, endpointer
 }

@@ -17,7 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gradebook/gradebook/grading"
+	gradingserver "github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/service"
 	"github.com/gradebook/gradebook/portal"
@@ -43,7 +43,7 @@ var services = []struct {
 }{
 	{"registry", registry.Run, "the registry: a Consul-compatible hub with health checks (:3000)"},
 	{"log", logging.Run, "the central log service (:4000)"},
-	{"grading", grading.Run, "students and grades, stored in an embedded file store (:6000)"},
+	{"grading", gradingserver.Run, "students and grades, stored in an embedded file store (:6000)"},
 	{"portal", portal.Run, "the teacher portal: web pages and the /api/v1 gateway (:5000)"},
 }
 

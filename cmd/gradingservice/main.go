@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
-func main() { service.Main("gradingservice", grading.Run) }
+func main() { service.Main("gradingservice", server.Run) }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
@@ -108,7 +109,7 @@ func TestAcknowledgedGradesSurviveSIGKILL(t *testing.T) {
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
-	eps, err := grading.MakeHTTPClientEndpoints(addr, client)
+	eps, err := gradingclient.MakeHTTPClientEndpoints(addr, client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,3 +111,26 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// ServingAddr waits until a service that logs to stderr has written its "msg=serving" line, and
+// answers the address it names (listen=host:port): the way to learn the port of a service
+// started with -listen 127.0.0.1:0. It fails the test if no such line comes within the time.
+func ServingAddr(t testing.TB, stderr *Buffer, within time.Duration) string {
+	t.Helper()
+	var addr string
+	Eventually(t, within, "the service's msg=serving line", func() bool {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if !strings.Contains(line, "msg=serving") {
+				continue
+			}
+			for _, field := range strings.Fields(line) {
+				if v, ok := strings.CutPrefix(field, "listen="); ok {
+					addr = v
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return addr
+}

@@ -39,12 +39,18 @@ func NewRequestID() string {
 func WithRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if id == "" || len(id) > 128 || strings.ContainsAny(id, "\r\n") {
+		if !ValidRequestID(id) {
 			id = NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
 	})
+}
+
+// ValidRequestID reports whether a caller's request ID can be kept as it is: present, at most 128
+// bytes, and on one line (it goes into log lines and headers).
+func ValidRequestID(id string) bool {
+	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, "\r\n")
 }
 
 // SetRequestID copies the request ID in ctx onto an outgoing request.
@@ -76,10 +82,23 @@ func Recover(onPanic func(r *http.Request, v any), next http.Handler) http.Handl
 // BearerToken returns the token a request carries in "Authorization: Bearer" or, as Consul
 // clients send it, in X-Consul-Token.
 func BearerToken(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+	if t := ParseBearer(r.Header.Get("Authorization")); t != "" {
+		return t
 	}
 	return r.Header.Get("X-Consul-Token")
+}
+
+// ParseBearer returns the token of an "Authorization: Bearer <token>" value, or "".
+func ParseBearer(authorization string) string {
+	if len(authorization) > 7 && strings.EqualFold(authorization[:7], "bearer ") {
+		return strings.TrimSpace(authorization[7:])
+	}
+	return ""
+}
+
+// TokenMatches compares a presented token with the expected one in constant time.
+func TokenMatches(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // BearerTransport adds "Authorization: Bearer <Token>" to every request that has none, so that
@@ -118,7 +137,7 @@ func RequireTokenForWrites(token string, next http.Handler) http.Handler {
 				Error(w, http.StatusUnauthorized, "this write needs a token: send Authorization: Bearer <token>")
 				return
 			}
-			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			if !TokenMatches(got, token) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gradebook", error="invalid_token"`)
 				Error(w, http.StatusUnauthorized, "the token is not valid")
 				return

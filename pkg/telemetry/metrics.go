@@ -58,6 +58,14 @@ func (r *Metrics) GaugeFunc(subsystem, name, help string, f func() float64) {
 	r.prom.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, f))
 }
 
+// Register adds a collector of the service's own, for metrics read together at scrape time.
+func (r *Metrics) Register(c prometheus.Collector) { r.prom.MustRegister(c) }
+
+// Desc describes a metric of the gradebook namespace, for a collector passed to Register.
+func Desc(subsystem, name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help, nil, nil)
+}
+
 // Histogram registers and returns a go-kit histogram with the given buckets.
 func (r *Metrics) Histogram(subsystem, name, help string, buckets []float64, labels ...string) metrics.Histogram {
 	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: buckets}, labels)

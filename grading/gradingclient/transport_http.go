@@ -1,4 +1,4 @@
-package grading
+package gradingclient
 
 import (
 	"bytes"
@@ -12,164 +12,31 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/go-kit/kit/transport"
-	kithttp "github.com/go-kit/kit/transport/http"
-	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
-	"github.com/gorilla/mux"
-
+	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/idempotency"
 )
 
-// IdempotencyKeyHeader names the header that makes a grade post safe to repeat.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
-// maxResponseBody bounds what the client reads from a grading instance, so that a confused or
+// MaxResponseBody bounds what the client reads from a grading instance, so that a confused or
 // hostile peer cannot exhaust the caller's memory.
-const maxResponseBody = 32 << 20
+const MaxResponseBody = 32 << 20
 
-// MakeHTTPHandler serves the grading routes (listed at AddHTTPRoutes) on their own router, with
-// request IDs. A service inside the shared runtime uses AddHTTPRoutes on rt.Router instead.
-func MakeHTTPHandler(eps Endpoints, logger log.Logger) http.Handler {
-	r := httpx.NewRouter()
-	AddHTTPRoutes(r, eps, logger)
-	return httpx.WithRequestIDs(r)
-}
-
-// AddHTTPRoutes adds the grading routes to r:
-//
-//	GET  /students               200 [Student...]
-//	GET  /students/{id}          200 Student, or 404
-//	POST /students               201 Student
-//	POST /students/{id}/grades   201 Grade; Idempotency-Key makes a repeat return the first answer
-func AddHTTPRoutes(r *mux.Router, eps Endpoints, logger log.Logger) {
-	if logger == nil {
-		logger = log.NewNopLogger()
-	}
-	opts := []kithttp.ServerOption{
-		kithttp.ServerErrorEncoder(encodeHTTPError),
-		// Decode errors (bad JSON, bad ids) are the caller's mistake and already answered with a
-		// 4xx and an access-log line; only failures on our side are worth logging here.
-		kithttp.ServerErrorHandler(transport.ErrorHandlerFunc(func(ctx context.Context, err error) {
-			if httpx.StatusOf(err) >= http.StatusInternalServerError {
-				level.Error(logger).Log("msg", "HTTP transport failed", "err", err, "request_id", httpx.RequestID(ctx))
-			}
-		})),
-	}
-	r.Methods(http.MethodGet).Path("/students").Handler(kithttp.NewServer(
-		eps.ListStudentsEndpoint, decodeListStudentsRequest, encodeResponse(http.StatusOK), opts...))
-	r.Methods(http.MethodGet).Path("/students/{id}").Handler(kithttp.NewServer(
-		eps.GetStudentEndpoint, decodeGetStudentRequest, encodeResponse(http.StatusOK), opts...))
-	r.Methods(http.MethodPost).Path("/students").Handler(kithttp.NewServer(
-		eps.AddStudentEndpoint, decodeAddStudentRequest, encodeResponse(http.StatusCreated), opts...))
-	r.Methods(http.MethodPost).Path("/students/{id}/grades").Handler(kithttp.NewServer(
-		eps.AddGradeEndpoint, decodeAddGradeRequest, encodeResponse(http.StatusCreated), opts...))
-}
-
-func decodeListStudentsRequest(context.Context, *http.Request) (any, error) {
-	return ListStudentsRequest{}, nil
-}
-
-func decodeGetStudentRequest(_ context.Context, r *http.Request) (any, error) {
-	id, err := studentID(r)
-	if err != nil {
-		return nil, err
-	}
-	return GetStudentRequest{ID: id}, nil
-}
-
-func decodeAddStudentRequest(_ context.Context, r *http.Request) (any, error) {
-	var req AddStudentRequest
-	// go-kit decoders get no ResponseWriter; DecodeJSON still enforces the 1 MiB limit.
-	if err := httpx.DecodeJSON(nil, r, &req); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-func decodeAddGradeRequest(_ context.Context, r *http.Request) (any, error) {
-	id, err := studentID(r)
-	if err != nil {
-		return nil, err
-	}
-	req := AddGradeRequest{StudentID: id, IdempotencyKey: r.Header.Get(IdempotencyKeyHeader)}
-	if err := httpx.DecodeJSON(nil, r, &req.Grade); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-// studentID reads {id} from the path. Anything that is not a positive int names no student,
-// so it is a 404 like any unknown id, never a 500.
-func studentID(r *http.Request) (int, error) {
-	id, err := strconv.Atoi(mux.Vars(r)["id"])
-	if err != nil || id <= 0 {
-		return 0, ErrStudentNotFound
-	}
-	return id, nil
-}
-
-// encodeResponse writes a successful response as JSON with status, and a business error
-// (carried by an endpoint.Failer) as the shared error body.
-func encodeResponse(status int) kithttp.EncodeResponseFunc {
-	return func(_ context.Context, w http.ResponseWriter, response any) error {
-		var body any
-		switch r := response.(type) {
-		case ListStudentsResponse:
-			if r.Err != nil {
-				httpx.WriteError(w, r.Err)
-				return nil
-			}
-			if r.Students == nil {
-				r.Students = []Student{}
-			}
-			body = r.Students
-		case GetStudentResponse:
-			body = r.Student
-			if r.Err != nil {
-				httpx.WriteError(w, r.Err)
-				return nil
-			}
-		case AddStudentResponse:
-			body = r.Student
-			if r.Err != nil {
-				httpx.WriteError(w, r.Err)
-				return nil
-			}
-		case AddGradeResponse:
-			body = r.Grade
-			if r.Err != nil {
-				httpx.WriteError(w, r.Err)
-				return nil
-			}
-		default:
-			return fmt.Errorf("grading: no HTTP encoding for %T", response)
-		}
-		httpx.WriteJSON(w, status, body)
-		return nil
-	}
-}
-
-func encodeHTTPError(_ context.Context, err error, w http.ResponseWriter) {
-	httpx.WriteError(w, err)
-}
-
-// MakeHTTPClientEndpoints returns Endpoints that call the grading instance at instance
+// MakeHTTPClientEndpoints returns grading.Endpoints that call the grading instance at instance
 // ("host:port", as go-kit sd hands it out, or a base URL) through client. Business errors come
 // back as the same domain errors the local service returns, inside the response; transport
 // failures (refused, timeouts, 5xx, garbled answers) are the endpoint's error, so that circuit
 // breakers and retries act on them and only on them.
-func MakeHTTPClientEndpoints(instance string, client *http.Client) (Endpoints, error) {
+func MakeHTTPClientEndpoints(instance string, client *http.Client) (grading.Endpoints, error) {
 	if !strings.Contains(instance, "://") {
 		instance = "http://" + instance
 	}
 	u, err := url.Parse(instance)
 	if err != nil {
-		return Endpoints{}, fmt.Errorf("grading instance %q: %w", instance, err)
+		return grading.Endpoints{}, fmt.Errorf("grading instance %q: %w", instance, err)
 	}
 	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return Endpoints{}, fmt.Errorf("grading instance %q: want host:port or an http URL", instance)
+		return grading.Endpoints{}, fmt.Errorf("grading instance %q: want host:port or an http URL", instance)
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -179,7 +46,7 @@ func MakeHTTPClientEndpoints(instance string, client *http.Client) (Endpoints, e
 		client: client,
 		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
-	return Endpoints{
+	return grading.Endpoints{
 		ListStudentsEndpoint: c.listStudents,
 		GetStudentEndpoint:   c.getStudent,
 		AddStudentEndpoint:   c.addStudent,
@@ -196,7 +63,7 @@ type httpClient struct {
 }
 
 func (c *httpClient) listStudents(ctx context.Context, _ any) (any, error) {
-	var resp ListStudentsResponse
+	var resp grading.ListStudentsResponse
 	resp.Err = c.do(ctx, http.MethodGet, "/students", nil, "", http.StatusOK, &resp.Students)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
@@ -205,11 +72,11 @@ func (c *httpClient) listStudents(ctx context.Context, _ any) (any, error) {
 }
 
 func (c *httpClient) getStudent(ctx context.Context, request any) (any, error) {
-	req, ok := request.(GetStudentRequest)
+	req, ok := request.(grading.GetStudentRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: GetStudent endpoint got %T", request)
 	}
-	var resp GetStudentResponse
+	var resp grading.GetStudentResponse
 	resp.Err = c.do(ctx, http.MethodGet, "/students/"+strconv.Itoa(req.ID), nil, "", http.StatusOK, &resp.Student)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
@@ -218,7 +85,7 @@ func (c *httpClient) getStudent(ctx context.Context, request any) (any, error) {
 }
 
 func (c *httpClient) addStudent(ctx context.Context, request any) (any, error) {
-	req, ok := request.(AddStudentRequest)
+	req, ok := request.(grading.AddStudentRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: AddStudent endpoint got %T", request)
 	}
@@ -226,7 +93,7 @@ func (c *httpClient) addStudent(ctx context.Context, request any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var resp AddStudentResponse
+	var resp grading.AddStudentResponse
 	resp.Err = c.do(ctx, http.MethodPost, "/students", body, "", http.StatusCreated, &resp.Student)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
@@ -235,16 +102,16 @@ func (c *httpClient) addStudent(ctx context.Context, request any) (any, error) {
 }
 
 func (c *httpClient) addGrade(ctx context.Context, request any) (any, error) {
-	req, ok := request.(AddGradeRequest)
+	req, ok := request.(grading.AddGradeRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: AddGrade endpoint got %T", request)
 	}
 	body, err := json.Marshal(req.Grade)
 	if err != nil {
 		// Only NaN or Inf scores fail to marshal: answer as the service would.
-		return AddGradeResponse{Err: invalid(req.Valid(ctx))}, nil
+		return grading.AddGradeResponse{Err: errs.Fields(req.Valid(ctx))}, nil
 	}
-	var resp AddGradeResponse
+	var resp grading.AddGradeResponse
 	resp.Err = c.do(ctx, http.MethodPost, "/students/"+strconv.Itoa(req.StudentID)+"/grades", body,
 		req.IdempotencyKey, http.StatusCreated, &resp.Grade)
 	if err := transportErr(resp.Err); err != nil {
@@ -285,7 +152,7 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	}
 	httpx.SetRequestID(ctx, req)
 	if idemKey != "" {
-		req.Header.Set(IdempotencyKeyHeader, idemKey)
+		req.Header.Set(idempotency.Header, idemKey)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -294,9 +161,9 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	buf := c.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer c.bufs.Put(buf)
-	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBody+1))
-	if rerr == nil && buf.Len() > maxResponseBody {
-		rerr = fmt.Errorf("answer is larger than %d bytes", maxResponseBody)
+	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseBody+1))
+	if rerr == nil && buf.Len() > MaxResponseBody {
+		rerr = fmt.Errorf("answer is larger than %d bytes", MaxResponseBody)
 	}
 	if rerr != nil {
 		// Whatever is left is abandoned with the connection.
@@ -336,16 +203,16 @@ func decodeHTTPError(status int, body []byte) error {
 	_ = json.Unmarshal(body, &eb)
 	switch status {
 	case http.StatusNotFound:
-		return ErrStudentNotFound
+		return grading.ErrStudentNotFound
 	case http.StatusConflict:
-		return ErrIdempotencyConflict
+		return grading.ErrIdempotencyConflict
 	case http.StatusUnauthorized:
-		return &Error{Msg: nonEmpty(eb.Error, "unauthorized"), Kind: errs.ErrUnauthorized}
+		return errs.New(errs.ErrUnauthorized, nonEmpty(eb.Error, "unauthorized"))
 	default:
 		if len(eb.Fields) > 0 {
 			return errs.FieldErrors(eb.Fields)
 		}
-		return &Error{Msg: nonEmpty(eb.Error, http.StatusText(status)), Kind: errs.ErrInvalid}
+		return errs.New(errs.ErrInvalid, nonEmpty(eb.Error, http.StatusText(status)))
 	}
 }
 

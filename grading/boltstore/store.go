@@ -1,4 +1,4 @@
-package grading
+package boltstore
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/gradebook/gradebook/grading"
 )
 
 // Bucket names. Students are keyed by their ID as 8 big-endian bytes, so that a cursor walks
@@ -20,22 +22,22 @@ const (
 	bucketIdempotency = "idempotency"
 )
 
-// BoltStore is the Store in a single bbolt file. Every write is one transaction that bbolt
+// Store is a grading.Store in a single bbolt file. Every write is one transaction that bbolt
 // fsyncs before Update returns, so an acknowledged write survives kill -9.
-type BoltStore struct {
+type Store struct {
 	db *bolt.DB
 }
 
 // idempotencyRecord is what an Idempotency-Key remembers: the request it was first used for
 // and the answer given.
 type idempotencyRecord struct {
-	StudentID int   `json:"studentId"`
-	Grade     Grade `json:"grade"`
+	StudentID int           `json:"studentId"`
+	Grade     grading.Grade `json:"grade"`
 }
 
-// OpenBoltStore opens (creating if needed) the store file at path. It fails rather than waits
+// Open opens (creating if needed) the store file at path. It fails rather than waits
 // when another process holds the file.
-func OpenBoltStore(path string) (*BoltStore, error) {
+func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("grading store: %w", err)
 	}
@@ -56,7 +58,7 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("grading store %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return &Store{db: db}, nil
 }
 
 func studentKey(id int) []byte {
@@ -65,12 +67,12 @@ func studentKey(id int) []byte {
 	return k[:]
 }
 
-// ListStudents implements Store.
-func (s *BoltStore) ListStudents(ctx context.Context) ([]Student, error) {
-	students := []Student{}
+// ListStudents implements grading.Store.
+func (s *Store) ListStudents(ctx context.Context) ([]grading.Student, error) {
+	students := []grading.Student{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketStudents)).ForEach(func(_, v []byte) error {
-			var st Student
+			var st grading.Student
 			if err := json.Unmarshal(v, &st); err != nil {
 				return fmt.Errorf("corrupt student record: %w", err)
 			}
@@ -84,28 +86,28 @@ func (s *BoltStore) ListStudents(ctx context.Context) ([]Student, error) {
 	return students, nil
 }
 
-// GetStudent implements Store.
-func (s *BoltStore) GetStudent(ctx context.Context, id int) (Student, error) {
-	var st Student
+// GetStudent implements grading.Store.
+func (s *Store) GetStudent(ctx context.Context, id int) (grading.Student, error) {
+	var st grading.Student
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getStudent(tx, id, &st)
 	})
 	if err != nil {
-		if errors.Is(err, ErrStudentNotFound) {
-			return Student{}, err
+		if errors.Is(err, grading.ErrStudentNotFound) {
+			return grading.Student{}, err
 		}
-		return Student{}, fmt.Errorf("grading store: get student %d: %w", id, err)
+		return grading.Student{}, fmt.Errorf("grading store: get student %d: %w", id, err)
 	}
 	return st, nil
 }
 
-func getStudent(tx *bolt.Tx, id int, st *Student) error {
+func getStudent(tx *bolt.Tx, id int, st *grading.Student) error {
 	if id <= 0 {
-		return ErrStudentNotFound
+		return grading.ErrStudentNotFound
 	}
 	v := tx.Bucket([]byte(bucketStudents)).Get(studentKey(id))
 	if v == nil {
-		return ErrStudentNotFound
+		return grading.ErrStudentNotFound
 	}
 	if err := json.Unmarshal(v, st); err != nil {
 		return fmt.Errorf("corrupt student record: %w", err)
@@ -113,7 +115,7 @@ func getStudent(tx *bolt.Tx, id int, st *Student) error {
 	return nil
 }
 
-func putStudent(tx *bolt.Tx, st Student) error {
+func putStudent(tx *bolt.Tx, st grading.Student) error {
 	st.Average = nil // computed on read, never stored
 	v, err := json.Marshal(st)
 	if err != nil {
@@ -122,9 +124,9 @@ func putStudent(tx *bolt.Tx, st Student) error {
 	return tx.Bucket([]byte(bucketStudents)).Put(studentKey(st.ID), v)
 }
 
-// CreateStudent implements Store.
-func (s *BoltStore) CreateStudent(ctx context.Context, firstName, lastName string) (Student, error) {
-	st := Student{FirstName: firstName, LastName: lastName, Grades: []Grade{}}
+// CreateStudent implements grading.Store.
+func (s *Store) CreateStudent(ctx context.Context, firstName, lastName string) (grading.Student, error) {
+	st := grading.Student{FirstName: firstName, LastName: lastName, Grades: []grading.Grade{}}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		seq, err := tx.Bucket([]byte(bucketStudents)).NextSequence()
 		if err != nil {
@@ -134,15 +136,15 @@ func (s *BoltStore) CreateStudent(ctx context.Context, firstName, lastName strin
 		return putStudent(tx, st)
 	})
 	if err != nil {
-		return Student{}, fmt.Errorf("grading store: create student: %w", err)
+		return grading.Student{}, fmt.Errorf("grading store: create student: %w", err)
 	}
 	return st, nil
 }
 
-// AddGrade implements Store. The grade and its idempotency key are written in one
+// AddGrade implements grading.Store. The grade and its idempotency key are written in one
 // transaction, so a crash can never keep one without the other.
-func (s *BoltStore) AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error) {
-	var answer Grade
+func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, idempotencyKey string) (grading.Grade, error) {
+	var answer grading.Grade
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		idem := tx.Bucket([]byte(bucketIdempotency))
 		if idempotencyKey != "" {
@@ -152,13 +154,13 @@ func (s *BoltStore) AddGrade(ctx context.Context, studentID int, g Grade, idempo
 					return fmt.Errorf("corrupt idempotency record: %w", err)
 				}
 				if rec.StudentID != studentID || rec.Grade != g {
-					return ErrIdempotencyConflict
+					return grading.ErrIdempotencyConflict
 				}
 				answer = rec.Grade
 				return nil
 			}
 		}
-		var st Student
+		var st grading.Student
 		if err := getStudent(tx, studentID, &st); err != nil {
 			return err
 		}
@@ -179,17 +181,17 @@ func (s *BoltStore) AddGrade(ctx context.Context, studentID int, g Grade, idempo
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrStudentNotFound) || errors.Is(err, ErrIdempotencyConflict) {
-			return Grade{}, err
+		if errors.Is(err, grading.ErrStudentNotFound) || errors.Is(err, grading.ErrIdempotencyConflict) {
+			return grading.Grade{}, err
 		}
-		return Grade{}, fmt.Errorf("grading store: add grade to student %d: %w", studentID, err)
+		return grading.Grade{}, fmt.Errorf("grading store: add grade to student %d: %w", studentID, err)
 	}
 	return answer, nil
 }
 
-// SeedIfEmpty implements Store. The emptiness check and every student are one transaction: a
+// SeedIfEmpty implements grading.Store. The emptiness check and every student are one transaction: a
 // failure or a crash anywhere in it leaves the store as it was, and two seeds cannot interleave.
-func (s *BoltStore) SeedIfEmpty(ctx context.Context, students []Student) (int, error) {
+func (s *Store) SeedIfEmpty(ctx context.Context, students []grading.Student) (int, error) {
 	added := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketStudents))
@@ -201,7 +203,7 @@ func (s *BoltStore) SeedIfEmpty(ctx context.Context, students []Student) (int, e
 			if err != nil {
 				return err
 			}
-			st := Student{ID: int(seq), FirstName: d.FirstName, LastName: d.LastName, Grades: append([]Grade{}, d.Grades...)}
+			st := grading.Student{ID: int(seq), FirstName: d.FirstName, LastName: d.LastName, Grades: append([]grading.Grade{}, d.Grades...)}
 			if err := putStudent(tx, st); err != nil {
 				return fmt.Errorf("student %d (%s %s): %w", st.ID, st.FirstName, st.LastName, err)
 			}
@@ -215,8 +217,8 @@ func (s *BoltStore) SeedIfEmpty(ctx context.Context, students []Student) (int, e
 	return added, nil
 }
 
-// Check implements Checker: it fails once the store is closed or the file cannot be read.
-func (s *BoltStore) Check(ctx context.Context) error {
+// Ping implements grading.Pinger: it fails once the store is closed or the file cannot be read.
+func (s *Store) Ping(ctx context.Context) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketStudents)) == nil {
 			return errors.New("grading store: students bucket is missing")
@@ -225,5 +227,5 @@ func (s *BoltStore) Check(ctx context.Context) error {
 	})
 }
 
-// Close implements Store.
-func (s *BoltStore) Close() error { return s.db.Close() }
+// Close implements grading.Store.
+func (s *Store) Close() error { return s.db.Close() }

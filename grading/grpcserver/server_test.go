@@ -1,4 +1,4 @@
-package grading
+package grpcserver_test
 
 import (
 	"context"
@@ -15,8 +15,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/grading/gradingtest"
+	"github.com/gradebook/gradebook/grading/grpcserver"
 	"github.com/gradebook/gradebook/grading/pb"
 	"github.com/gradebook/gradebook/pkg/errs"
+	"github.com/gradebook/gradebook/pkg/grpcx"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -42,19 +47,19 @@ func (s *stubService) answer(ctx context.Context) error {
 	return s.err
 }
 
-func (s *stubService) ListStudents(ctx context.Context) ([]Student, error) {
+func (s *stubService) ListStudents(ctx context.Context) ([]grading.Student, error) {
 	return nil, s.answer(ctx)
 }
 
-func (s *stubService) GetStudent(ctx context.Context, id int) (Student, error) {
-	return Student{ID: id, FirstName: "A", LastName: "B", Grades: []Grade{}}, s.answer(ctx)
+func (s *stubService) GetStudent(ctx context.Context, id int) (grading.Student, error) {
+	return grading.Student{ID: id, FirstName: "A", LastName: "B", Grades: []grading.Grade{}}, s.answer(ctx)
 }
 
-func (s *stubService) AddStudent(ctx context.Context, first, last string) (Student, error) {
-	return Student{ID: 1, FirstName: first, LastName: last, Grades: []Grade{}}, s.answer(ctx)
+func (s *stubService) AddStudent(ctx context.Context, first, last string) (grading.Student, error) {
+	return grading.Student{ID: 1, FirstName: first, LastName: last, Grades: []grading.Grade{}}, s.answer(ctx)
 }
 
-func (s *stubService) AddGrade(ctx context.Context, _ int, g Grade, _ string) (Grade, error) {
+func (s *stubService) AddGrade(ctx context.Context, _ int, g grading.Grade, _ string) (grading.Grade, error) {
 	return g, s.answer(ctx)
 }
 
@@ -69,30 +74,30 @@ func TestGRPCErrorMapping(t *testing.T) {
 		transport bool // the endpoint fails rather than answering a business error
 		check     func(error) bool
 	}{
-		{"not found", ErrStudentNotFound, codes.NotFound, false, func(err error) bool { return errors.Is(err, ErrStudentNotFound) }},
+		{"not found", grading.ErrStudentNotFound, codes.NotFound, false, func(err error) bool { return errors.Is(err, grading.ErrStudentNotFound) }},
 		{"field errors", errs.FieldErrors{"title": "is required", "score": "must be from 0 to 100, not 101"}, codes.InvalidArgument, false,
 			func(err error) bool {
 				var fe errs.FieldErrors
 				return errors.As(err, &fe) && errors.Is(err, errs.ErrInvalid) && len(fe) == 2 &&
 					fe["title"] == "is required" && fe["score"] == "must be from 0 to 100, not 101"
 			}},
-		{"invalid without fields", &Error{Msg: "bad", Kind: errs.ErrInvalid}, codes.InvalidArgument, false,
+		{"invalid without fields", errs.New(errs.ErrInvalid, "bad"), codes.InvalidArgument, false,
 			func(err error) bool { return errors.Is(err, errs.ErrInvalid) && err.Error() == "bad" }},
-		{"idempotency conflict", ErrIdempotencyConflict, codes.AlreadyExists, false, func(err error) bool { return errors.Is(err, ErrIdempotencyConflict) }},
-		{"unauthorized", &Error{Msg: "who are you", Kind: errs.ErrUnauthorized}, codes.Unauthenticated, false,
+		{"idempotency conflict", grading.ErrIdempotencyConflict, codes.AlreadyExists, false, func(err error) bool { return errors.Is(err, grading.ErrIdempotencyConflict) }},
+		{"unauthorized", errs.New(errs.ErrUnauthorized, "who are you"), codes.Unauthenticated, false,
 			func(err error) bool { return errors.Is(err, errs.ErrUnauthorized) && err.Error() == "who are you" }},
-		{"unavailable", &Error{Msg: "store closed", Kind: errs.ErrUnavailable}, codes.Unavailable, true, nil},
+		{"unavailable", errs.New(errs.ErrUnavailable, "store closed"), codes.Unavailable, true, nil},
 		{"unknown failure", errors.New("disk on fire"), codes.Internal, true, nil},
 		{"panic", errPanic, codes.Internal, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := &stubService{err: tc.err}
-			if st := toGRPCStatus(tc.err); tc.err != errPanic && st.Code() != tc.code {
-				t.Errorf("toGRPCStatus(%v) = %v, want %v", tc.err, st.Code(), tc.code)
+			if st := grpcx.StatusOf(tc.err); tc.err != errPanic && st.Code() != tc.code {
+				t.Errorf("grpcx.StatusOf(%v) = %v, want %v", tc.err, st.Code(), tc.code)
 			}
-			eps := newGRPCClient(t, svc, "")
-			resp, err := eps.GetStudentEndpoint(context.Background(), GetStudentRequest{ID: 1})
+			eps := gradingtest.GRPCClient(t, svc, "")
+			resp, err := eps.GetStudentEndpoint(context.Background(), grading.GetStudentRequest{ID: 1})
 			if tc.transport {
 				if err == nil || status.Code(err) != tc.code {
 					t.Fatalf("endpoint = %v, %v; want a transport failure with code %v", resp, err, tc.code)
@@ -105,17 +110,17 @@ func TestGRPCErrorMapping(t *testing.T) {
 			if err != nil {
 				t.Fatalf("endpoint failed with %v; a business error must come inside the response", err)
 			}
-			if got := resp.(GetStudentResponse).Err; !tc.check(got) {
+			if got := resp.(grading.GetStudentResponse).Err; !tc.check(got) {
 				t.Errorf("the client got %#v (%v)", got, got)
 			}
-			// And through the Service interface, as a caller sees it.
+			// And through the grading.Service interface, as a caller sees it.
 			if _, err := eps.GetStudent(context.Background(), 1); !tc.check(err) {
 				t.Errorf("GetStudent = %v", err)
 			}
 		})
 	}
 	// The server keeps serving after a panic.
-	eps := newGRPCClient(t, &stubService{err: errPanic}, "")
+	eps := gradingtest.GRPCClient(t, &stubService{err: errPanic}, "")
 	for range 2 {
 		if _, err := eps.ListStudents(context.Background()); status.Code(err) != codes.Internal {
 			t.Fatalf("after a panic: %v", err)
@@ -125,15 +130,15 @@ func TestGRPCErrorMapping(t *testing.T) {
 
 func TestGRPCRequestIDBothWays(t *testing.T) {
 	svc := &stubService{seen: make(chan string, 1)}
-	addr := startGRPC(t, svc, "")
-	conn, err := DialGRPC(addr, "")
+	addr := gradingtest.ServeGRPC(t, svc, "")
+	conn, err := gradingclient.DialGRPC(addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 
 	// Through the client endpoints, the ID in the context reaches the service.
-	eps := MakeGRPCClientEndpoints(conn)
+	eps := gradingclient.MakeGRPCClientEndpoints(conn)
 	if _, err := eps.GetStudent(httpx.WithRequestID(context.Background(), "trace-me-7"), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +152,13 @@ func TestGRPCRequestIDBothWays(t *testing.T) {
 	} {
 		ctx := context.Background()
 		if tc.sent != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, tc.sent)
+			ctx = metadata.AppendToOutgoingContext(ctx, grpcx.RequestIDMetadata, tc.sent)
 		}
 		var header metadata.MD
 		if err := conn.Invoke(ctx, pb.Grading_GetStudent_FullMethodName, &pb.GetStudentRequest{Id: 1}, &pb.GetStudentResponse{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
-		got := header.Get(RequestIDMetadata)
+		got := header.Get(grpcx.RequestIDMetadata)
 		seen := <-svc.seen
 		if len(got) != 1 || got[0] != seen || (tc.want != "" && got[0] != tc.want) || (tc.want == "" && (got[0] == "" || got[0] == tc.sent)) {
 			t.Errorf("sent %q: header %q, service saw %q; want %q (or a fresh ID)", tc.sent, got, seen, tc.want)
@@ -162,21 +167,21 @@ func TestGRPCRequestIDBothWays(t *testing.T) {
 }
 
 func TestGRPCTokenGuardsWrites(t *testing.T) {
-	addr := startGRPC(t, NewService(&memStore{}), "s3cret")
-	dial := func(token string) Service {
-		conn, err := DialGRPC(addr, token)
+	addr := gradingtest.ServeGRPC(t, gradingtest.NewService(t), "s3cret")
+	dial := func(token string) grading.Service {
+		conn, err := gradingclient.DialGRPC(addr, token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		return MakeGRPCClientEndpoints(conn)
+		return gradingclient.MakeGRPCClientEndpoints(conn)
 	}
 	ctx := context.Background()
-	for name, svc := range map[string]Service{"no token": dial(""), "wrong token": dial("guess")} {
+	for name, svc := range map[string]grading.Service{"no token": dial(""), "wrong token": dial("guess")} {
 		if _, err := svc.AddStudent(ctx, "Ada", "Lovelace"); !errors.Is(err, errs.ErrUnauthorized) {
 			t.Errorf("%s: AddStudent = %v; want unauthorized", name, err)
 		}
-		if _, err := svc.AddGrade(ctx, 1, Grade{"Q", TypeQuiz, 1}, ""); !errors.Is(err, errs.ErrUnauthorized) {
+		if _, err := svc.AddGrade(ctx, 1, grading.Grade{Title: "Q", Type: grading.TypeQuiz, Score: 1}, ""); !errors.Is(err, errs.ErrUnauthorized) {
 			t.Errorf("%s: AddGrade = %v; want unauthorized", name, err)
 		}
 		if _, err := svc.ListStudents(ctx); err != nil {
@@ -188,7 +193,7 @@ func TestGRPCTokenGuardsWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the token: %v", err)
 	}
-	if _, err := svc.AddGrade(ctx, st.ID, Grade{"Q", TypeQuiz, 1}, ""); err != nil {
+	if _, err := svc.AddGrade(ctx, st.ID, grading.Grade{Title: "Q", Type: grading.TypeQuiz, Score: 1}, ""); err != nil {
 		t.Fatalf("with the token: %v", err)
 	}
 }
@@ -204,9 +209,9 @@ func (rawCodec) Unmarshal(b []byte, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 func TestGRPCBadInput(t *testing.T) {
-	addr := startGRPC(t, NewService(&memStore{}), "")
+	addr := gradingtest.ServeGRPC(t, gradingtest.NewService(t), "")
 	// A client that would send more than the server takes.
-	conn, err := DialGRPC(addr, "", grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8<<20)))
+	conn, err := gradingclient.DialGRPC(addr, "", grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +238,9 @@ func TestGRPCBadInput(t *testing.T) {
 		})
 	}
 	// Through the client, an oversized request is the caller's mistake, not the instance's.
-	eps := MakeGRPCClientEndpoints(conn)
-	resp, err := eps.AddStudentEndpoint(context.Background(), AddStudentRequest{FirstName: strings.Repeat("x", 2<<20), LastName: "Y"})
-	if err != nil || !errors.Is(resp.(AddStudentResponse).Err, errs.ErrInvalid) {
+	eps := gradingclient.MakeGRPCClientEndpoints(conn)
+	resp, err := eps.AddStudentEndpoint(context.Background(), grading.AddStudentRequest{FirstName: strings.Repeat("x", 2<<20), LastName: "Y"})
+	if err != nil || !errors.Is(resp.(grading.AddStudentResponse).Err, errs.ErrInvalid) {
 		t.Fatalf("oversized AddStudent = %v, %v; want a business ErrInvalid", resp, err)
 	}
 	// Ids beyond any student are NOT_FOUND, never a panic.
@@ -248,10 +253,10 @@ func TestGRPCBadInput(t *testing.T) {
 }
 
 func TestGRPCCancelledCallIsTheCallersError(t *testing.T) {
-	eps := newGRPCClient(t, &stubService{}, "")
+	eps := gradingtest.GRPCClient(t, &stubService{}, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := eps.GetStudentEndpoint(ctx, GetStudentRequest{ID: 1})
+	_, err := eps.GetStudentEndpoint(ctx, grading.GetStudentRequest{ID: 1})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call = %v; want context.Canceled, which breakers and retries ignore", err)
 	}
@@ -268,22 +273,22 @@ func FuzzGRPCAddGrade(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "Quiz 1", Type: TypeQuiz, Score: 85}})
+	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85}})
 	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: " ", Type: "Exam", Score: math.NaN()}, IdempotencyKey: "k"})
-	seed(&pb.AddGradeRequest{StudentId: math.MaxInt64, Grade: &pb.Grade{Title: "T", Type: TypeTest, Score: math.Inf(1)}})
+	seed(&pb.AddGradeRequest{StudentId: math.MaxInt64, Grade: &pb.Grade{Title: "T", Type: grading.TypeTest, Score: math.Inf(1)}})
 	seed(&pb.AddGradeRequest{StudentId: -1})
-	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "T", Type: TypeHomework, Score: 100}, IdempotencyKey: strings.Repeat("k", 300)})
+	seed(&pb.AddGradeRequest{StudentId: 1, Grade: &pb.Grade{Title: "T", Type: grading.TypeHomework, Score: 100}, IdempotencyKey: strings.Repeat("k", 300)})
 	f.Add([]byte{0x12, 0x02, 0x0a})
-	srv := NewGRPCServer(MakeServerEndpoints(NewService(&memStore{students: []Student{{ID: 1, FirstName: "A", LastName: "B"}}})), nil)
+	srv := grpcserver.NewServer(grading.MakeServerEndpoints(newOneStudentService(f)), nil)
 	f.Fuzz(func(t *testing.T, wire []byte) {
 		var req pb.AddGradeRequest
 		if proto.Unmarshal(wire, &req) != nil {
-			return // RegisterGRPCServer answers undecodable messages InvalidArgument (TestGRPCBadInput)
+			return // Register answers undecodable messages InvalidArgument (TestGRPCBadInput)
 		}
 		resp, err := srv.AddGrade(context.Background(), &req)
 		switch code := status.Code(err); code {
 		case codes.OK:
-			g := gradeFromPB(resp.GetGrade())
+			g := pb.ToGrade(resp.GetGrade())
 			if len(g.Valid(context.Background())) > 0 || g.Title != strings.TrimSpace(g.Title) {
 				t.Fatalf("accepted an invalid grade %+v from %v", g, fmt.Sprint(&req))
 			}
@@ -292,4 +297,13 @@ func FuzzGRPCAddGrade(f *testing.F) {
 			t.Fatalf("AddGrade(%v) = %v", fmt.Sprint(&req), err)
 		}
 	})
+}
+
+// newOneStudentService is the service over a store that holds one student, ID 1.
+func newOneStudentService(t testing.TB) grading.Service {
+	svc := gradingtest.NewService(t)
+	if _, err := svc.AddStudent(context.Background(), "A", "B"); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

@@ -1,4 +1,4 @@
-package grading
+package server
 
 import (
 	"context"
@@ -15,6 +15,10 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/boltstore"
+	"github.com/gradebook/gradebook/grading/grpcserver"
+	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
@@ -27,6 +31,8 @@ const (
 	DefaultName       = "grading"
 	// StoreFile is the store's file name under -data.
 	StoreFile = "grading.db"
+	// checkTimeout bounds the store check behind /health and the gRPC health check.
+	checkTimeout = 2 * time.Second
 )
 
 // Run runs the grading service until ctx ends. args are the command-line flags (without the
@@ -57,13 +63,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	// The store is opened before the listener is bound so that a store another process holds
 	// fails the start before anything is registered.
-	store, err := OpenBoltStore(filepath.Join(cfg.Data, StoreFile))
+	store, err := boltstore.Open(filepath.Join(cfg.Data, StoreFile))
 	if err != nil {
 		return err
 	}
 	var seeded int
 	if *demo {
-		if seeded, err = SeedDemo(ctx, store); err != nil {
+		if seeded, err = grading.SeedDemo(ctx, store); err != nil {
 			return errors.Join(err, store.Close())
 		}
 	}
@@ -83,18 +89,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if seeded > 0 {
 		level.Info(logger).Log("msg", "seeded the demo students into an empty store", "students", seeded)
 	}
-	var svc Service = NewService(store)
-	svc = LoggingMiddleware(logger)(svc)
-	svc = InstrumentingMiddleware(rt.Metrics)(svc)
-	RegisterGauges(rt.Metrics, store)
-	eps := MakeServerEndpoints(svc)
-	AddHTTPRoutes(rt.Router, eps, logger)
-	ready := func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	svc := grading.NewService(store)
+	svc = grading.LoggingMiddleware(logger)(svc)
+	svc = grading.InstrumentingMiddleware(rt.Metrics)(svc)
+	grading.RegisterGauges(rt.Metrics, store)
+	eps := grading.MakeServerEndpoints(svc)
+	httpserver.AddRoutes(rt.Router, eps, logger)
+	ready := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
-		return store.Check(cctx)
+		return store.Ping(ctx)
 	}
-	rt.SetReady(ready)
+	rt.SetReady(func() error { return ready(context.Background()) })
 	// Consumers pick a transport by tag: the HTTP registration (the runtime's own) says http,
 	// the gRPC one grpc.
 	rt.Tag("http")
@@ -106,11 +112,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // service, tagged grpc, until ctx ends or the runtime shuts down. Then it deregisters, reports
 // NOT_SERVING, and stops gracefully: in-flight calls get GRPCStopTimeout to finish before the
 // rest are cut off. The runtime's shutdown waits for all of it before the store is closed.
-func serveGRPC(ctx context.Context, rt *service.Runtime, ln net.Listener, eps Endpoints, ready func() error) {
+func serveGRPC(ctx context.Context, rt *service.Runtime, ln net.Listener, eps grading.Endpoints, ready func(context.Context) error) {
 	logger := log.With(rt.Logger, "transport", "grpc")
-	srv := grpc.NewServer(GRPCServerOptions(rt.Config.Token, logger)...)
-	RegisterGRPCServer(srv, NewGRPCServer(eps, logger))
-	hs := NewGRPCHealth(ready)
+	srv := grpc.NewServer(grpcserver.ServerOptions(rt.Config.Token, logger)...)
+	grpcserver.Register(srv, eps, logger)
+	hs := grpcserver.NewHealth(ready)
 	healthpb.RegisterHealthServer(srv, hs)
 
 	served := make(chan error, 1)

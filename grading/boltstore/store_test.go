@@ -1,16 +1,20 @@
-package grading
+package boltstore_test
 
 import (
 	"context"
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/boltstore"
+	"github.com/gradebook/gradebook/grading/gradingtest"
 )
 
 func TestBoltStoreKeepsEverythingAcrossReopen(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), StoreFile)
-	s, err := OpenBoltStore(path)
+	path := filepath.Join(t.TempDir(), "grading.db")
+	s, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,23 +23,23 @@ func TestBoltStoreKeepsEverythingAcrossReopen(t *testing.T) {
 	if a.ID != 1 || b.ID != 2 {
 		t.Fatalf("IDs = %d, %d; want 1, 2", a.ID, b.ID)
 	}
-	q1 := Grade{"Quiz 1", TypeQuiz, 85}
+	q1 := grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85}
 	if _, err := s.AddGrade(ctx, a.ID, q1, "key-1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Check(ctx); err == nil {
+	if err := s.Ping(ctx); err == nil {
 		t.Error("Check() on a closed store = nil, want an error (so /health turns critical)")
 	}
 
-	s, err = OpenBoltStore(path)
+	s, err = boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Check(ctx); err != nil {
+	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Check() = %v", err)
 	}
 	got, err := s.GetStudent(ctx, a.ID)
@@ -62,10 +66,10 @@ func TestBoltStoreKeepsEverythingAcrossReopen(t *testing.T) {
 
 func TestBoltStoreIdempotency(t *testing.T) {
 	ctx := context.Background()
-	s := newBoltStore(t)
+	s := gradingtest.NewStore(t)
 	a, _ := s.CreateStudent(ctx, "Averill", "Simen")
 	b, _ := s.CreateStudent(ctx, "Marge", "Garrard")
-	g := Grade{"Quiz 3", TypeQuiz, 90}
+	g := grading.Grade{Title: "Quiz 3", Type: grading.TypeQuiz, Score: 90}
 	for i := 0; i < 3; i++ {
 		if got, err := s.AddGrade(ctx, a.ID, g, "same"); err != nil || got != g {
 			t.Fatalf("attempt %d: %v, %v", i, got, err)
@@ -74,11 +78,11 @@ func TestBoltStoreIdempotency(t *testing.T) {
 	if st, _ := s.GetStudent(ctx, a.ID); len(st.Grades) != 1 {
 		t.Errorf("three posts with one key stored %d grades, want 1", len(st.Grades))
 	}
-	if _, err := s.AddGrade(ctx, a.ID, Grade{"Quiz 3", TypeQuiz, 91}, "same"); !errors.Is(err, ErrIdempotencyConflict) {
-		t.Errorf("same key, different grade: %v, want ErrIdempotencyConflict", err)
+	if _, err := s.AddGrade(ctx, a.ID, grading.Grade{Title: "Quiz 3", Type: grading.TypeQuiz, Score: 91}, "same"); !errors.Is(err, grading.ErrIdempotencyConflict) {
+		t.Errorf("same key, different grade: %v, want grading.ErrIdempotencyConflict", err)
 	}
-	if _, err := s.AddGrade(ctx, b.ID, g, "same"); !errors.Is(err, ErrIdempotencyConflict) {
-		t.Errorf("same key, different student: %v, want ErrIdempotencyConflict", err)
+	if _, err := s.AddGrade(ctx, b.ID, g, "same"); !errors.Is(err, grading.ErrIdempotencyConflict) {
+		t.Errorf("same key, different student: %v, want grading.ErrIdempotencyConflict", err)
 	}
 	// Without a key every post is a new grade.
 	s.AddGrade(ctx, b.ID, g, "")
@@ -87,7 +91,7 @@ func TestBoltStoreIdempotency(t *testing.T) {
 		t.Errorf("two posts without a key stored %d grades, want 2", len(st.Grades))
 	}
 	// A key used on an unknown student is not remembered.
-	if _, err := s.AddGrade(ctx, 99, g, "fresh"); !errors.Is(err, ErrStudentNotFound) {
+	if _, err := s.AddGrade(ctx, 99, g, "fresh"); !errors.Is(err, grading.ErrStudentNotFound) {
 		t.Errorf("unknown student: %v", err)
 	}
 	if _, err := s.AddGrade(ctx, a.ID, g, "fresh"); err != nil {
@@ -96,16 +100,16 @@ func TestBoltStoreIdempotency(t *testing.T) {
 }
 
 func TestBoltStoreRefusesASecondOpener(t *testing.T) {
-	path := filepath.Join(t.TempDir(), StoreFile)
-	s, err := OpenBoltStore(path)
+	path := filepath.Join(t.TempDir(), "grading.db")
+	s, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	// bbolt's lock is per file descriptor (flock), so a second open in this process contends
 	// like a second process would; Options.Timeout makes it fail instead of hanging.
-	if s2, err := OpenBoltStore(path); err == nil {
+	if s2, err := boltstore.Open(path); err == nil {
 		s2.Close()
-		t.Fatal("a second OpenBoltStore on a held file succeeded; two writers would corrupt it")
+		t.Fatal("a second Open on a held file succeeded; two writers would corrupt it")
 	}
 }

@@ -1,12 +1,17 @@
-package grading
+package httpserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingtest"
+	"github.com/gradebook/gradebook/grading/httpserver"
 )
 
 // fuzzPost sends body to path through the full handler and checks what any input must get: a
@@ -38,18 +43,18 @@ func FuzzDecodeGrade(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	h := MakeHTTPHandler(MakeServerEndpoints(NewService(&memStore{students: []Student{{ID: 1, FirstName: "A", LastName: "B"}}})), nil)
+	h := httpserver.NewHandler(grading.MakeServerEndpoints(newOneStudentService(f)), nil)
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := fuzzPost(t, h, "/students/1/grades", body, http.StatusCreated)
 		if rec.Code != http.StatusCreated {
 			return
 		}
-		var g Grade
+		var g grading.Grade
 		if err := json.Unmarshal(rec.Body.Bytes(), &g); err != nil {
 			t.Fatal(err)
 		}
 		if math.IsNaN(g.Score) || g.Score < 0 || g.Score > 100 || strings.TrimSpace(g.Title) != g.Title || g.Title == "" ||
-			(g.Type != TypeQuiz && g.Type != TypeTest && g.Type != TypeHomework) {
+			(g.Type != grading.TypeQuiz && g.Type != grading.TypeTest && g.Type != grading.TypeHomework) {
 			t.Fatalf("accepted an invalid grade %+v from %q", g, body)
 		}
 	})
@@ -65,13 +70,13 @@ func FuzzDecodeStudent(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	h := MakeHTTPHandler(MakeServerEndpoints(NewService(&memStore{})), nil)
+	h := httpserver.NewHandler(grading.MakeServerEndpoints(gradingtest.NewService(f)), nil)
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := fuzzPost(t, h, "/students", body, http.StatusCreated)
 		if rec.Code != http.StatusCreated {
 			return
 		}
-		var st Student
+		var st grading.Student
 		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 			t.Fatal(err)
 		}
@@ -79,4 +84,13 @@ func FuzzDecodeStudent(f *testing.F) {
 			t.Fatalf("accepted %+v from %q", st, body)
 		}
 	})
+}
+
+// newOneStudentService is the service over a store that holds one student, ID 1.
+func newOneStudentService(t testing.TB) grading.Service {
+	svc := gradingtest.NewService(t)
+	if _, err := svc.AddStudent(context.Background(), "A", "B"); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

@@ -1,4 +1,4 @@
-package grading
+package server
 
 import (
 	"bytes"
@@ -7,52 +7,26 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// freeAddr returns a 127.0.0.1 address nothing listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer that the service's logger and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunServesAndStopsCleanly(t *testing.T) {
-	addr, data, registry := freeAddr(t), t.TempDir(), "http://"+freeAddr(t)
+	// Port 1 on loopback refuses connections: a registry that is down.
+	data, registry := t.TempDir(), "http://127.0.0.1:1"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry}, nil, &stderr)
+		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry}, nil, &stderr)
 	}()
+	addr := testkit.ServingAddr(t, &stderr, 10*time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
 	get := func(path string) (int, string) {
@@ -81,7 +55,7 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, body := get("/students")
-	var students []Student
+	var students []grading.Student
 	if code != 200 || json.Unmarshal([]byte(body), &students) != nil || len(students) != 5 {
 		t.Errorf("GET /students = %d %s; want the five demo students", code, body)
 	}

@@ -1,36 +1,54 @@
-package grading
+package boltstore_test
 
 import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/boltstore"
+	"github.com/gradebook/gradebook/grading/gradingtest"
 )
 
-// SeedIfEmpty completes memStore (main_test.go) as a Store.
-func (m *memStore) SeedIfEmpty(_ context.Context, students []Student) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.students) > 0 {
-		return 0, nil
+func TestSeedDemoOnlyIntoAnEmptyStore(t *testing.T) {
+	ctx := context.Background()
+	store := gradingtest.NewStore(t)
+	n, err := grading.SeedDemo(ctx, store)
+	if err != nil || n != 5 {
+		t.Fatalf("SeedDemo(empty) = %d, %v; want 5 students", n, err)
 	}
-	for i, d := range students {
-		m.students = append(m.students, Student{ID: i + 1, FirstName: d.FirstName, LastName: d.LastName, Grades: append([]Grade{}, d.Grades...)})
+	all, _ := store.ListStudents(ctx)
+	names := []string{}
+	for _, st := range all {
+		names = append(names, st.FirstName+" "+st.LastName)
+		if len(st.Grades) != 3 || st.Grades[0].Title != "Quiz 1" || st.Grades[1].Title != "Week 1 Homework" || st.Grades[2].Title != "Quiz 2" {
+			t.Errorf("%s %s has grades %v, want Quiz 1, Week 1 Homework, Quiz 2", st.FirstName, st.LastName, st.Grades)
+		}
 	}
-	return len(students), nil
+	if got, want := strings.Join(names, ", "), "Averill Simen, Marge Garrard, Sydnie Barber, Louie Easton, Kylee Attwood"; got != want {
+		t.Errorf("demo students = %s, want %s", got, want)
+	}
+	if n, err := grading.SeedDemo(ctx, store); n != 0 || err != nil {
+		t.Errorf("SeedDemo(non-empty) = %d, %v; want it to leave the store alone", n, err)
+	}
+	if all, _ := store.ListStudents(ctx); len(all) != 5 {
+		t.Errorf("store has %d students after a second seed, want 5", len(all))
+	}
 }
 
 func TestSeedDemoIntoBoltStore(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), StoreFile)
-	store, err := OpenBoltStore(path)
+	path := filepath.Join(t.TempDir(), "grading.db")
+	store, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := SeedDemo(ctx, store); n != 5 || err != nil {
+	if n, err := grading.SeedDemo(ctx, store); n != 5 || err != nil {
 		t.Fatalf("SeedDemo(empty) = %d, %v; want 5", n, err)
 	}
-	want := demoStudents()
+	want := grading.DemoStudents()
 	check := func(when string) {
 		t.Helper()
 		all, err := store.ListStudents(ctx)
@@ -52,18 +70,18 @@ func TestSeedDemoIntoBoltStore(t *testing.T) {
 	check("after seeding")
 
 	// A second start on the seeded store changes nothing, before and after a reopen.
-	if n, err := SeedDemo(ctx, store); n != 0 || err != nil {
+	if n, err := grading.SeedDemo(ctx, store); n != 0 || err != nil {
 		t.Errorf("SeedDemo(seeded) = %d, %v; want 0, nil", n, err)
 	}
 	check("after a second seed")
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if store, err = OpenBoltStore(path); err != nil {
+	if store, err = boltstore.Open(path); err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if n, err := SeedDemo(ctx, store); n != 0 || err != nil {
+	if n, err := grading.SeedDemo(ctx, store); n != 0 || err != nil {
 		t.Errorf("SeedDemo(seeded, reopened) = %d, %v; want 0, nil", n, err)
 	}
 	check("after a reopen and a third seed")
@@ -74,15 +92,15 @@ func TestSeedDemoIntoBoltStore(t *testing.T) {
 
 func TestSeedDemoLeavesAUsersStoreAlone(t *testing.T) {
 	ctx := context.Background()
-	store := newBoltStore(t)
+	store := gradingtest.NewStore(t)
 	if _, err := store.CreateStudent(ctx, "Only", "Student"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := SeedDemo(ctx, store); n != 0 || err != nil {
+	if n, err := grading.SeedDemo(ctx, store); n != 0 || err != nil {
 		t.Errorf("SeedDemo(a user's store) = %d, %v; want 0, nil", n, err)
 	}
 	if all, _ := store.ListStudents(ctx); len(all) != 1 || all[0].FirstName != "Only" {
-		t.Errorf("store after SeedDemo = %+v, want only the user's student", all)
+		t.Errorf("store after grading.SeedDemo = %+v, want only the user's student", all)
 	}
 }
 
@@ -90,14 +108,14 @@ func TestSeedDemoLeavesAUsersStoreAlone(t *testing.T) {
 // written before it, and not the IDs they took, so that the next start seeds in full.
 func TestSeedIfEmptyIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), StoreFile)
-	store, err := OpenBoltStore(path)
+	path := filepath.Join(t.TempDir(), "grading.db")
+	store, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The third student cannot be encoded (JSON has no NaN), so its write fails after two
 	// students and their grades were put in the same transaction.
-	poisoned := demoStudents()
+	poisoned := grading.DemoStudents()
 	poisoned[2].Grades[1].Score = math.NaN()
 	n, err := store.SeedIfEmpty(ctx, poisoned)
 	if err == nil || n != 0 {
@@ -111,7 +129,7 @@ func TestSeedIfEmptyIsAllOrNothing(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if store, err = OpenBoltStore(path); err != nil {
+	if store, err = boltstore.Open(path); err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
@@ -119,7 +137,7 @@ func TestSeedIfEmptyIsAllOrNothing(t *testing.T) {
 		t.Fatalf("after a failed seed and a reopen the store holds %d students, want none", len(all))
 	}
 	// So the next start seeds all of them, from ID 1.
-	if n, err := SeedDemo(ctx, store); n != 5 || err != nil {
+	if n, err := grading.SeedDemo(ctx, store); n != 5 || err != nil {
 		t.Fatalf("SeedDemo after a failed seed = %d, %v; want 5", n, err)
 	}
 	all, _ := store.ListStudents(ctx)

@@ -1,4 +1,4 @@
-package grading
+package server
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // fakeRegistry records what a service registers and deregisters, and knows every registered ID.
@@ -77,15 +80,15 @@ func (f *fakeRegistry) registrations() map[string]api.AgentServiceRegistration {
 // registration is tagged http. Shutdown deregisters both and closes the port.
 func TestRunServesGRPC(t *testing.T) {
 	reg := startFakeRegistry(t)
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-data", t.TempDir(),
+		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0", "-data", t.TempDir(),
 			"-registry", reg.URL, "-check-interval", "1s"}, nil, &stderr)
 	}()
+	addr := testkit.ServingAddr(t, &stderr, 10*time.Second)
 
 	var grpcReg, httpReg api.AgentServiceRegistration
 	deadline := time.Now().Add(10 * time.Second)
@@ -124,12 +127,12 @@ func TestRunServesGRPC(t *testing.T) {
 		t.Errorf("HTTP registration = %+v", httpReg)
 	}
 
-	conn, err := DialGRPC(grpcAddr, "")
+	conn, err := gradingclient.DialGRPC(grpcAddr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	students, err := MakeGRPCClientEndpoints(conn).ListStudents(ctx)
+	students, err := gradingclient.MakeGRPCClientEndpoints(conn).ListStudents(ctx)
 	if err != nil || len(students) != 5 {
 		t.Errorf("ListStudents over gRPC = %d students, %v; want the five demo students", len(students), err)
 	}

@@ -1,11 +1,10 @@
-package portal
+package gradingclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -20,9 +19,10 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/errs"
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
-// Balancing tunes how the portal reaches a dependency's instances. The zero value is not
+// Balancing tunes how a caller reaches grading's instances. The zero value is not
 // useful; start from DefaultBalancing.
 type Balancing struct {
 	// Timeout bounds one call, every retry included.
@@ -41,19 +41,13 @@ func DefaultBalancing() Balancing {
 	return Balancing{Timeout: 8 * time.Second, Attempts: 3, TripAfter: 3, Cooldown: 5 * time.Second}
 }
 
-// NewHTTPClient returns the one client the portal uses for every instance of every dependency.
-// Its idle pool is large enough that a busy portal keeps reusing connections instead of dialling
-// a new one per request, which is what starved the course's original portal.
+// NewHTTPClient returns a client for every instance of grading. Its idle pool is large enough
+// that a busy caller keeps reusing connections instead of dialling a new one per request, which
+// is what starved the course's original portal.
 func NewHTTPClient() *http.Client {
-	transport := &http.Transport{
-		Proxy:                 nil, // dependencies are always dialled directly
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+	transport := httpx.NewTransport(256)
+	transport.MaxIdleConns = 1024
+	transport.ResponseHeaderTimeout = 5 * time.Second
 	// No Client.Timeout: every call already carries the deadline of its Balancing.Timeout, and a
 	// second deadline per request would only cost a timer.
 	return &http.Client{Transport: transport}
@@ -89,16 +83,16 @@ func (s *Subscriptions) Close() {
 	s.closers = nil
 }
 
-// GradingConnector makes the client endpoints for one grading instance ("host:port", as the
+// Connector makes the client endpoints for one grading instance ("host:port", as the
 // registry lists it), and what to close once the instance has left (nil when nothing needs
 // closing). It is how a transport plugs into the load-balanced endpoints.
-type GradingConnector func(instance string) (grading.Endpoints, io.Closer, error)
+type Connector func(instance string) (grading.Endpoints, io.Closer, error)
 
 // HTTPConnector reaches each instance over HTTP+JSON through client, which keeps the
 // connections of every instance in its own pool: nothing to close per instance.
-func HTTPConnector(client *http.Client) GradingConnector {
+func HTTPConnector(client *http.Client) Connector {
 	return func(instance string) (grading.Endpoints, io.Closer, error) {
-		eps, err := grading.MakeHTTPClientEndpoints(instance, client)
+		eps, err := MakeHTTPClientEndpoints(instance, client)
 		return eps, nil, err
 	}
 }
@@ -106,22 +100,17 @@ func HTTPConnector(client *http.Client) GradingConnector {
 // GRPCConnector reaches each instance over gRPC: one *grpc.ClientConn per instance (insecure,
 // with token, when set, sent as "authorization: Bearer <token>" on every call), shared by all
 // four methods and closed when the instance leaves.
-func GRPCConnector(token string) GradingConnector {
+func GRPCConnector(token string) Connector {
 	return func(instance string) (grading.Endpoints, io.Closer, error) {
-		conn, err := grading.DialGRPC(instance, token)
+		conn, err := DialGRPC(instance, token)
 		if err != nil {
 			return grading.Endpoints{}, nil, err
 		}
-		return grading.MakeGRPCClientEndpoints(conn), conn, nil
+		return MakeGRPCClientEndpoints(conn), conn, nil
 	}
 }
 
-// NewGradingEndpoints is NewGradingEndpointsOver with the HTTP+JSON transport.
-func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
-	return NewGradingEndpointsOver(instancer, HTTPConnector(client), b, service, logger)
-}
-
-// NewGradingEndpointsOver builds grading.Endpoints whose every method is load-balanced over the
+// NewBalanced builds grading.Endpoints whose every method is load-balanced over the
 // instances instancer reports, reached through connect. One sd Endpointer holds the instances:
 // its factory connects to each instance once (one connection for all four methods, closed when
 // the instance leaves) and gives each of the instance's methods its own circuit breaker. Each
@@ -129,7 +118,7 @@ func NewGradingEndpoints(instancer sd.Instancer, client *http.Client, b Balancin
 // instance only after a transport failure and only when the call is safe to repeat (reads, and
 // grade posts that carry an Idempotency-Key). Business errors such as a 404 come back inside the
 // response (endpoint.Failer): they are answered at once, never retried, and never trip a breaker.
-func NewGradingEndpointsOver(instancer sd.Instancer, connect GradingConnector, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
+func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
 	logger = log.With(logger, "dependency", service)
 	conns := &openClosers{open: map[*trackedCloser]struct{}{}}
 	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {

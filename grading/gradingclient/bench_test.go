@@ -1,4 +1,4 @@
-package grading
+package gradingclient_test
 
 import (
 	"context"
@@ -9,6 +9,11 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+
+	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/grading/gradingtest"
+	"github.com/gradebook/gradebook/grading/httpserver"
 )
 
 // BenchmarkGetStudent measures GET /students/1 against an httptest server over the bbolt
@@ -18,18 +23,18 @@ import (
 //
 //	go test -run '^$' -bench GetStudent -benchmem ./grading
 func BenchmarkGetStudent(b *testing.B) {
-	store := newBoltStore(b)
-	if _, err := SeedDemo(context.Background(), store); err != nil {
+	store := gradingtest.NewStore(b)
+	if _, err := grading.SeedDemo(context.Background(), store); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(MakeHTTPHandler(MakeServerEndpoints(NewService(store)), log.NewNopLogger()))
+	srv := httptest.NewServer(httpserver.NewHandler(grading.MakeServerEndpoints(grading.NewService(store)), log.NewNopLogger()))
 	defer srv.Close()
 	// One idle connection per parallel caller, so that connections are reused, not churned.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 
 	b.Run("client endpoints", func(b *testing.B) {
-		eps, err := MakeHTTPClientEndpoints(srv.Listener.Addr().String(), client)
+		eps, err := gradingclient.MakeHTTPClientEndpoints(srv.Listener.Addr().String(), client)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +77,7 @@ func (c cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // request, reading the answer and decoding the student.
 func BenchmarkHTTPClientAlone(b *testing.B) {
 	body := `{"id":1,"firstName":"Averill","lastName":"Simen","grades":[{"title":"Quiz 1","type":"Quiz","score":85},{"title":"Week 1 Homework","type":"Homework","score":94},{"title":"Quiz 2","type":"Quiz","score":82}],"average":87}`
-	eps, err := MakeHTTPClientEndpoints("127.0.0.1:6000", &http.Client{Transport: cannedTransport{body}})
+	eps, err := gradingclient.MakeHTTPClientEndpoints("127.0.0.1:6000", &http.Client{Transport: cannedTransport{body}})
 	if err != nil {
 		b.Fatal(err)
 	}
