@@ -13,6 +13,12 @@ import (
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
+// Defaults of the log service's flags, as the README lists them.
+const (
+	DefaultListen = "127.0.0.1:4000"
+	DefaultName   = "log"
+)
+
 // Run runs the log service until ctx ends. args are the command-line flags (without the program
 // name); getenv supplies GRADEBOOK_* defaults. flag.ErrHelp is returned as is.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -25,7 +31,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fs.PrintDefaults()
 	}
 	var cfg config.Common
-	cfg.Bind(fs, config.Defaults{Listen: "127.0.0.1:4000", Name: "log", Data: filepath.Join("data", "log")})
+	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: filepath.Join("data", DefaultName)})
 	file := fs.String("file", "", "JSON-lines log `file` (default <-data>/gradebook.log)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err

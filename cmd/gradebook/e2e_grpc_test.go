@@ -21,7 +21,7 @@ func TestEndToEndOverGRPC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
 	}
-	bin := buildGradebook(t, t.TempDir())
+	bin := buildGradebook(t)
 	s := startSystem(t, bin, "-grading-transport", "grpc")
 	testOverGRPC(t, s, s.registry())
 }
@@ -34,7 +34,7 @@ func TestEndToEndOverGRPCOnConsul(t *testing.T) {
 	}
 	consul := registrytest.NewConsul(t) // skips loudly without CI, fails under CI=true
 	registry := "http://" + consul.Addr()
-	bin := buildGradebook(t, t.TempDir())
+	bin := buildGradebook(t)
 	s := startSystem(t, bin, "-registry", registry, "-grading-transport", "grpc")
 	testOverGRPC(t, s, registry)
 }

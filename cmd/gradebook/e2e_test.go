@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // system is a running "gradebook up": the real launcher starting the four services as real
@@ -46,15 +47,10 @@ func (s *system) output() string {
 	return s.out.String()
 }
 
-// buildGradebook builds this command once into dir.
-func buildGradebook(t *testing.T, dir string) string {
+// buildGradebook builds this command into a temp dir of the test.
+func buildGradebook(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(dir, "gradebook")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/gradebook")
 }
 
 // freeOffset finds a port offset at which all of gradebook's ports are free.
@@ -223,7 +219,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
 	}
-	bin := buildGradebook(t, t.TempDir())
+	bin := buildGradebook(t)
 	s := startSystem(t, bin, "-restart")
 
 	t.Run("all four services registered and passing", func(t *testing.T) {
@@ -440,7 +436,7 @@ func TestEndToEndWithToken(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system")
 	}
-	bin := buildGradebook(t, t.TempDir())
+	bin := buildGradebook(t)
 	s := startSystem(t, bin, "-token", "s3cret")
 
 	for _, name := range []string{"registry", "log", "grading", "portal"} {

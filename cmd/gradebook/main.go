@@ -35,16 +35,21 @@ func main() {
 	}
 }
 
-// services maps the launcher's service names to their Run functions, in start-up order.
-var services = []struct {
-	name string
+// serviceCommand is one service that "gradebook <name>" runs in this process.
+type serviceCommand struct {
+	name string // the service's own default name, which is also its command
 	run  service.RunFunc
 	what string
-}{
-	{"registry", registry.Run, "the registry: a Consul-compatible hub with health checks (:3000)"},
-	{"log", logging.Run, "the central log service (:4000)"},
-	{"grading", gradingserver.Run, "students and grades, stored in an embedded file store (:6000)"},
-	{"portal", portal.Run, "the teacher portal: web pages and the /api/v1 gateway (:5000)"},
+}
+
+// services lists the launcher's service commands, in start-up order.
+func services() []serviceCommand {
+	return []serviceCommand{
+		{registry.DefaultName, registry.Run, "the registry: a Consul-compatible hub with health checks"},
+		{logging.DefaultName, logging.Run, "the central log service"},
+		{gradingserver.DefaultName, gradingserver.Run, "students and grades, stored in an embedded file store"},
+		{portal.DefaultName, portal.Run, "the teacher portal: web pages and the /api/v1 gateway"},
+	}
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -62,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		usage(stdout)
 		return nil
 	}
-	for _, s := range services {
+	for _, s := range services() {
 		if s.name == cmd {
 			return s.run(ctx, rest, getenv, stderr)
 		}
@@ -81,8 +86,8 @@ Usage:
 
 Services:
 `)
-	for _, s := range services {
-		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.what)
+	for _, s := range services() {
+		fmt.Fprintf(w, "  %-9s %s (:%d)\n", s.name, s.what, listenPort(s.name))
 	}
 	fmt.Fprint(w, `
 Run "gradebook up -h" or "gradebook <service> -h" for the flags of each.

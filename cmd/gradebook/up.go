@@ -13,13 +13,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	gradingserver "github.com/gradebook/gradebook/grading/server"
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/portal"
+	"github.com/gradebook/gradebook/registry"
 )
 
 // upConfig is what "gradebook up" is asked to do.
@@ -57,7 +62,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout, 
 	fs.StringVar(&c.data, "data", "data", "`directory` under which each service keeps its state (data/registry, data/log, data/grading)")
 	fs.StringVar(&c.token, "token", "", "shared `secret` handed to every service (-token)")
 	fs.StringVar(&c.host, "host", "127.0.0.1", "`address` every service listens on")
-	fs.IntVar(&c.portOffset, "port-offset", 0, "add `N` to every default port (3000, 4000, 5000, 6000), to run beside another copy")
+	fs.IntVar(&c.portOffset, "port-offset", 0, "add `N` to every default port ("+defaultPorts()+"), to run beside another copy")
 	fs.StringVar(&c.gradingTransport, "grading-transport", "http", "how the portal calls grading: http or grpc")
 	fs.DurationVar(&c.checkInterval, "check-interval", time.Second, "how often the registry checks each service")
 	fs.BoolVar(&c.restart, "restart", false, "restart a service that exits on its own (after a kill -9, say)")
@@ -90,7 +95,10 @@ Flags:`)
 	if err != nil {
 		return fmt.Errorf("find this program to start the services: %w", err)
 	}
-	children := plan(c)
+	children, err := plan(c)
+	if err != nil {
+		return err
+	}
 	out := &prefixer{w: stdout}
 	fmt.Fprintf(stdout, "gradebook: starting %d services (data in %s)\n", len(children), c.data)
 	for _, ch := range children {
@@ -124,41 +132,178 @@ Flags:`)
 	return nil
 }
 
-// plan lists the processes to start, in start-up order (and stopped in reverse).
-func plan(c upConfig) []*child {
-	addr := func(port int) string { return net.JoinHostPort(c.host, strconv.Itoa(port+c.portOffset)) }
-	registry := c.registry
-	var out []*child
-	common := func(name string) []string {
-		a := []string{name, "-listen", "", "-data", filepath.Join(c.data, name), "-check-interval", c.checkInterval.String()}
-		if c.token != "" {
-			a = append(a, "-token", c.token)
+// listenAddr is one address a service listens on by default.
+type listenAddr struct {
+	service string // the service's name: its command (gradebook <name>), registered name and data directory
+	flag    string // the service's flag that sets the address
+	def     string // the default the service's own package gives it
+}
+
+// listenDefaults is the one table of the addresses the services listen on. Each is taken from the
+// service's own package, so that a service started by up and one started alone agree; up keeps
+// every port, moved by -port-offset, on -host.
+func listenDefaults() []listenAddr {
+	return []listenAddr{
+		{registry.DefaultName, "-listen", registry.DefaultListen},
+		{logging.DefaultName, "-listen", logging.DefaultListen},
+		{gradingserver.DefaultName, "-listen", gradingserver.DefaultListen},
+		{gradingserver.DefaultName, "-grpc-listen", gradingserver.DefaultGRPCListen},
+		{portal.DefaultName, "-listen", portal.DefaultListen},
+	}
+}
+
+// addrKey names a row of listenDefaults: a service and one of its flags.
+type addrKey struct{ service, flag string }
+
+// addrs are the addresses up gives the services, by service and flag.
+type addrs map[addrKey]string
+
+// placeAddrs moves every address of listenDefaults to host, its port by offset.
+func placeAddrs(host string, offset int) (addrs, error) {
+	out := addrs{}
+	for _, d := range listenDefaults() {
+		port, err := defaultPort(d)
+		if err != nil {
+			return nil, err
 		}
-		return a
+		moved := port + offset
+		if moved < 1 || moved > 65535 {
+			return nil, fmt.Errorf("-port-offset %d moves %s's %s port %d to %d, outside 1-65535", offset, d.service, d.flag, port, moved)
+		}
+		out[addrKey{d.service, d.flag}] = net.JoinHostPort(host, strconv.Itoa(moved))
 	}
-	if registry == "" {
-		hub := &child{name: "registry", listen: addr(3000)}
-		hub.args = common("registry")
-		hub.links = []string{"http://" + hub.listen + "/   (services and their health)"}
-		out = append(out, hub)
-		registry = "http://" + hub.listen
+	return out, nil
+}
+
+// of is the address of the service's flag. The names are the constants of listenDefaults, so a
+// missing one is a mistake in this file, not in the user's input.
+func (a addrs) of(service, flag string) string {
+	addr, ok := a[addrKey{service, flag}]
+	if !ok {
+		panic(fmt.Sprintf("gradebook up: no address for %s %s in listenDefaults", service, flag))
 	}
-	lg := &child{name: "log", listen: addr(4000)}
-	lg.args = append(common("log"), "-registry", registry)
-	lg.links = []string{"http://" + lg.listen + "/v1/logs"}
-	gr := &child{name: "grading", listen: addr(6000)}
-	gr.args = append(common("grading"), "-registry", registry, "-grpc-listen", addr(6001))
-	gr.links = []string{"http://" + gr.listen + "/students", "grpc://" + addr(6001) + "  (gRPC: gradebook.grading.v1.Grading)"}
-	// Grading registers its HTTP and its gRPC endpoint separately; both must pass.
-	gr.tags = []string{"http", "grpc"}
-	po := &child{name: "portal", listen: addr(5000)}
-	po.args = append(common("portal"), "-registry", registry, "-grading-transport", c.gradingTransport)
-	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
-	out = append(out, lg, gr, po)
-	for _, ch := range out {
-		ch.args[2] = ch.listen
+	return addr
+}
+
+// defaultPort is the port of a row of listenDefaults.
+func defaultPort(d listenAddr) (int, error) {
+	_, p, err := net.SplitHostPort(d.def)
+	if err != nil {
+		return 0, fmt.Errorf("%s's default %s %q: %w", d.service, d.flag, d.def, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return 0, fmt.Errorf("%s's default %s %q: the port is not a number", d.service, d.flag, d.def)
+	}
+	return port, nil
+}
+
+// listenPort is the default port of the service's -listen, for the usage text.
+func listenPort(service string) int {
+	for _, d := range listenDefaults() {
+		if d.service == service && d.flag == "-listen" {
+			if p, err := defaultPort(d); err == nil {
+				return p
+			}
+		}
+	}
+	return 0
+}
+
+// defaultPorts lists every default port, ascending, for the help text.
+func defaultPorts() string {
+	var ports []int
+	for _, d := range listenDefaults() {
+		if p, err := defaultPort(d); err == nil {
+			ports = append(ports, p)
+		}
+	}
+	slices.Sort(ports)
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
+
+// argv builds a child's command line by flag name. Flags keep the order in which they were first
+// set, and setting one again replaces its value, so that no flag is ever given twice and nothing
+// depends on where in the list a flag landed.
+type argv struct {
+	cmd    string
+	flags  []string
+	values map[string]string
+}
+
+func newArgv(cmd string) *argv { return &argv{cmd: cmd, values: map[string]string{}} }
+
+func (a *argv) set(flag, value string) *argv {
+	if _, ok := a.values[flag]; !ok {
+		a.flags = append(a.flags, flag)
+	}
+	a.values[flag] = value
+	return a
+}
+
+// list is the command line: the command, then each flag followed by its value.
+func (a *argv) list() []string {
+	out := []string{a.cmd}
+	for _, f := range a.flags {
+		out = append(out, f, a.values[f])
 	}
 	return out
+}
+
+// plan lists the processes to start, in start-up order (and stopped in reverse).
+func plan(c upConfig) ([]*child, error) {
+	at, err := placeAddrs(c.host, c.portOffset)
+	if err != nil {
+		return nil, err
+	}
+	registryURL := c.registry
+	if registryURL == "" {
+		registryURL = "http://" + at.of(registry.DefaultName, "-listen")
+	}
+	// newChild is a child with the flags every service takes; the registry itself is the only
+	// one not told where the registry is.
+	newChild := func(name string) (*child, *argv) {
+		ch := &child{name: name, listen: at.of(name, "-listen")}
+		a := newArgv(name).
+			set("-listen", ch.listen).
+			set("-data", filepath.Join(c.data, name)).
+			set("-check-interval", c.checkInterval.String())
+		if c.token != "" {
+			a.set("-token", c.token)
+		}
+		if name != registry.DefaultName {
+			a.set("-registry", registryURL)
+		}
+		return ch, a
+	}
+	var out []*child
+	if c.registry == "" {
+		hub, a := newChild(registry.DefaultName)
+		hub.args = a.list()
+		hub.links = []string{"http://" + hub.listen + "/   (services and their health)"}
+		out = append(out, hub)
+	}
+
+	lg, a := newChild(logging.DefaultName)
+	lg.args = a.list()
+	lg.links = []string{"http://" + lg.listen + "/v1/logs"}
+
+	gr, a := newChild(gradingserver.DefaultName)
+	grpcListen := at.of(gradingserver.DefaultName, "-grpc-listen")
+	gr.args = a.set("-grpc-listen", grpcListen).list()
+	gr.links = []string{"http://" + gr.listen + "/students", "grpc://" + grpcListen + "  (gRPC: gradebook.grading.v1.Grading)"}
+	// Grading registers its HTTP and its gRPC endpoint separately; both must pass.
+	gr.tags = []string{"http", "grpc"}
+
+	po, a := newChild(portal.DefaultName)
+	po.args = a.set("-grading-transport", c.gradingTransport).list()
+	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
+
+	return append(out, lg, gr, po), nil
 }
 
 func (ch *child) start(self string, out *prefixer) error {

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,38 +22,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.LeakOptions()...) }
 
-func freeAddr(t *testing.T) string {
+// servingLine is the runtime's log line once it serves; it names the address it is bound to.
+var servingLine = regexp.MustCompile(`msg=serving listen=(\S+)`)
+
+// start runs the built binary on a port the kernel picks, waits until /health passes, and
+// returns the process and the address it is bound to. The output goes to out, and into the log
+// of a failed test.
+func start(t *testing.T, bin, data, registry string, out *testkit.Buffer) (*exec.Cmd, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects a child's output for the failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// start runs the built binary and waits until /health passes.
-func start(t *testing.T, bin, addr, data, registry string, out *lockedBuffer) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin, "-listen", addr, "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry)
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0", "-data", data, "-registry", registry)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -65,22 +40,30 @@ func start(t *testing.T, bin, addr, data, registry string, out *lockedBuffer) *e
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
+		if t.Failed() {
+			t.Logf("gradingservice output:\n%s", out.String())
+		}
+	})
+	var addr string
+	testkit.Eventually(t, 15*time.Second, "gradingservice never logged where it serves", func() bool {
+		m := servingLine.FindStringSubmatch(out.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
 	})
 	client := &http.Client{Timeout: time.Second}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get("http://" + addr + "/health"); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd
-			}
+	testkit.Eventually(t, 15*time.Second, "gradingservice never became healthy", func() bool {
+		resp, err := client.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
 		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("gradingservice never became healthy:\n%s", out.String())
-	return nil
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return cmd, addr
 }
 
 // TestAcknowledgedGradesSurviveSIGKILL is the durability promise in the README: every grade
@@ -89,23 +72,18 @@ func TestAcknowledgedGradesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "gradingservice")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/gradingservice")
 	// The binary's own main path: -h prints the usage and exits 0.
 	if out, err := exec.Command(bin, "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "-grpc-listen") {
 		t.Errorf("gradingservice -h: %v\n%s", err, out)
 	}
 
-	addr, data := freeAddr(t), filepath.Join(dir, "data")
+	data := filepath.Join(t.TempDir(), "data")
 	// Nothing listens at the registry: registration keeps retrying in the background, which
 	// must not stop the service from serving.
-	registry := "http://" + freeAddr(t)
-	var out lockedBuffer
-	cmd := start(t, bin, addr, data, registry, &out)
+	registry := fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
+	var out testkit.Buffer
+	cmd, addr := start(t, bin, data, registry, &out)
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
@@ -130,7 +108,12 @@ func TestAcknowledgedGradesSurviveSIGKILL(t *testing.T) {
 	}
 	cmd.Wait()
 
-	start(t, bin, addr, data, registry, &out)
+	// The restarted process binds a port of its own; only the data directory is the same.
+	var again testkit.Buffer
+	_, addr = start(t, bin, data, registry, &again)
+	if eps, err = gradingclient.MakeHTTPClientEndpoints(addr, client); err != nil {
+		t.Fatal(err)
+	}
 	students, err := eps.ListStudents(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -155,8 +138,5 @@ func TestAcknowledgedGradesSurviveSIGKILL(t *testing.T) {
 	}
 	if st, _ := eps.GetStudent(ctx, 1); len(st.Grades) != 3+n/5 {
 		t.Errorf("student 1 has %d grades, want %d", len(st.Grades), 3+n/5)
-	}
-	if t.Failed() {
-		t.Logf("service output:\n%s", out.String())
 	}
 }

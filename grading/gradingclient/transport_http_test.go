@@ -125,7 +125,7 @@ func TestHTTPClientTransportFailures(t *testing.T) {
 	}{
 		{"500", func(w http.ResponseWriter, r *http.Request) { httpx.Error(w, 500, "internal error") }},
 		{"503", func(w http.ResponseWriter, r *http.Request) { httpx.Error(w, 503, "shutting down") }},
-		{"502 from a proxy, not JSON", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad gateway", 502) }},
+		{"502 from a proxy, not JSON", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad gateway", http.StatusBadGateway) }},
 		{"garbled 200", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>") }},
 		{"429", func(w http.ResponseWriter, r *http.Request) { httpx.Error(w, 429, "slow down") }},
 	}
