@@ -53,7 +53,7 @@ func rules() []rule {
 			why:  "the portal binary links no grading server or store, no log server and no registry",
 			from: []string{mod + "cmd/teacherportalservice"},
 			never: []string{"go.etcd.io/bbolt/...", mod + "grading/boltstore/...", mod + "grading/server/...",
-				mod + "logging", mod + "registry"},
+				mod + "grading/grpcserver/...", mod + "logging", mod + "registry"},
 		},
 		{
 			why:   "the grading binary links no other service's server",
@@ -71,9 +71,15 @@ func rules() []rule {
 			never: []string{mod + "grading/...", mod + "portal/...", mod + "logging"},
 		},
 		{
-			why:   "a client never pulls in its server or store",
-			from:  []string{mod + "grading/gradingclient"},
-			never: []string{mod + "grading/server/...", mod + "grading/boltstore/..."},
+			why:  "a client never pulls in its server or store",
+			from: []string{mod + "grading/gradingclient"},
+			never: []string{mod + "grading/server/...", mod + "grading/boltstore/...", mod + "grading/grpcserver/...",
+				mod + "grading/httpserver/...", "go.etcd.io/bbolt/..."},
+		},
+		{
+			why:   "a transport serves endpoints and never reaches a store or the process around it",
+			from:  []string{mod + "grading/httpserver", mod + "grading/grpcserver"},
+			never: []string{mod + "grading/server/...", mod + "grading/boltstore/...", "go.etcd.io/bbolt/..."},
 		},
 		{
 			why:   "a client never pulls in its server",
