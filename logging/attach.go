@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -17,15 +18,15 @@ const ServiceName = "log"
 // service's name, instance and token; the runtime flushes the queue at shutdown. Every service
 // but the log service itself calls it right after service.New. The Shipper's own troubles go to
 // stderr alone, so that they never lead back into it.
-func Attach(rt *service.Runtime, stderr io.Writer) *Shipper {
-	sh := NewShipper(rt.Instancer(ServiceName), ShipperOptions{
+func Attach(rt *service.Runtime, stderr io.Writer) *logclient.Shipper {
+	sh := logclient.NewShipper(rt.Instancer(ServiceName), logclient.ShipperOptions{
 		Service:  rt.Config.Name,
 		Instance: rt.Config.Advertise,
 		Metrics:  rt.Metrics,
-		Stderr:   StderrLogger(stderr, rt.Config.Name),
+		Stderr:   logclient.StderrLogger(stderr, rt.Config.Name),
 		Token:    rt.Config.Token,
 	})
-	stderrLog := StderrLogger(stderr, rt.Config.Name)
+	stderrLog := logclient.StderrLogger(stderr, rt.Config.Name)
 	rt.AddLogSink(sh, func(ctx context.Context) error {
 		// A log service that is gone must not hold up a shutdown: what cannot be shipped in a
 		// few seconds is reported (it is on stderr already) and the service still exits cleanly.

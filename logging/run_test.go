@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/kit/sd"
-	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 func TestRunHelp(t *testing.T) {
@@ -71,7 +68,7 @@ func runLogService(t *testing.T, addr, dataDir, registry string) (stop func()) {
 	go func() {
 		done <- Run(ctx, []string{"-listen", addr, "-registry", registry}, getenv, io.Discard)
 	}()
-	waitFor(t, "/health", 5*time.Second, func() bool {
+	testkit.Eventually(t, 5*time.Second, "/health", func() bool {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err != nil {
 			return false
@@ -133,60 +130,5 @@ func TestRunStoresAndReloads(t *testing.T) {
 	}
 	if len(got) != 1 || got[0]["request_id"] != "r-1" {
 		t.Errorf("after restart GET /v1/logs?service=grading = %v", got)
-	}
-}
-
-func getLogs(t *testing.T, addr, query string) []map[string]any {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/v1/logs?" + query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var got []map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
-// TestShipperAcrossLogServiceRestart stops the real log service while a shipper keeps logging,
-// starts it again on the same address and data, and finds every entry, in order.
-func TestShipperAcrossLogServiceRestart(t *testing.T) {
-	addr, dir, reg := freeAddr(t), t.TempDir(), fakeRegistry(t)
-	stop := runLogService(t, addr, dir, reg)
-	opts := testOptions(nil, &syncBuilder{})
-	sh := NewShipper(sd.FixedInstancer{addr}, opts)
-	defer sh.Close(context.Background())
-	logger := log.With(sh, "ts", log.DefaultTimestampUTC, "service", "grading")
-	logN := func(from, to int) {
-		for i := from; i < to; i++ {
-			level.Info(logger).Log("msg", "request", "seq", i, "request_id", fmt.Sprint("req-", i))
-		}
-	}
-	logN(0, 20)
-	waitFor(t, "the first entries", 5*time.Second, func() bool { return sh.Pending() == 0 })
-
-	stop()
-	failures := sh.failures.Load()
-	logN(20, 300)
-	waitFor(t, "failed attempts while the log service is down", 5*time.Second, func() bool { return sh.failures.Load() >= failures+3 })
-	logN(300, 400)
-
-	stop = runLogService(t, addr, dir, reg)
-	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := sh.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got := getLogs(t, addr, "service=grading&limit=1000")
-	if len(got) != 400 {
-		t.Fatalf("%d entries, want 400", len(got))
-	}
-	for i, m := range got {
-		if m["seq"] != float64(i) || m["request_id"] != fmt.Sprint("req-", i) || m["level"] != "info" {
-			t.Fatalf("entry %d: %v", i, m)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/kit/metrics/discard"
 	"github.com/go-kit/log"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
@@ -18,7 +19,7 @@ import (
 type Service interface {
 	// Append stores a batch durably: when it returns nil, every entry is on disk. source names
 	// where the batch came from ("v1", "seed") for the metrics.
-	Append(ctx context.Context, source string, entries []Entry) error
+	Append(ctx context.Context, source string, entries []logclient.Entry) error
 	// Recent returns the newest entries that match q, newest last, as their stored JSON.
 	Recent(ctx context.Context, q Query) ([]json.RawMessage, error)
 }
@@ -58,11 +59,11 @@ func NewService(store *Store, reg *telemetry.Metrics) *StoreService {
 	return &StoreService{store: store, metrics: newStoreMetrics(reg, store)}
 }
 
-func (s *StoreService) Append(_ context.Context, source string, entries []Entry) error {
+func (s *StoreService) Append(_ context.Context, source string, entries []logclient.Entry) error {
 	return s.append(source, entries, true)
 }
 
-func (s *StoreService) append(source string, entries []Entry, durable bool) error {
+func (s *StoreService) append(source string, entries []logclient.Entry, durable bool) error {
 	n, err := s.store.Append(entries, durable)
 	if n > 0 {
 		s.metrics.bytes.Add(float64(n))
@@ -86,7 +87,7 @@ func (s *StoreService) Recent(_ context.Context, q Query) ([]json.RawMessage, er
 // since logging it would write into the very store that failed.
 func (s *StoreService) Logger(service, instance string) log.Logger {
 	return log.LoggerFunc(func(keyvals ...any) error {
-		e := entryFromKeyvals(keyvals, service, instance, time.Now())
-		return s.append("self", []Entry{e}, false)
+		e := logclient.EntryFromKeyvals(keyvals, service, instance, time.Now())
+		return s.append("self", []logclient.Entry{e}, false)
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
@@ -169,8 +170,8 @@ func handleSeedLine(svc Service, now func() time.Time) http.Handler {
 			httpx.Error(w, http.StatusBadRequest, fmt.Sprintf("the service name is longer than %d bytes", maxNameLen))
 			return
 		}
-		e := Entry{Time: now().UTC(), Service: service, Msg: line}
-		if err := svc.Append(r.Context(), "seed", []Entry{e}); err != nil {
+		e := logclient.Entry{Time: now().UTC(), Service: service, Msg: line}
+		if err := svc.Append(r.Context(), "seed", []logclient.Entry{e}); err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
@@ -222,7 +223,7 @@ func parseQuery(r *http.Request, now time.Time) (Query, error) {
 	}
 	fields := errs.FieldErrors{}
 	if lvl := v.Get("level"); lvl != "" {
-		switch n := normalizeLevel(lvl); n {
+		switch n := logclient.NormalizeLevel(lvl); n {
 		case "debug", "info", "warn", "error":
 			q.MinLevel = n
 		default:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -77,11 +78,11 @@ func fileLines(t *testing.T, path string) []map[string]any {
 }
 
 func TestPostBatch(t *testing.T) {
-	bigMsg := strings.Repeat("x", MaxEntryBytes)
-	tooMany := "[" + strings.TrimSuffix(strings.Repeat(`{"msg":"a"},`, MaxBatchEntries+1), ",") + "]"
+	bigMsg := strings.Repeat("x", logclient.MaxEntryBytes)
+	tooMany := "[" + strings.TrimSuffix(strings.Repeat(`{"msg":"a"},`, logclient.MaxBatchEntries+1), ",") + "]"
 	var manyFields strings.Builder
 	manyFields.WriteString(`[{"msg":"a"`)
-	for i := range MaxFields + 1 {
+	for i := range logclient.MaxFields + 1 {
 		fmt.Fprintf(&manyFields, `,"f%d":1`, i)
 	}
 	manyFields.WriteString("}]")
@@ -331,7 +332,7 @@ func TestFileIsJSONLines(t *testing.T) {
 		t.Errorf("lines %v", lines)
 	}
 	for _, l := range lines {
-		for _, k := range standardKeys {
+		for _, k := range []string{"time", "service", "instance", "level", "msg"} {
 			if _, ok := l[k]; !ok {
 				t.Errorf("line %v lacks %q", l, k)
 			}
@@ -346,14 +347,14 @@ func TestRestartReloadsWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 25 {
-		if _, err := store.Append([]Entry{{Time: testNow.Add(time.Duration(i) * time.Second), Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, i%2 == 0); err != nil {
+		if _, err := store.Append([]logclient.Entry{{Time: testNow.Add(time.Duration(i) * time.Second), Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, i%2 == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Append([]Entry{{Msg: "late"}}, true); err == nil {
+	if _, err := store.Append([]logclient.Entry{{Msg: "late"}}, true); err == nil {
 		t.Error("append after Close succeeded")
 	}
 	// A crash mid-write leaves a torn last line.
@@ -377,7 +378,7 @@ func TestRestartReloadsWindow(t *testing.T) {
 			t.Errorf("entry %d is %v, want %s", i, m["msg"], want)
 		}
 	}
-	if _, err := store.Append([]Entry{{Time: testNow, Msg: "after restart"}}, true); err != nil {
+	if _, err := store.Append([]logclient.Entry{{Time: testNow, Msg: "after restart"}}, true); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(path)
@@ -406,7 +407,7 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 			return
 		}
-		if len(entries) > MaxBatchEntries {
+		if len(entries) > logclient.MaxBatchEntries {
 			t.Fatalf("%d entries accepted", len(entries))
 		}
 		for _, e := range entries {
@@ -432,9 +433,9 @@ func FuzzDecodeBatch(f *testing.F) {
 // BenchmarkAppend shows what the per-batch fsync costs: a batch of 100 typical entries, written
 // with and without it.
 func BenchmarkAppend(b *testing.B) {
-	batch := make([]Entry, 100)
+	batch := make([]logclient.Entry, 100)
 	for i := range batch {
-		batch[i] = Entry{Time: testNow, Service: "grading", Level: "info", Msg: "request",
+		batch[i] = logclient.Entry{Time: testNow, Service: "grading", Level: "info", Msg: "request",
 			Fields: map[string]json.RawMessage{"path": json.RawMessage(`"/students/1"`), "status": json.RawMessage(`200`)}}
 	}
 	for _, durable := range []bool{false, true} {
