@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/kit/sd"
 
 	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/service"
@@ -92,10 +93,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		connect = GRPCConnector(cfg.Token)
 	}
 	gradingEndpoints, subs := NewGradingEndpointsOver(gradingInstancer, connect, DefaultBalancing(), *gradingName, rt.Logger)
-	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
+	logs := logclient.NewReader(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		subs.Close()
-		logEndpointer.Close()
+		logs.Close()
 		client.CloseIdleConnections()
 		return nil
 	})

@@ -252,11 +252,7 @@ func (e *errRejected) Error() string {
 
 // factory makes the endpoint that POSTs a batch to one log instance.
 func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error) {
-	base := instance
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	url := strings.TrimRight(base, "/") + "/v1/logs"
+	url := instanceURL(instance, "/v1/logs")
 	return func(ctx context.Context, request any) (any, error) {
 		batch, _ := request.(batchRequest)
 		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
@@ -286,6 +282,15 @@ func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error)
 			return nil, fmt.Errorf("POST %s: %s", url, resp.Status)
 		}
 	}, nil, nil
+}
+
+// instanceURL is path on an instance as sd reports it: "host:port", or a base URL.
+func instanceURL(instance, path string) string {
+	base := instance
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return strings.TrimRight(base, "/") + path
 }
 
 // run owns the queue's receiving end: it gathers batches and delivers them one at a time, in
