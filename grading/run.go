@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -77,7 +76,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.Join(err, grpcLn.Close(), store.Close())
 	}
 	rt.OnClose(func(context.Context) error { return store.Close() })
-	logging.Attach(rt, stderr)
 	logger := rt.Logger
 
 	if seeded > 0 {
@@ -89,8 +87,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	RegisterGauges(rt.Metrics, store)
 	eps := MakeServerEndpoints(svc)
 	AddHTTPRoutes(rt.Router, eps, logger)
-	ready := func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	ready := func(ctx context.Context) error {
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
 		return store.Check(cctx)
 	}
@@ -98,7 +96,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// Consumers pick a transport by tag: the HTTP registration (the runtime's own) says http,
 	// the gRPC one grpc.
 	rt.Tag("http")
-	serveGRPC(ctx, rt, grpcLn, eps, ready)
+	serveGRPC(ctx, rt, grpcLn, eps, func() error { return ready(context.Background()) })
 	return rt.Serve(ctx)
 }
 

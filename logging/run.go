@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -25,7 +26,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fs.PrintDefaults()
 	}
 	var cfg config.Common
-	cfg.Bind(fs, config.Defaults{Listen: "127.0.0.1:4000", Name: "log", Data: filepath.Join("data", "log")})
+	cfg.Bind(fs, config.Defaults{Listen: "127.0.0.1:4000", Name: logclient.ServiceName, Data: filepath.Join("data", "log")})
 	file := fs.String("file", "", "JSON-lines log `file` (default <-data>/gradebook.log)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
@@ -41,7 +42,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	rt, err := service.New(cfg, stderr)
+	// The log service never ships to itself: its own entries go straight into its store.
+	rt, err := service.New(cfg, stderr, service.WithoutLogShipping())
 	if err != nil {
 		return fmt.Errorf("%w (and closing the log file: %v)", err, store.Close())
 	}
@@ -51,7 +53,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// While the file cannot be written, /health fails, so that the registry stops sending
 	// shippers here. The service's own entries keep trying the file (its failing health checks
 	// are logged), and the first write that succeeds makes it healthy again.
-	rt.SetReady(store.Err)
+	rt.SetReady(func(context.Context) error { return store.Err() })
 	AddRoutes(rt.Router, svc, nil)
 	return rt.Serve(ctx)
 }
