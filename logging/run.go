@@ -22,7 +22,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: logservice [flags]\n\n"+
 			"The gradebook log service: takes the entries every service ships (POST /v1/logs, and the\n"+
-			"seed's POST /log), appends them as JSON lines to -file, and answers recent ones (GET /v1/logs).\n\nFlags:\n")
+			"course's POST /log), appends them as JSON lines to -file, and answers recent ones (GET /v1/logs).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var cfg config.Common

@@ -93,7 +93,7 @@ func TestWindowIsBoundedByBytes(t *testing.T) {
 	}
 
 	// A small entry after the flood evicts only what it must.
-	if err := svc.append("v1", []logclient.Entry{{Time: testNow, Service: "grading", Level: "info", Msg: "small"}}, false); err != nil {
+	if err := svc.append(sourceRemote, []logclient.Entry{{Time: testNow, Service: "grading", Level: "info", Msg: "small"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if store.Bytes() > bound || store.Len() < wantLen {
