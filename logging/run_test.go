@@ -6,11 +6,11 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,16 +29,6 @@ func TestRunHelp(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // fakeRegistry accepts every registration, so that a service under test starts and stops
 // without waiting on a registry.
 func fakeRegistry(t *testing.T) string {
@@ -54,8 +44,9 @@ func fakeRegistry(t *testing.T) string {
 	return srv.URL
 }
 
-// runLogService runs the real service until stop is called.
-func runLogService(t *testing.T, addr, dataDir, registry string) (stop func()) {
+// runLogService runs the real service on a port of its choosing (-listen 127.0.0.1:0) until
+// stop is called; addr is where it serves.
+func runLogService(t *testing.T, dataDir, registry string) (addr string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -65,18 +56,13 @@ func runLogService(t *testing.T, addr, dataDir, registry string) (stop func()) {
 		}
 		return ""
 	}
+	var stderr testkit.Buffer
+	// The runtime's line that names the address it bound (with -listen ...:0, one it chose).
+	serving := regexp.MustCompile(`msg=serving listen=(\S+)`)
 	go func() {
-		done <- Run(ctx, []string{"-listen", addr, "-registry", registry}, getenv, io.Discard)
+		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-registry", registry}, getenv, &stderr)
 	}()
-	testkit.Eventually(t, 5*time.Second, "/health", func() bool {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return func() {
+	stop = func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -87,12 +73,27 @@ func runLogService(t *testing.T, addr, dataDir, registry string) (stop func()) {
 			t.Fatal("Run did not return after its context ended")
 		}
 	}
+	testkit.Eventually(t, 5*time.Second, "the serving line", func() bool {
+		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	testkit.Eventually(t, 5*time.Second, "/health", func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return addr, stop
 }
 
 func TestRunStoresAndReloads(t *testing.T) {
 	// The registry is dead: the service must serve anyway.
-	addr, dir := freeAddr(t), t.TempDir()
-	stop := runLogService(t, addr, dir, "http://127.0.0.1:1")
+	dir := t.TempDir()
+	addr, stop := runLogService(t, dir, "http://127.0.0.1:1")
 	resp, err := http.Post("http://"+addr+"/v1/logs", "application/json",
 		strings.NewReader(`[{"service":"grading","level":"info","msg":"grade added","request_id":"r-1"}]`))
 	if err != nil {
@@ -116,8 +117,7 @@ func TestRunStoresAndReloads(t *testing.T) {
 	}
 
 	// A restarted service answers from the reloaded window.
-	addr = freeAddr(t)
-	stop = runLogService(t, addr, dir, fakeRegistry(t))
+	addr, stop = runLogService(t, dir, fakeRegistry(t))
 	defer stop()
 	resp, err = http.Get("http://" + addr + "/v1/logs?service=grading")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/kit/sd/lb"
 
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/logging/logclient"
@@ -32,6 +33,16 @@ func deadAddr(t *testing.T) string {
 	return addr
 }
 
+// knowsInstances waits until r has taken in its instancer's instances, which a new Reader does
+// in the background: until then a read finds no instance at all.
+func knowsInstances(t *testing.T, r *logclient.Reader) {
+	t.Helper()
+	testkit.Eventually(t, 5*time.Second, "the reader to know its instances", func() bool {
+		_, err := r.Recent(context.Background(), 1)
+		return !errors.Is(err, lb.ErrNoEndpoints)
+	})
+}
+
 // TestReaderRecent reads what a shipper stored in the real log service: the newest entries,
 // newest last, each with its fields.
 func TestReaderRecent(t *testing.T) {
@@ -46,6 +57,7 @@ func TestReaderRecent(t *testing.T) {
 
 	r := logclient.NewReader(sd.FixedInstancer{ls.addr}, nil, nil)
 	defer r.Close()
+	knowsInstances(t, r)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	got, err := r.Recent(ctx, 2)
@@ -76,6 +88,7 @@ func TestReaderStepsOverAFailingInstance(t *testing.T) {
 	defer good.Close()
 	r := logclient.NewReader(sd.FixedInstancer{deadAddr(t), strings.TrimPrefix(good.URL, "http://")}, good.Client(), nil)
 	defer r.Close()
+	knowsInstances(t, r)
 	ctx := httpx.WithRequestID(context.Background(), "req-7")
 	for i := range 4 {
 		got, err := r.Recent(ctx, 50)
@@ -113,6 +126,9 @@ func TestReaderUnavailable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := logclient.NewReader(sd.FixedInstancer(tt.instances), nil, nil)
 			defer r.Close()
+			if tt.instances != nil {
+				knowsInstances(t, r)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			got, err := r.Recent(ctx, 10)

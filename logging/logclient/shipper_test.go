@@ -456,9 +456,6 @@ func (d discardWriter) Header() http.Header         { return d.header }
 func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d discardWriter) WriteHeader(int)             {}
 
-// servingLine is the runtime's log line that names the bound address (with -listen ...:0).
-var servingLine = regexp.MustCompile(`msg=serving listen=(\S+)`)
-
 // runLogService runs the real log service, listening on listen (port 0 picks one) with its data
 // in dataDir, until stop is called; addr is where it serves. Its registry is unreachable: the
 // service serves anyway, and the shipper under test is given the address directly.
@@ -467,6 +464,8 @@ func runLogService(t *testing.T, listen, dataDir string) (addr string, stop func
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr testkit.Buffer
+	// The runtime's line that names the address it bound (with -listen ...:0, one it chose).
+	serving := regexp.MustCompile(`msg=serving listen=(\S+)`)
 	args := []string{"-listen", listen, "-registry", "http://127.0.0.1:1", "-data", dataDir}
 	go func() { done <- logging.Run(ctx, args, func(string) string { return "" }, &stderr) }()
 	stop = func() {
@@ -481,7 +480,7 @@ func runLogService(t *testing.T, listen, dataDir string) (addr string, stop func
 		}
 	}
 	testkit.Eventually(t, 5*time.Second, "the log service serving", func() bool {
-		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
+		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
 			addr = m[1]
 		}
 		return addr != ""
