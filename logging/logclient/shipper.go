@@ -72,7 +72,7 @@ type ShipperOptions struct {
 	// the Shipper: give it a logger that writes to stderr only, such as StderrLogger's.
 	Stderr log.Logger
 	// Metrics, when set, gets the dropped-entries counter and the queue-depth gauge (names are
-	// fixed, so one Shipper per Registry).
+	// fixed, so one Shipper per Metrics).
 	Metrics *telemetry.Metrics
 }
 
