@@ -5,142 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
-// Bounds on what the log service accepts. A batch that breaks any of them is refused whole.
-const (
-	// MaxBatchEntries is the most entries one POST /v1/logs may carry.
-	MaxBatchEntries = 1000
-	// MaxEntryBytes bounds the JSON of one entry.
-	MaxEntryBytes = 64 << 10
-	// MaxFields bounds the extra fields of one entry.
-	MaxFields = 128
-	// maxKeyLen bounds a field name; maxNameLen bounds service, instance and level.
-	maxKeyLen  = 128
-	maxNameLen = 256
-)
-
-// Entry is one log entry. Fields holds everything other than the five standard keys, as compact
-// JSON values, so that an entry can be stored and served again without losing its types.
-type Entry struct {
-	Time     time.Time
-	Service  string
-	Instance string
-	Level    string
-	Msg      string
-	Fields   map[string]json.RawMessage
-}
-
-// standard keys of an entry's JSON object, in the order they are written.
-var standardKeys = [...]string{"time", "service", "instance", "level", "msg"}
-
-func isStandardKey(k string) bool {
-	for _, s := range standardKeys {
-		if k == s {
-			return true
-		}
-	}
-	return false
-}
-
-// MarshalJSON writes the entry as one flat JSON object on one line: the standard keys first, then
-// the other fields in sorted order. Field values must be valid JSON; they are written compact.
-func (e Entry) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 160+len(e.Msg)+64*len(e.Fields))
-	b = append(b, `{"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","service":`...)
-	b = appendJSONString(b, e.Service)
-	b = append(b, `,"instance":`...)
-	b = appendJSONString(b, e.Instance)
-	b = append(b, `,"level":`...)
-	b = appendJSONString(b, e.Level)
-	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, e.Msg)
-	if len(e.Fields) == 0 {
-		return append(b, '}'), nil
-	}
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		if !isStandardKey(k) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	buf := bytes.NewBuffer(b)
-	for _, k := range keys {
-		buf.WriteByte(',')
-		buf.Write(appendJSONString(buf.AvailableBuffer(), k))
-		buf.WriteByte(':')
-		if err := json.Compact(buf, e.Fields[k]); err != nil {
-			return nil, fmt.Errorf("field %q: %w", k, err)
-		}
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Unlike encoding/json it leaves <, > and & alone
-// (the lines are read by programs and by html/template, which escapes for itself); like it, it
-// turns invalid UTF-8 into U+FFFD and escapes U+2028 and U+2029.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// maxNameLen bounds an entry's service and instance names.
+const maxNameLen = 256
 
 // levelRank orders levels for the level filter. Unknown and empty levels count as info, which
-// is what the seed's plain-text lines are.
+// is what the course's plain-text lines are.
 func levelRank(lvl string) int {
 	switch lvl {
 	case "debug":
@@ -154,22 +31,10 @@ func levelRank(lvl string) int {
 	}
 }
 
-// normalizeLevel lower-cases a level and maps common aliases onto go-kit's four names.
-func normalizeLevel(lvl string) string {
-	lvl = strings.ToLower(strings.TrimSpace(lvl))
-	switch lvl {
-	case "warning":
-		return "warn"
-	case "err", "fatal", "critical", "crit", "panic":
-		return "error"
-	}
-	return lvl
-}
-
 // DecodeBatch parses the body of POST /v1/logs: a JSON array of entry objects. It checks the
 // whole batch before returning anything, so that a batch with one bad entry is refused whole.
 // Entries without a time are stamped with now. Its errors wrap errs.ErrInvalid.
-func DecodeBatch(body []byte, now time.Time) ([]Entry, error) {
+func DecodeBatch(body []byte, now time.Time) ([]logclient.Entry, error) {
 	var raws []json.RawMessage
 	if err := httpx.DecodeJSONBytes(body, &raws); err != nil {
 		if errors.Is(err, errs.ErrInvalid) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
@@ -180,10 +45,10 @@ func DecodeBatch(body []byte, now time.Time) ([]Entry, error) {
 	if raws == nil {
 		return nil, fmt.Errorf("%w: the body must be a JSON array of entries, not null", errs.ErrInvalid)
 	}
-	if len(raws) > MaxBatchEntries {
-		return nil, fmt.Errorf("%w: %d entries in one batch; the most is %d", errs.ErrInvalid, len(raws), MaxBatchEntries)
+	if len(raws) > logclient.MaxBatchEntries {
+		return nil, fmt.Errorf("%w: %d entries in one batch; the most is %d", errs.ErrInvalid, len(raws), logclient.MaxBatchEntries)
 	}
-	entries := make([]Entry, 0, len(raws))
+	entries := make([]logclient.Entry, 0, len(raws))
 	for i, raw := range raws {
 		e, err := decodeEntry(raw, now)
 		if err != nil {
@@ -195,22 +60,22 @@ func DecodeBatch(body []byte, now time.Time) ([]Entry, error) {
 }
 
 // decodeEntry parses and checks one entry object.
-func decodeEntry(raw json.RawMessage, now time.Time) (Entry, error) {
-	if len(raw) > MaxEntryBytes {
-		return Entry{}, fmt.Errorf("%d bytes; the most is %d", len(raw), MaxEntryBytes)
+func decodeEntry(raw json.RawMessage, now time.Time) (logclient.Entry, error) {
+	if len(raw) > logclient.MaxEntryBytes {
+		return logclient.Entry{}, fmt.Errorf("%d bytes; the most is %d", len(raw), logclient.MaxEntryBytes)
 	}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Entry{}, errors.New("not a JSON object")
+		return logclient.Entry{}, errors.New("not a JSON object")
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
-		return Entry{}, fmt.Errorf("not a JSON object: %v", err)
+		return logclient.Entry{}, fmt.Errorf("not a JSON object: %v", err)
 	}
 	if obj == nil {
-		return Entry{}, errors.New("not a JSON object")
+		return logclient.Entry{}, errors.New("not a JSON object")
 	}
-	var e Entry
+	var e logclient.Entry
 	str := func(key string, limit int) (string, error) {
 		v, ok := obj[key]
 		if !ok || string(v) == "null" {
@@ -228,53 +93,53 @@ func decodeEntry(raw json.RawMessage, now time.Time) (Entry, error) {
 	var err error
 	var ts string
 	if ts, err = str("time", 64); err != nil {
-		return Entry{}, err
+		return logclient.Entry{}, err
 	}
 	if ts == "" {
 		e.Time = now.UTC()
 	} else {
 		t, perr := time.Parse(time.RFC3339Nano, ts)
 		if perr != nil {
-			return Entry{}, fmt.Errorf("time %q is not an RFC 3339 time", ts)
+			return logclient.Entry{}, fmt.Errorf("time %q is not an RFC 3339 time", ts)
 		}
 		e.Time = t.UTC()
 	}
 	if e.Service, err = str("service", maxNameLen); err != nil {
-		return Entry{}, err
+		return logclient.Entry{}, err
 	}
 	if e.Instance, err = str("instance", maxNameLen); err != nil {
-		return Entry{}, err
+		return logclient.Entry{}, err
 	}
 	var lvl string
 	if lvl, err = str("level", 32); err != nil {
-		return Entry{}, err
+		return logclient.Entry{}, err
 	}
-	e.Level = normalizeLevel(lvl)
+	e.Level = logclient.NormalizeLevel(lvl)
 	if e.Msg, err = str("msg", 0); err != nil {
-		return Entry{}, err
+		return logclient.Entry{}, err
 	}
-	extra := len(obj)
-	for _, k := range standardKeys {
-		if _, ok := obj[k]; ok {
-			extra--
+	extra := 0
+	for k := range obj {
+		if !logclient.IsStandardKey(k) {
+			extra++
 		}
 	}
-	if extra > MaxFields {
-		return Entry{}, fmt.Errorf("%d fields; the most is %d", extra, MaxFields)
+	if extra > logclient.MaxFields {
+		return logclient.Entry{}, fmt.Errorf("%d fields; the most is %d", extra, logclient.MaxFields)
 	}
 	if extra > 0 {
 		e.Fields = make(map[string]json.RawMessage, extra)
 		for k, v := range obj {
-			if isStandardKey(k) {
+			if logclient.IsStandardKey(k) {
 				continue
 			}
-			if k == "" || len(k) > maxKeyLen || !utf8.ValidString(k) {
-				return Entry{}, fmt.Errorf("field name %.40q must be 1 to %d bytes of UTF-8", k, maxKeyLen)
+			if k == "" || len(k) > logclient.MaxFieldNameLen || !utf8.ValidString(k) {
+				return logclient.Entry{}, fmt.Errorf("field name %.40q must be 1 to %d bytes of UTF-8", k, logclient.MaxFieldNameLen)
 			}
 			if bytes.ContainsAny(v, " \t\r\n") {
 				var c bytes.Buffer
 				if err := json.Compact(&c, v); err != nil {
-					return Entry{}, fmt.Errorf("field %q: %v", k, err)
+					return logclient.Entry{}, fmt.Errorf("field %q: %v", k, err)
 				}
 				v = c.Bytes()
 			}
@@ -305,138 +170,4 @@ func unquoteJSON(v []byte) (string, error) {
 	var s string
 	err := json.Unmarshal(v, &s)
 	return s, err
-}
-
-// entryFromKeyvals turns a go-kit log call into an Entry: "ts" becomes the time (now if absent),
-// "service", "level" and "msg" their fields, and every other value is stringified the way logfmt
-// would show it, except numbers and booleans, which stay JSON numbers and booleans.
-func entryFromKeyvals(keyvals []any, service, instance string, now time.Time) Entry {
-	e := Entry{Time: now.UTC(), Service: service, Instance: instance}
-	if len(keyvals)%2 == 1 {
-		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "(MISSING)")
-	}
-	for i := 0; i < len(keyvals); i += 2 {
-		key := safeString(keyvals[i])
-		val := keyvals[i+1]
-		switch key {
-		case "ts", "time":
-			// go-kit's DefaultTimestampUTC yields a value that prints as RFC 3339, not a time.Time.
-			if t, ok := val.(time.Time); ok {
-				e.Time = t.UTC()
-				continue
-			}
-			if pt, err := time.Parse(time.RFC3339Nano, safeString(val)); err == nil {
-				e.Time = pt.UTC()
-				continue
-			}
-			if key == "time" {
-				// Not a time: keep it as a field under another name rather than lose it.
-				key = "time_value"
-			} else {
-				break
-			}
-		case "service":
-			if s := safeString(val); s != "" {
-				e.Service = s
-			}
-			continue
-		case "instance":
-			if s := safeString(val); s != "" {
-				e.Instance = s
-			}
-			continue
-		case "level":
-			e.Level = normalizeLevel(safeString(val))
-			continue
-		case "msg":
-			e.Msg = safeString(val)
-			continue
-		}
-		if key == "" {
-			key = "(EMPTY)"
-		}
-		if len(key) > maxKeyLen {
-			key = key[:maxKeyLen]
-		}
-		if e.Fields == nil {
-			e.Fields = make(map[string]json.RawMessage, len(keyvals)/2)
-		} else if len(e.Fields) >= MaxFields {
-			continue
-		}
-		e.Fields[key] = jsonValue(val)
-	}
-	return e
-}
-
-// jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
-// string logfmt would print.
-func jsonValue(v any) json.RawMessage {
-	switch x := v.(type) {
-	case nil:
-		return json.RawMessage("null")
-	case string:
-		return appendJSONString(nil, x)
-	case bool:
-		return strconv.AppendBool(nil, x)
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(nil, x, 10)
-	case uint:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(nil, x, 10)
-	case float32:
-		return appendFloat(float64(x), 32)
-	case float64:
-		return appendFloat(x, 64)
-	default:
-		return appendJSONString(nil, safeString(v))
-	}
-}
-
-func appendFloat(f float64, bits int) json.RawMessage {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		// JSON has no NaN or infinities; keep them readable as strings.
-		return appendJSONString(nil, strconv.FormatFloat(f, 'g', -1, bits))
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, bits)
-}
-
-// safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
-// times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".
-func safeString(v any) (s string) {
-	defer func() {
-		if r := recover(); r != nil {
-			s = fmt.Sprintf("(PANIC=%v)", r)
-		}
-	}()
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case error:
-		return x.Error()
-	case fmt.Stringer:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
 }

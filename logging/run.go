@@ -27,7 +27,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: logservice [flags]\n\n"+
 			"The gradebook log service: takes the entries every service ships (POST /v1/logs, and the\n"+
-			"seed's POST /log), appends them as JSON lines to -file, and answers recent ones (GET /v1/logs).\n\nFlags:\n")
+			"course's POST /log), appends them as JSON lines to -file, and answers recent ones (GET /v1/logs).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var cfg config.Common
@@ -47,7 +47,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	rt, err := service.New(cfg, stderr)
+	// The log service never ships to itself: its own entries go straight into its store.
+	rt, err := service.New(cfg, stderr, service.WithoutLogShipping())
 	if err != nil {
 		return fmt.Errorf("%w (and closing the log file: %v)", err, store.Close())
 	}
@@ -57,7 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// While the file cannot be written, /health fails, so that the registry stops sending
 	// shippers here. The service's own entries keep trying the file (its failing health checks
 	// are logged), and the first write that succeeds makes it healthy again.
-	rt.SetReady(store.Err)
+	rt.SetReady(func(context.Context) error { return store.Err() })
 	AddRoutes(rt.Router, svc, nil)
 	return rt.Serve(ctx)
 }

@@ -10,14 +10,16 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/gradebook/gradebook/logging/logclient"
 )
 
 // DefaultWindow is how many recent entries the log service keeps in memory for GET /v1/logs.
 const DefaultWindow = 10000
 
 // DefaultWindowBytes bounds the encoded size of the entries in the window. A count alone does
-// not bound memory: 10,000 entries of up to MaxEntryBytes each would be 640 MiB. Whichever bound
-// is reached first evicts the oldest entries.
+// not bound memory: 10,000 entries of up to logclient.MaxEntryBytes each would be 640 MiB.
+// Whichever bound is reached first evicts the oldest entries.
 const DefaultWindowBytes = 32 << 20
 
 // maxTailBytes bounds how much of an existing file is read back into the window at start-up.
@@ -48,7 +50,7 @@ type Store struct {
 
 	// The window: ring[head] is the oldest of n records, whose lines take bytes in all. The
 	// newest record always stays, even alone over maxBytes, so that the window never empties
-	// on a single large entry (MaxEntryBytes is far below any sensible maxBytes anyway).
+	// on a single large entry (logclient.MaxEntryBytes is far below any sensible maxBytes anyway).
 	ring     []record
 	head     int
 	n        int
@@ -116,7 +118,7 @@ func (s *Store) loadTail() error {
 	// skipping lines that do not parse (a torn line), and push them oldest first.
 	lines := bytes.Split(bytes.TrimRight(buf, "\n"), []byte{'\n'})
 	type kept struct {
-		e    Entry
+		e    logclient.Entry
 		line []byte
 	}
 	var keep []kept
@@ -143,7 +145,7 @@ func (s *Store) loadTail() error {
 }
 
 // push adds a record to the ring; the caller holds mu (or owns s exclusively).
-func (s *Store) push(e Entry, line []byte) {
+func (s *Store) push(e logclient.Entry, line []byte) {
 	r := record{time: e.Time, service: e.Service, instance: e.Instance, rank: levelRank(e.Level), line: line}
 	if id, ok := e.Fields["request_id"]; ok {
 		var str string
@@ -186,7 +188,7 @@ var ErrClosed = errors.New("log store is closed")
 // Append writes entries to the file with a single write and adds them to the window. With
 // durable, it also fsyncs before returning, so that an acknowledged batch survives a crash of
 // the machine, not only of the process. It returns the bytes written.
-func (s *Store) Append(entries []Entry, durable bool) (int, error) {
+func (s *Store) Append(entries []logclient.Entry, durable bool) (int, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}

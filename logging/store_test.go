@@ -8,16 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
-// bigEntry is an entry whose encoded line is a little under MaxEntryBytes.
-func bigEntry(i int, service string) Entry {
-	return Entry{
+// bigEntry is an entry whose encoded line is a little under logclient.MaxEntryBytes.
+func bigEntry(i int, service string) logclient.Entry {
+	return logclient.Entry{
 		Time:    testNow.Add(time.Duration(i) * time.Millisecond),
 		Service: service, Instance: "127.0.0.1:6000", Level: "info",
 		Msg:    fmt.Sprint("m", i),
-		Fields: map[string]json.RawMessage{"pad": json.RawMessage(`"` + strings.Repeat("x", MaxEntryBytes-512) + `"`)},
+		Fields: map[string]json.RawMessage{"pad": json.RawMessage(`"` + strings.Repeat("x", logclient.MaxEntryBytes-512) + `"`)},
 	}
 }
 
@@ -43,7 +45,7 @@ func TestWindowIsBoundedByBytes(t *testing.T) {
 	// A flood of large entries, in batches, from two services.
 	const total = 100 // over six times what the bound lets stay
 	for i := 0; i < total; i += 10 {
-		batch := make([]Entry, 10)
+		batch := make([]logclient.Entry, 10)
 		for j := range batch {
 			batch[j] = bigEntry(i+j, []string{"grading", "portal"}[(i+j)%2])
 		}
@@ -62,7 +64,7 @@ func TestWindowIsBoundedByBytes(t *testing.T) {
 	if got := windowBytes(store); got != store.Bytes() {
 		t.Errorf("Bytes() = %d, but the entries answered add up to %d", store.Bytes(), got)
 	}
-	if v := metricValue(t, reg, "gradebook_log_window_bytes"); int(v) != store.Bytes() {
+	if v := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_window_bytes"); int(v) != store.Bytes() {
 		t.Errorf("gradebook_log_window_bytes = %v, want %d", v, store.Bytes())
 	}
 	t.Logf("%d entries of %d bytes flooded in; the window kept the newest %d, %d bytes (bound %d)",
@@ -91,7 +93,7 @@ func TestWindowIsBoundedByBytes(t *testing.T) {
 	}
 
 	// A small entry after the flood evicts only what it must.
-	if err := svc.append("v1", []Entry{{Time: testNow, Service: "grading", Level: "info", Msg: "small"}}, false); err != nil {
+	if err := svc.append(sourceRemote, []logclient.Entry{{Time: testNow, Service: "grading", Level: "info", Msg: "small"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if store.Bytes() > bound || store.Len() < wantLen {
@@ -122,14 +124,14 @@ func TestWindowKeepsTheNewestEntryEvenOverTheByteBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if _, err := store.Append([]Entry{{Time: testNow, Msg: "small"}, bigEntry(1, "grading")}, false); err != nil {
+	if _, err := store.Append([]logclient.Entry{{Time: testNow, Msg: "small"}, bigEntry(1, "grading")}, false); err != nil {
 		t.Fatal(err)
 	}
 	got := store.Recent(Query{})
 	if len(got) != 1 || !strings.Contains(string(got[0]), `"msg":"m1"`) {
 		t.Fatalf("window = %d entries, want only the big newest one", len(got))
 	}
-	if _, err := store.Append([]Entry{{Time: testNow, Msg: "small again"}}, false); err != nil {
+	if _, err := store.Append([]logclient.Entry{{Time: testNow, Msg: "small again"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := store.Recent(Query{}); len(got) != 1 || !strings.Contains(string(got[0]), "small again") || store.Bytes() != len(got[0]) {
@@ -144,7 +146,7 @@ func TestWindowCountBoundStillHolds(t *testing.T) {
 	}
 	defer store.Close()
 	for i := range 12 {
-		if _, err := store.Append([]Entry{{Time: testNow, Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, false); err != nil {
+		if _, err := store.Append([]logclient.Entry{{Time: testNow, Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, false); err != nil {
 			t.Fatal(err)
 		}
 		if n := store.Len(); n != min(i+1, 5) {

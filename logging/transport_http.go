@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/idempotency"
 )
 
 // Limits of GET /v1/logs.
@@ -24,15 +25,15 @@ const (
 
 // AddRoutes puts the log service's routes on r:
 //
-//	POST /log       one text/plain line, as the seed's services send it
+//	POST /log       one text/plain line, as the course's services send it
 //	POST /v1/logs   a JSON array of entries
 //	GET  /v1/logs   recent entries: ?service=&instance=&request_id=&level=&since=&limit=
 func AddRoutes(r *mux.Router, svc Service, now func() time.Time) {
 	if now == nil {
 		now = time.Now
 	}
-	r.Handle("/log", handleSeedLine(svc, now)).Methods(http.MethodPost)
-	r.Handle("/v1/logs", handlePostBatch(svc, newBatchKeys(4096), now)).Methods(http.MethodPost)
+	r.Handle("/log", handleCourseLine(svc, now)).Methods(http.MethodPost)
+	r.Handle("/v1/logs", handlePostBatch(svc, now)).Methods(http.MethodPost)
 	r.Handle("/v1/logs", handleRecent(svc, now)).Methods(http.MethodGet, http.MethodHead)
 }
 
@@ -55,11 +56,9 @@ type acceptedResponse struct {
 	Duplicate bool `json:"duplicate,omitempty"`
 }
 
-// IdempotencyKeyHeader names a batch, so that a batch sent again (its answer was lost, or came
-// too late) is acknowledged without being stored twice.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
-func handlePostBatch(svc Service, keys *batchKeys, now func() time.Time) http.Handler {
+// handlePostBatch takes POST /v1/logs. An Idempotency-Key header names the batch, so that a batch
+// sent again (its answer was lost, or came too late) is acknowledged without being stored twice.
+func handlePostBatch(svc Service, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -71,85 +70,18 @@ func handlePostBatch(svc Service, keys *batchKeys, now func() time.Time) http.Ha
 			httpx.WriteError(w, err)
 			return
 		}
-		key := r.Header.Get(IdempotencyKeyHeader)
-		if len(key) > 128 {
-			httpx.Error(w, http.StatusBadRequest, "the Idempotency-Key header is longer than 128 bytes")
-			return
-		}
-		if key != "" {
-			switch keys.begin(key) {
-			case keyDone:
-				httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: len(entries), Duplicate: true})
-				return
-			case keyPending:
-				httpx.Error(w, http.StatusConflict, "a batch with this Idempotency-Key is being stored; try again")
-				return
-			}
-		}
-		err = svc.Append(r.Context(), "v1", entries)
-		if key != "" {
-			keys.end(key, err == nil)
-		}
+		duplicate, err := svc.Append(r.Context(), r.Header.Get(idempotency.Header), entries)
 		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: len(entries)})
+		httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: len(entries), Duplicate: duplicate})
 	})
 }
 
-type keyState int
-
-const (
-	keyNew keyState = iota
-	keyPending
-	keyDone
-)
-
-// batchKeys remembers the Idempotency-Keys of the last batches stored, a bounded number of them,
-// oldest forgotten first. It lives in memory: a retry that reaches a restarted log service may
-// be stored twice, which is the at-least-once the shippers promise.
-type batchKeys struct {
-	mu    sync.Mutex
-	state map[string]keyState
-	order []string // ring of remembered keys
-	next  int
-}
-
-func newBatchKeys(n int) *batchKeys {
-	return &batchKeys{state: make(map[string]keyState, n), order: make([]string, n)}
-}
-
-// begin claims key for storing, unless it is stored already or being stored.
-func (k *batchKeys) begin(key string) keyState {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if st, ok := k.state[key]; ok {
-		return st
-	}
-	k.state[key] = keyPending
-	return keyNew
-}
-
-// end records that key's batch was stored (or forgets the key, so that a retry can store it).
-func (k *batchKeys) end(key string, stored bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if !stored {
-		delete(k.state, key)
-		return
-	}
-	k.state[key] = keyDone
-	if old := k.order[k.next]; old != "" {
-		delete(k.state, old)
-	}
-	k.order[k.next] = key
-	k.next = (k.next + 1) % len(k.order)
-}
-
-// handleSeedLine takes the seed's POST /log: the body is the line. The seed sends no service
-// name, so one may come in an X-Service header or a ?service= parameter.
-func handleSeedLine(svc Service, now func() time.Time) http.Handler {
+// handleCourseLine takes the course's POST /log: the body is the line. The course's services send
+// no service name, so one may come in an X-Service header or a ?service= parameter.
+func handleCourseLine(svc Service, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -169,12 +101,12 @@ func handleSeedLine(svc Service, now func() time.Time) http.Handler {
 			httpx.Error(w, http.StatusBadRequest, fmt.Sprintf("the service name is longer than %d bytes", maxNameLen))
 			return
 		}
-		e := Entry{Time: now().UTC(), Service: service, Msg: line}
-		if err := svc.Append(r.Context(), "seed", []Entry{e}); err != nil {
+		e := logclient.Entry{Time: now().UTC(), Service: service, Msg: line}
+		if _, err := svc.Append(r.Context(), "", []logclient.Entry{e}); err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		// The seed's client checks for 200.
+		// The course's client checks for 200.
 		httpx.WriteJSON(w, http.StatusOK, acceptedResponse{Accepted: 1})
 	})
 }
@@ -222,7 +154,7 @@ func parseQuery(r *http.Request, now time.Time) (Query, error) {
 	}
 	fields := errs.FieldErrors{}
 	if lvl := v.Get("level"); lvl != "" {
-		switch n := normalizeLevel(lvl); n {
+		switch n := logclient.NormalizeLevel(lvl); n {
 		case "debug", "info", "warn", "error":
 			q.MinLevel = n
 		default:

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/idempotency"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -77,11 +79,11 @@ func fileLines(t *testing.T, path string) []map[string]any {
 }
 
 func TestPostBatch(t *testing.T) {
-	bigMsg := strings.Repeat("x", MaxEntryBytes)
-	tooMany := "[" + strings.TrimSuffix(strings.Repeat(`{"msg":"a"},`, MaxBatchEntries+1), ",") + "]"
+	bigMsg := strings.Repeat("x", logclient.MaxEntryBytes)
+	tooMany := "[" + strings.TrimSuffix(strings.Repeat(`{"msg":"a"},`, logclient.MaxBatchEntries+1), ",") + "]"
 	var manyFields strings.Builder
 	manyFields.WriteString(`[{"msg":"a"`)
-	for i := range MaxFields + 1 {
+	for i := range logclient.MaxFields + 1 {
 		fmt.Fprintf(&manyFields, `,"f%d":1`, i)
 	}
 	manyFields.WriteString("}]")
@@ -163,14 +165,14 @@ func TestPostBatchStampsAndNormalizes(t *testing.T) {
 	}
 }
 
-func TestSeedLine(t *testing.T) {
+func TestCourseLine(t *testing.T) {
 	tests := []struct {
 		name, target, body string
 		hdr                []string
 		status             int
 		service, msg       string
 	}{
-		{"seed line", "/log", "[grading] - started\n", nil, 200, "", "[grading] - started"},
+		{"course line", "/log", "[grading] - started\n", nil, 200, "", "[grading] - started"},
 		{"service from header", "/log", "hello\r\n", []string{"X-Service", "grading"}, 200, "grading", "hello"},
 		{"service from query", "/log?service=portal", "hello", nil, 200, "portal", "hello"},
 		{"JSON-looking text is still text", "/log", `{"msg":1}`, nil, 200, "", `{"msg":1}`},
@@ -318,7 +320,7 @@ func TestFileIsJSONLines(t *testing.T) {
 	ts := newTestService(t, 100)
 	ts.do(http.MethodPost, "/v1/logs", `[{"service":"grading","msg":"line\nbreak <b>","request_id":"r1"},{"msg":"two","obj":{"a":
 	1}}]`)
-	ts.do(http.MethodPost, "/log", "seed\n")
+	ts.do(http.MethodPost, "/log", "course\n")
 	raw, err := os.ReadFile(ts.store.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -327,11 +329,11 @@ func TestFileIsJSONLines(t *testing.T) {
 		t.Fatalf("want 3 newline-terminated lines, got %q", raw)
 	}
 	lines := fileLines(t, ts.store.Path())
-	if lines[0]["msg"] != "line\nbreak <b>" || lines[0]["request_id"] != "r1" || lines[2]["msg"] != "seed" {
+	if lines[0]["msg"] != "line\nbreak <b>" || lines[0]["request_id"] != "r1" || lines[2]["msg"] != "course" {
 		t.Errorf("lines %v", lines)
 	}
 	for _, l := range lines {
-		for _, k := range standardKeys {
+		for _, k := range []string{"time", "service", "instance", "level", "msg"} {
 			if _, ok := l[k]; !ok {
 				t.Errorf("line %v lacks %q", l, k)
 			}
@@ -346,14 +348,14 @@ func TestRestartReloadsWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 25 {
-		if _, err := store.Append([]Entry{{Time: testNow.Add(time.Duration(i) * time.Second), Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, i%2 == 0); err != nil {
+		if _, err := store.Append([]logclient.Entry{{Time: testNow.Add(time.Duration(i) * time.Second), Service: "grading", Level: "info", Msg: fmt.Sprint("m", i)}}, i%2 == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Append([]Entry{{Msg: "late"}}, true); err == nil {
+	if _, err := store.Append([]logclient.Entry{{Msg: "late"}}, true); err == nil {
 		t.Error("append after Close succeeded")
 	}
 	// A crash mid-write leaves a torn last line.
@@ -377,7 +379,7 @@ func TestRestartReloadsWindow(t *testing.T) {
 			t.Errorf("entry %d is %v, want %s", i, m["msg"], want)
 		}
 	}
-	if _, err := store.Append([]Entry{{Time: testNow, Msg: "after restart"}}, true); err != nil {
+	if _, err := store.Append([]logclient.Entry{{Time: testNow, Msg: "after restart"}}, true); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(path)
@@ -406,7 +408,7 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 			return
 		}
-		if len(entries) > MaxBatchEntries {
+		if len(entries) > logclient.MaxBatchEntries {
 			t.Fatalf("%d entries accepted", len(entries))
 		}
 		for _, e := range entries {
@@ -432,9 +434,9 @@ func FuzzDecodeBatch(f *testing.F) {
 // BenchmarkAppend shows what the per-batch fsync costs: a batch of 100 typical entries, written
 // with and without it.
 func BenchmarkAppend(b *testing.B) {
-	batch := make([]Entry, 100)
+	batch := make([]logclient.Entry, 100)
 	for i := range batch {
-		batch[i] = Entry{Time: testNow, Service: "grading", Level: "info", Msg: "request",
+		batch[i] = logclient.Entry{Time: testNow, Service: "grading", Level: "info", Msg: "request",
 			Fields: map[string]json.RawMessage{"path": json.RawMessage(`"/students/1"`), "status": json.RawMessage(`200`)}}
 	}
 	for _, durable := range []bool{false, true} {
@@ -458,43 +460,25 @@ func TestIdempotencyKey(t *testing.T) {
 	ts := newTestService(t, 100)
 	body := `[{"msg":"a"},{"msg":"b"}]`
 	for i, wantDup := range []bool{false, true, true} {
-		rec := ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, "batch-1")
+		rec := ts.do(http.MethodPost, "/v1/logs", body, idempotency.Header, "batch-1")
 		var got acceptedResponse
 		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Accepted != 2 || got.Duplicate != wantDup {
 			t.Fatalf("post %d: %d %s, want accepted 2 duplicate %v", i, rec.Code, rec.Body, wantDup)
 		}
 	}
-	ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, "batch-2")
+	ts.do(http.MethodPost, "/v1/logs", body, idempotency.Header, "batch-2")
 	ts.do(http.MethodPost, "/v1/logs", body) // no key: always stored
-	if n := ts.store.Len(); n != 6 {
-		t.Errorf("%d entries stored, want 6", n)
+	if rec := ts.do(http.MethodPost, "/v1/logs", body, idempotency.Header, strings.Repeat("k", idempotency.MaxKeyLen)); rec.Code != 200 {
+		t.Errorf("a key of the longest length: %d %s, want 200", rec.Code, rec.Body)
 	}
-	if rec := ts.do(http.MethodPost, "/v1/logs", body, IdempotencyKeyHeader, strings.Repeat("k", 200)); rec.Code != 400 {
-		t.Errorf("overlong key: %d, want 400", rec.Code)
+	if n := ts.store.Len(); n != 8 {
+		t.Errorf("%d entries stored, want 8", n)
 	}
-}
-
-func TestBatchKeys(t *testing.T) {
-	k := newBatchKeys(2)
-	if k.begin("a") != keyNew || k.begin("a") != keyPending {
-		t.Fatal("a second claim of a key being stored must see it pending")
+	rec := ts.do(http.MethodPost, "/v1/logs", body, idempotency.Header, strings.Repeat("k", idempotency.MaxKeyLen+1))
+	if rec.Code != 400 || !strings.Contains(errorBody(t, rec), "at most 255 bytes") {
+		t.Errorf("overlong key: %d %s, want 400 saying how long a key may be", rec.Code, rec.Body)
 	}
-	k.end("a", false)
-	if k.begin("a") != keyNew {
-		t.Fatal("a key whose batch failed must be free again")
-	}
-	k.end("a", true)
-	if k.begin("a") != keyDone {
-		t.Fatal("a stored key must be remembered")
-	}
-	for _, key := range []string{"b", "c"} {
-		k.begin(key)
-		k.end(key, true)
-	}
-	if k.begin("a") != keyNew {
-		t.Error("the oldest key must be forgotten past the bound")
-	}
-	if len(k.state) > 3 {
-		t.Errorf("%d keys remembered, bound 2 (+1 pending)", len(k.state))
+	if n := ts.store.Len(); n != 8 {
+		t.Errorf("a batch with an overlong key was stored: %d entries, want 8", n)
 	}
 }

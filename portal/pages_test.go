@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/logging/logclient"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -190,8 +191,8 @@ func TestStatusPage(t *testing.T) {
 	t.Cleanup(logs.Close)
 	client := gradingclient.NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
-	logsEP, logEndpointer := newLogsEndpoint(sd.FixedInstancer{strings.TrimPrefix(logs.URL, "http://")}, client, log.NewNopLogger())
-	t.Cleanup(logEndpointer.Close)
+	logsEP := logclient.NewReader(sd.FixedInstancer{strings.TrimPrefix(logs.URL, "http://")}, client, log.NewNopLogger())
+	t.Cleanup(logsEP.Close)
 
 	t.Run("everything up", func(t *testing.T) {
 		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.Logs = reg, logsEP })
@@ -217,8 +218,8 @@ func TestStatusPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadLogs, deadEndpointer := newLogsEndpoint(sd.FixedInstancer{}, client, log.NewNopLogger())
-		t.Cleanup(deadEndpointer.Close)
+		deadLogs := logclient.NewReader(sd.FixedInstancer{}, client, log.NewNopLogger())
+		t.Cleanup(deadLogs.Close)
 		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.Logs = dead, deadLogs })
 		a := p.get(t, "/status")
 		if a.status != 200 || !strings.Contains(a.body, "The registry could not be read") || !strings.Contains(a.body, "Recent log lines are not available: the log service is unavailable") {

@@ -4,13 +4,13 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/httpserver"
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -21,8 +21,8 @@ type Deps struct {
 	Grading grading.Endpoints
 	// Registry is read by /status; nil makes the page say there is none.
 	Registry *api.Client
-	// Logs answers recent log entries for /status; nil makes the page say there are none.
-	Logs   endpoint.Endpoint
+	// Logs reads recent log entries for /status; nil makes the page say there are none.
+	Logs   *logclient.Reader
 	Logger log.Logger
 }
 

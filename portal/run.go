@@ -10,7 +10,7 @@ import (
 	"github.com/go-kit/kit/sd"
 
 	"github.com/gradebook/gradebook/grading/gradingclient"
-	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/service"
@@ -72,7 +72,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		in := rt.Instancer(*gradingName, *transport)
 		// Ready once the registry has been asked where grading is, whatever it answered: the
 		// portal serves its 503 page happily, but not for want of having looked.
-		rt.SetReady(func() error {
+		rt.SetReady(func(context.Context) error {
 			select {
 			case <-in.Ready():
 				return nil
@@ -82,7 +82,6 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		})
 		gradingInstancer = in
 	}
-	logging.Attach(rt, stderr)
 	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
 	rt.TokenOnlyUnder("/api/")
 	client := gradingclient.NewHTTPClient()
@@ -93,10 +92,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		connect = gradingclient.GRPCConnector(cfg.Token)
 	}
 	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, gradingclient.DefaultBalancing(), *gradingName, rt.Logger)
-	logs, logEndpointer := newLogsEndpoint(rt.Instancer(*logName), client, rt.Logger)
+	logs := logclient.NewReader(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		subs.Close()
-		logEndpointer.Close()
+		logs.Close()
 		client.CloseIdleConnections()
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -13,14 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
-	"github.com/go-kit/kit/sd"
-	"github.com/go-kit/kit/sd/lb"
-	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
 
-	"github.com/gradebook/gradebook/pkg/errs"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 // statusTimeout bounds each part of the status page, so that a sick registry or log service
@@ -34,7 +29,7 @@ const logLines = 50
 // service's latest entries. Either may be nil, which the page reports.
 type statusSource struct {
 	registry *api.Client
-	logs     endpoint.Endpoint
+	logs     *logclient.Reader
 }
 
 type (
@@ -122,7 +117,7 @@ func newInstanceView(e *api.ServiceEntry) instanceView {
 	}
 	for _, c := range e.Checks {
 		if out := strings.TrimSpace(c.Output); out != "" {
-			v.Output = clip(out, 120)
+			v.Output = text.Clip(out, 120)
 			break
 		}
 	}
@@ -133,11 +128,10 @@ func (s *statusSource) recentLogs(ctx context.Context) ([]logView, error) {
 	if s == nil || s.logs == nil {
 		return nil, errors.New("no log service is configured")
 	}
-	resp, err := s.logs(ctx, logsRequest{Limit: logLines})
+	entries, err := s.logs.Recent(ctx, logLines)
 	if err != nil {
 		return nil, err
 	}
-	entries := resp.([]map[string]any)
 	views := make([]logView, 0, len(entries))
 	// Newest first: the page is read from the top.
 	for i := len(entries) - 1; i >= 0; i-- {
@@ -161,7 +155,7 @@ func newLogView(e map[string]any) logView {
 		rest = append(rest, k+"="+str(val))
 	}
 	sort.Strings(rest)
-	v.Fields = clip(strings.Join(rest, " "), 400)
+	v.Fields = text.Clip(strings.Join(rest, " "), 400)
 	return v
 }
 
@@ -175,62 +169,4 @@ func str(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// logsRequest asks a log instance for its latest entries.
-type logsRequest struct{ Limit int }
-
-// newLogsEndpoint reads recent entries from whichever log instance the Instancer knows, trying
-// a second one if the first fails (a read is safe to repeat). The Endpointer is returned so the
-// caller can close it.
-func newLogsEndpoint(instancer sd.Instancer, client *http.Client, logger log.Logger) (endpoint.Endpoint, *sd.DefaultEndpointer) {
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		base := "http://" + instance
-		if strings.Contains(instance, "://") {
-			base = instance
-		}
-		return func(ctx context.Context, request any) (any, error) {
-			req := request.(logsRequest)
-			hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/logs?limit=%d", base, req.Limit), nil)
-			if err != nil {
-				return nil, err
-			}
-			httpx.SetRequestID(ctx, hreq)
-			resp, err := client.Do(hreq)
-			if err != nil {
-				return nil, err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-				return nil, fmt.Errorf("log service answered %s", resp.Status)
-			}
-			var entries []map[string]any
-			if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&entries); err != nil {
-				return nil, fmt.Errorf("log service answered unreadable JSON: %w", err)
-			}
-			return entries, nil
-		}, nil, nil
-	}
-	endpointer := sd.NewEndpointer(instancer, factory, log.With(logger, "dependency", "log"))
-	retry := lb.Retry(2, statusTimeout, lb.NewRoundRobin(endpointer))
-	return func(ctx context.Context, request any) (any, error) {
-		resp, err := retry(ctx, request)
-		if err != nil {
-			return nil, errs.New(errs.ErrUnavailable, "the log service is unavailable: "+err.Error())
-		}
-		return resp, nil
-	}, endpointer
 }

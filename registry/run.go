@@ -17,9 +17,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
-	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -123,7 +121,8 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := service.New(cfg.Common, stderr)
+	// The hub is its own registry: its log shipper finds the log service by asking the hub.
+	rt, err := service.New(cfg.Common, stderr, service.WithSelfRegistry())
 	if err != nil {
 		return nil, err
 	}
@@ -159,13 +158,6 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	// page refreshes, would drown those lines, so they are logged at debug level.
 	rt.QuietRoutes("/")
 	rt.SetRegistrar(selfRegistrar{h})
-	// The hub is its own registry: the log shipper finds the log service by asking the hub.
-	self, err := discovery.NewClient(h.URL(), cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	rt.Consul = self
-	logging.Attach(rt, stderr)
 	h.routes()
 	return h, nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/gradebook/gradebook/grading/boltstore"
 	"github.com/gradebook/gradebook/grading/grpcserver"
 	"github.com/gradebook/gradebook/grading/httpserver"
-	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -83,7 +82,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.Join(err, grpcLn.Close(), store.Close())
 	}
 	rt.OnClose(func(context.Context) error { return store.Close() })
-	logging.Attach(rt, stderr)
 	logger := rt.Logger
 
 	if seeded > 0 {
@@ -100,7 +98,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer cancel()
 		return store.Ping(ctx)
 	}
-	rt.SetReady(func() error { return ready(context.Background()) })
+	rt.SetReady(ready)
 	// Consumers pick a transport by tag: the HTTP registration (the runtime's own) says http,
 	// the gRPC one grpc.
 	rt.Tag("http")

@@ -37,6 +37,3 @@ func NewClient(registryURL, token string) (*api.Client, error) {
 	cfg.HttpClient = &http.Client{Transport: transport, Timeout: QueryWait + 5*time.Second}
 	return api.NewClient(cfg)
 }
-
-// ServiceURL turns a Consul instance string "host:port" into "http://host:port".
-func ServiceURL(instance string) string { return "http://" + instance }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,7 +55,7 @@ func TestRegistrarRetriesUntilTheRegistryAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := registration(t, "retrying", healthy(t))
-	var logs syncBuffer
+	var logs testkit.Buffer
 	r := discovery.NewRegistrar(c, reg, log.NewLogfmtLogger(&logs))
 	r.Register()
 	defer r.Deregister()
@@ -140,21 +139,4 @@ func TestInstancerFollowsInstancesAndNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	registrytest.WaitEvent(t, events, 5*time.Second, func(s []string) bool { return len(s) == 0 })
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

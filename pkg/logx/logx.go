@@ -22,18 +22,10 @@ func New(w io.Writer, service, lvl string) (log.Logger, *Fanout) {
 	return l, fan
 }
 
-// Option maps a level name to a go-kit level filter option.
+// Option maps a level name ("debug", "info", "warn", "error") to a go-kit level filter option;
+// anything else allows info and above.
 func Option(lvl string) level.Option {
-	switch lvl {
-	case "debug":
-		return level.AllowDebug()
-	case "warn":
-		return level.AllowWarn()
-	case "error":
-		return level.AllowError()
-	default:
-		return level.AllowInfo()
-	}
+	return level.Allow(level.ParseDefault(lvl, level.InfoValue()))
 }
 
 // Fanout is a go-kit Logger that passes each entry to every logger added to it.

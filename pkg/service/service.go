@@ -1,7 +1,3 @@
-// Package service is the lifecycle every gradebook service shares: bind the listener, then
-// register; serve /health and /metrics beside the service's routes behind the common middleware;
-// and on shutdown deregister, drain in-flight requests and flush the logs. It holds no business
-// logic and must never read stdin or call os.Exit.
 package service
 
 import (
@@ -33,6 +29,11 @@ import (
 // ShutdownTimeout bounds the drain of in-flight requests.
 const ShutdownTimeout = 10 * time.Second
 
+// readyTimeout bounds the readiness check behind one GET /health, so that a check stuck on a
+// sick dependency answers 503 while the health checker still listens (its own timeout is at
+// most a second).
+const readyTimeout = time.Second
+
 // Runtime is what a running service shares with the plumbing: its configuration, logger, metrics,
 // registry client and listener. Build it with New, add routes to Router, then call Serve.
 type Runtime struct {
@@ -45,7 +46,7 @@ type Runtime struct {
 
 	fanout     *logx.Fanout
 	ln         net.Listener
-	ready      atomic.Pointer[func() error]
+	ready      atomic.Pointer[func(context.Context) error]
 	draining   atomic.Bool
 	mu         sync.Mutex
 	closers    []func(context.Context) error
@@ -59,16 +60,21 @@ type Runtime struct {
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
-// listener, so that the port is taken before anything is registered.
-func New(cfg config.Common, stderr io.Writer) (*Runtime, error) {
+// listener, so that the port is taken before anything is registered. Unless an option says
+// otherwise, the registry client talks to cfg.Registry, and every entry logged is also shipped
+// to the log service (a logclient.Shipper found through that registry, flushed at shutdown for
+// at most LogFlushTimeout).
+func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// One lock for every writer of stderr: the logger and the shipper's own troubles share it.
+	stderr = log.NewSyncWriter(stderr)
 	logger, fan := logx.New(stderr, cfg.Name, cfg.LogLevel)
-	client, err := discovery.NewClient(cfg.Registry, cfg.Token)
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -77,6 +83,14 @@ func New(cfg config.Common, stderr io.Writer) (*Runtime, error) {
 	if host, port, _ := net.SplitHostPort(cfg.Advertise); port == "0" {
 		_, realPort, _ := net.SplitHostPort(ln.Addr().String())
 		cfg.Advertise = net.JoinHostPort(host, realPort)
+	}
+	registryURL := cfg.Registry
+	if o.selfRegistry {
+		registryURL = "http://" + ln.Addr().String()
+	}
+	client, err := discovery.NewClient(registryURL, cfg.Token)
+	if err != nil {
+		return nil, errors.Join(err, ln.Close())
 	}
 	rt := &Runtime{
 		Config:  cfg,
@@ -90,6 +104,9 @@ func New(cfg config.Common, stderr io.Writer) (*Runtime, error) {
 	rt.Router.Use(telemetry.RouteLabel)
 	rt.Router.Handle("/health", http.HandlerFunc(rt.serveHealth)).Methods(http.MethodGet, http.MethodHead)
 	rt.Router.Handle("/metrics", rt.Metrics.Handler()).Methods(http.MethodGet)
+	if !o.noLogShipping {
+		rt.shipLogs(stderr)
+	}
 	return rt, nil
 }
 
@@ -99,8 +116,10 @@ func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
 // URL is the service's advertised base URL.
 func (rt *Runtime) URL() string { return "http://" + rt.Config.Advertise }
 
-// SetReady installs the check behind /health: nil means the service can serve.
-func (rt *Runtime) SetReady(f func() error) { rt.ready.Store(&f) }
+// SetReady installs the check behind /health: nil means the service can serve. f gets the
+// request's context, bounded by a short timeout, so that a check that asks a dependency (a
+// database, say) gives up when the health checker does.
+func (rt *Runtime) SetReady(f func(ctx context.Context) error) { rt.ready.Store(&f) }
 
 // AddLogSink sends every log entry to l as well as stderr; flush runs at shutdown.
 func (rt *Runtime) AddLogSink(l log.Logger, flush func(context.Context) error) {
@@ -280,7 +299,9 @@ func (rt *Runtime) serveHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := rt.ready.Load(); f != nil {
-		if err := (*f)(); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := (*f)(ctx); err != nil {
 			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "critical", "error": err.Error()})
 			return
 		}

@@ -1,4 +1,4 @@
-package logging
+package logclient
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/metrics"
@@ -24,8 +23,14 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/idempotency"
 	"github.com/gradebook/gradebook/pkg/telemetry"
+	"github.com/gradebook/gradebook/pkg/text"
 )
+
+// ServiceName is the name the log service registers under, and the one shippers and readers
+// look up.
+const ServiceName = "log"
 
 // Shipper defaults.
 const (
@@ -67,7 +72,7 @@ type ShipperOptions struct {
 	// the Shipper: give it a logger that writes to stderr only, such as StderrLogger's.
 	Stderr log.Logger
 	// Metrics, when set, gets the dropped-entries counter and the queue-depth gauge (names are
-	// fixed, so one Shipper per Registry).
+	// fixed, so one Shipper per Metrics).
 	Metrics *telemetry.Metrics
 }
 
@@ -90,14 +95,14 @@ type Shipper struct {
 	dropWarned  atomic.Bool
 	urgent      atomic.Int32 // Flush calls waiting: ship without waiting for FlushInterval
 	kick        chan struct{}
-	failures    atomic.Uint64 // failed attempts, for tests and Stats
+	failures    atomic.Uint64 // failed attempts: a Flush gives up once one of its own has failed
 
 	mu       sync.Mutex
 	progress chan struct{} // closed and replaced whenever settled moves
 
-	ctx      context.Context // aborts an in-flight POST at stop
-	cancel   context.CancelFunc
-	stop     chan struct{}
+	// stop is the one signal that ends the run goroutine: it cancels the context run was
+	// started with, which also aborts a POST in flight. done is closed when run has returned.
+	stop     context.CancelFunc
 	stopOnce sync.Once
 	done     chan struct{}
 
@@ -145,7 +150,6 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		queue:    make(chan []byte, opts.QueueSize),
 		kick:     make(chan struct{}, 1),
 		progress: make(chan struct{}),
-		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		dropped:  discard.NewCounter(),
 		shipped:  discard.NewCounter(),
@@ -160,10 +164,11 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped.", func() float64 { return float64(len(s.queue)) })
 	}
 	s.prefix = httpx.NewRequestID()
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.endpointer = sd.NewEndpointer(instancer, s.factory, log.With(opts.Stderr, "component", "log_shipper"))
 	s.balancer = lb.NewRoundRobin(s.endpointer)
-	go s.run()
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.run(ctx)
 	return s
 }
 
@@ -185,7 +190,7 @@ func (s *Shipper) Log(keyvals ...any) error {
 		s.drop()
 		return nil
 	}
-	line := encodeForShipping(entryFromKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now()))
+	line := encodeForShipping(EntryFromKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now()))
 	n := int64(len(line))
 	if s.queuedBytes.Add(n) > int64(s.opts.QueueBytes) {
 		s.queuedBytes.Add(-n)
@@ -221,7 +226,7 @@ func encodeForShipping(e Entry) []byte {
 	if err == nil && len(line) <= MaxEntryBytes-1024 {
 		return line
 	}
-	e.Msg = truncateUTF8(e.Msg, 8<<10)
+	e.Msg = text.Truncate(e.Msg, 8<<10)
 	fields := e.Fields
 	e.Fields = map[string]json.RawMessage{}
 	for k, v := range fields {
@@ -229,23 +234,13 @@ func encodeForShipping(e Entry) []byte {
 			break
 		}
 		if len(v) > 1024 {
-			v = jsonValue(truncateUTF8(string(v), 1000) + "…")
+			v = jsonValue(text.Truncate(string(v), 1000) + "…")
 		}
 		e.Fields[k] = v
 	}
 	e.Fields["truncated"] = json.RawMessage("true")
 	line, _ = e.MarshalJSON()
 	return line
-}
-
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // errRejected marks a batch the log service refused as malformed: sending it again would not help.
@@ -257,11 +252,7 @@ func (e *errRejected) Error() string {
 
 // factory makes the endpoint that POSTs a batch to one log instance.
 func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error) {
-	base := instance
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	url := strings.TrimRight(base, "/") + "/v1/logs"
+	url := instanceURL(instance, "/v1/logs")
 	return func(ctx context.Context, request any) (any, error) {
 		batch, _ := request.(batchRequest)
 		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
@@ -271,7 +262,7 @@ func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error)
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(IdempotencyKeyHeader, batch.key)
+		req.Header.Set(idempotency.Header, batch.key)
 		if s.opts.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 		}
@@ -293,9 +284,18 @@ func (s *Shipper) factory(instance string) (endpoint.Endpoint, io.Closer, error)
 	}, nil, nil
 }
 
+// instanceURL is path on an instance as sd reports it: "host:port", or a base URL.
+func instanceURL(instance, path string) string {
+	base := instance
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return strings.TrimRight(base, "/") + path
+}
+
 // run owns the queue's receiving end: it gathers batches and delivers them one at a time, in
-// order, until stop.
-func (s *Shipper) run() {
+// order, until ctx ends (Close calls stop).
+func (s *Shipper) run(ctx context.Context) {
 	defer close(s.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -311,7 +311,7 @@ func (s *Shipper) run() {
 			select {
 			case line := <-s.queue:
 				take(line)
-			case <-s.stop:
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -333,13 +333,13 @@ func (s *Shipper) run() {
 			case <-timer.C:
 				break gather
 			case <-s.kick:
-			case <-s.stop:
+			case <-ctx.Done():
 				timer.Stop()
 				return
 			}
 		}
 		timer.Stop()
-		if !s.deliver(batch) {
+		if !s.deliver(ctx, batch) {
 			return
 		}
 		s.settle(len(batch))
@@ -349,8 +349,8 @@ func (s *Shipper) run() {
 }
 
 // deliver sends one batch until an instance takes it or refuses it as malformed; it returns
-// false if the Shipper was stopped first.
-func (s *Shipper) deliver(batch [][]byte) bool {
+// false if ctx ended (the Shipper was stopped) first.
+func (s *Shipper) deliver(ctx context.Context, batch [][]byte) bool {
 	n := 2 + len(batch)
 	for _, line := range batch {
 		n += len(line)
@@ -371,7 +371,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		err := s.send(batchRequest{key: key, body: body})
+		err := s.send(ctx, batchRequest{key: key, body: body})
 		var rej *errRejected
 		switch {
 		case err == nil:
@@ -388,7 +388,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 			s.opts.Stderr.Log("level", "error", "msg", "log service refused a batch; dropped it", "entries", len(batch), "err", err)
 			return true
 		}
-		if s.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return false
 		}
 		s.failures.Add(1)
@@ -402,7 +402,7 @@ func (s *Shipper) deliver(batch [][]byte) bool {
 		select {
 		case <-timer.C:
 		case <-s.kick: // a Flush is waiting: try now
-		case <-s.stop:
+		case <-ctx.Done():
 			return false
 		}
 		wait = min(wait*2, s.opts.MaxBackoff)
@@ -414,12 +414,12 @@ type batchRequest struct {
 	body []byte
 }
 
-func (s *Shipper) send(req batchRequest) error {
+func (s *Shipper) send(ctx context.Context, req batchRequest) error {
 	ep, err := s.balancer.Endpoint()
 	if err != nil {
 		return fmt.Errorf("no log service instance: %w", err)
 	}
-	_, err = ep(s.ctx, req)
+	_, err = ep(ctx, req)
 	return err
 }
 
@@ -468,8 +468,6 @@ func (s *Shipper) Flush(ctx context.Context) error {
 	}
 }
 
-// Close stops taking entries, flushes what is queued (bounded by ctx), and stops the goroutine.
-// Entries still queued when ctx ends are counted as dropped.
 // flushRecheck is how often a waiting Flush looks whether the log service has become unreachable.
 const flushRecheck = 20 * time.Millisecond
 
@@ -478,12 +476,13 @@ const flushRecheck = 20 * time.Millisecond
 // merely slow to answer still gets the entries.
 func attempted(s *Shipper, before uint64) bool { return s.failures.Load() > before }
 
+// Close stops taking entries, flushes what is queued (bounded by ctx), and stops the goroutine.
+// Entries still queued when ctx ends are counted as dropped.
 func (s *Shipper) Close(ctx context.Context) error {
 	s.closed.Store(true)
 	err := s.Flush(ctx)
 	s.stopOnce.Do(func() {
-		close(s.stop)
-		s.cancel()
+		s.stop()
 		<-s.done
 		s.endpointer.Close()
 		if left := s.Pending(); left > 0 {

@@ -1,4 +1,4 @@
-package logging
+package logclient_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,24 +18,19 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/logging"
+	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/logx"
-	"github.com/gradebook/gradebook/pkg/service"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
-
-// The wiring every service uses must compile against the real runtime.
-var _ = func(rt *service.Runtime, cfg config.Common, stderr *strings.Builder) {
-	sh := NewShipper(rt.Instancer("log"), ShipperOptions{Service: cfg.Name, Instance: rt.Config.Advertise, Metrics: rt.Metrics, Stderr: StderrLogger(stderr, cfg.Name)})
-	rt.AddLogSink(sh, sh.Close)
-}
 
 // logServer is a real log service on a real socket, which a test can stop and start again on
 // the same address.
 type logServer struct {
 	t     *testing.T
-	store *Store
+	store *logging.Store
 	addr  string
 	mu    sync.Mutex
 	srv   *http.Server
@@ -43,7 +39,7 @@ type logServer struct {
 
 func startLogServer(t *testing.T) *logServer {
 	t.Helper()
-	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100000, 0)
+	store, err := logging.OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +57,7 @@ func (ls *logServer) start() {
 	}
 	ls.addr = ln.Addr().String()
 	r := httpx.NewRouter()
-	AddRoutes(r, NewService(ls.store, nil), nil)
+	logging.AddRoutes(r, logging.NewService(ls.store, nil), nil)
 	srv := &http.Server{Handler: r}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
@@ -81,7 +77,7 @@ func (ls *logServer) stop() {
 	}
 }
 
-func (ls *logServer) entries(q Query) []map[string]any {
+func (ls *logServer) entries(q logging.Query) []map[string]any {
 	if q.Limit == 0 {
 		q.Limit = 1 << 30
 	}
@@ -96,54 +92,8 @@ func (ls *logServer) entries(q Query) []map[string]any {
 	return out
 }
 
-// metricValue reads one sample from reg (0 when absent).
-func metricValue(t *testing.T, reg *telemetry.Metrics, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gatherer().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func testOptions(reg *telemetry.Metrics, stderr *syncBuilder) ShipperOptions {
-	return ShipperOptions{
+func testOptions(reg *telemetry.Metrics, stderr *testkit.Buffer) logclient.ShipperOptions {
+	return logclient.ShipperOptions{
 		Service:       "grading",
 		Instance:      "127.0.0.1:6000",
 		FlushInterval: 20 * time.Millisecond,
@@ -154,28 +104,11 @@ func testOptions(reg *telemetry.Metrics, stderr *syncBuilder) ShipperOptions {
 	}
 }
 
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 	ls := startLogServer(t)
 	reg := telemetry.New()
-	var stderr syncBuilder
-	sh := NewShipper(sd.FixedInstancer{ls.addr}, testOptions(reg, &stderr))
+	var stderr testkit.Buffer
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, testOptions(reg, &stderr))
 
 	// The way a service logs: logx's logger, with the shipper added as a sink.
 	var console strings.Builder
@@ -185,8 +118,8 @@ func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 	level.Debug(logger).Log("msg", "filtered out below info")
 	level.Error(logger).Log("msg", "second", "request_id", "req-43")
 
-	waitFor(t, "two entries to arrive", 5*time.Second, func() bool { return ls.store.Len() == 2 })
-	got := ls.entries(Query{})
+	testkit.Eventually(t, 5*time.Second, "two entries to arrive", func() bool { return ls.store.Len() == 2 })
+	got := ls.entries(logging.Query{})
 	first := got[0]
 	want := map[string]any{"service": "grading", "instance": "127.0.0.1:6000", "level": "info", "msg": "grade added",
 		"request_id": "req-42", "student": float64(3), "score": 91.5, "ok": true, "err": "boom"}
@@ -207,7 +140,7 @@ func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 	if err := sh.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := metricValue(t, reg, "gradebook_log_shipper_shipped_entries_total"); n != 2 {
+	if n := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_shipped_entries_total"); n != 2 {
 		t.Errorf("shipped_entries_total %v, want 2", n)
 	}
 }
@@ -215,10 +148,10 @@ func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 	ls := startLogServer(t)
 	reg := telemetry.New()
-	var stderr syncBuilder
+	var stderr testkit.Buffer
 	opts := testOptions(reg, &stderr)
 	opts.QueueSize = 1000
-	sh := NewShipper(sd.FixedInstancer{ls.addr}, opts)
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, opts)
 	defer sh.Close(context.Background())
 
 	logN := func(from, to int) {
@@ -229,27 +162,27 @@ func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 	logN(0, 50)
 	// Wait until the shipper has its answer too: a batch stored but unanswered when the server
 	// goes away is sent again (at least once), which is not what this test is about.
-	waitFor(t, "the first 50 entries", 5*time.Second, func() bool { return ls.store.Len() == 50 && sh.Pending() == 0 })
+	testkit.Eventually(t, 5*time.Second, "the first 50 entries", func() bool { return ls.store.Len() == 50 && sh.Pending() == 0 })
 
 	ls.stop()
 	down := time.Now()
 	logN(50, 500)
 	// Let the shipper fail and back off a few times while entries keep coming.
-	failures := sh.failures.Load()
-	waitFor(t, "failed attempts", 5*time.Second, func() bool { return sh.failures.Load() >= failures+4 })
+	failures := sh.Failures()
+	testkit.Eventually(t, 5*time.Second, "failed attempts", func() bool { return sh.Failures() >= failures+4 })
 	logN(500, 800)
 	if ls.store.Len() != 50 {
 		t.Fatalf("entries arrived while the log service was down")
 	}
 	ls.start() // same address
-	t.Logf("log service down for %v; %d failed attempts", time.Since(down).Round(time.Millisecond), sh.failures.Load()-failures)
+	t.Logf("log service down for %v; %d failed attempts", time.Since(down).Round(time.Millisecond), sh.Failures()-failures)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := sh.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := ls.entries(Query{})
+	got := ls.entries(logging.Query{})
 	if len(got) != 800 {
 		t.Fatalf("%d entries arrived, want 800", len(got))
 	}
@@ -258,7 +191,7 @@ func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 			t.Fatalf("entry %d is %v: order or content lost", i, m)
 		}
 	}
-	if d := metricValue(t, reg, "gradebook_log_shipper_dropped_entries_total", "reason", "queue_full"); d != 0 {
+	if d := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", "queue_full"); d != 0 {
 		t.Errorf("%v entries dropped below the queue bound", d)
 	}
 	if !strings.Contains(stderr.String(), "cannot ship logs") || !strings.Contains(stderr.String(), "reachable again") {
@@ -271,14 +204,14 @@ func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 
 func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
 	reg := telemetry.New()
-	var stderr syncBuilder
+	var stderr testkit.Buffer
 	opts := testOptions(reg, &stderr)
 	opts.QueueSize = 10
 	// A listener that never answers would also do; nothing at all is listening here.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close()
-	sh := NewShipper(sd.FixedInstancer{dead}, opts)
+	sh := logclient.NewShipper(sd.FixedInstancer{dead}, opts)
 
 	const n = 10000
 	begin := time.Now()
@@ -288,12 +221,12 @@ func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
 	took := time.Since(begin)
 	t.Logf("%d Log calls with nothing reachable: %v (%v per call)", n, took, took/n)
 
-	dropped := metricValue(t, reg, "gradebook_log_shipper_dropped_entries_total", "reason", "queue_full")
+	dropped := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", "queue_full")
 	// The goroutine may hold one batch beside the 10 queued entries.
-	if dropped < n-10-DefaultBatchSize || dropped > n-10 {
+	if dropped < n-10-logclient.DefaultBatchSize || dropped > n-10 {
 		t.Errorf("dropped %v, want about %d", dropped, n-10)
 	}
-	if depth := metricValue(t, reg, "gradebook_log_shipper_queue_depth"); depth > 10 {
+	if depth := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_queue_depth"); depth > 10 {
 		t.Errorf("queue depth %v over the bound 10", depth)
 	}
 	if c := strings.Count(stderr.String(), "log queue is full"); c != 1 {
@@ -311,7 +244,7 @@ func TestShipperDropsWithoutBlockingWhenFull(t *testing.T) {
 	if err := sh.Close(ctx); err == nil || !strings.Contains(err.Error(), "not shipped") || ctx.Err() != nil {
 		t.Errorf("Close with nothing reachable: %v (ctx %v), want an error saying what was not shipped, before the deadline", err, ctx.Err())
 	}
-	if closed := metricValue(t, reg, "gradebook_log_shipper_dropped_entries_total", "reason", "closed"); closed < 1 {
+	if closed := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", "closed"); closed < 1 {
 		t.Errorf("entries left at Close not counted as dropped")
 	}
 	sh.Log("msg", "after close") // must not panic or block
@@ -335,9 +268,9 @@ func (r *recorder) WriteHeader(int)             {}
 
 func TestShipperCloseFlushes(t *testing.T) {
 	ls := startLogServer(t)
-	opts := testOptions(nil, &syncBuilder{})
+	opts := testOptions(nil, &testkit.Buffer{})
 	opts.FlushInterval = time.Hour // only Close can make it ship
-	sh := NewShipper(sd.FixedInstancer{ls.addr}, opts)
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, opts)
 	for i := range 1234 {
 		sh.Log("msg", "bye", "i", i)
 	}
@@ -354,12 +287,12 @@ func TestShipperCloseFlushes(t *testing.T) {
 func TestShipperWaitsForAnInstance(t *testing.T) {
 	ls := startLogServer(t)
 	in := &switchInstancer{}
-	sh := NewShipper(in, testOptions(nil, &syncBuilder{}))
+	sh := logclient.NewShipper(in, testOptions(nil, &testkit.Buffer{}))
 	defer sh.Close(context.Background())
 	sh.Log("msg", "before any instance")
-	waitFor(t, "a failed attempt", 5*time.Second, func() bool { return sh.failures.Load() > 0 })
+	testkit.Eventually(t, 5*time.Second, "a failed attempt", func() bool { return sh.Failures() > 0 })
 	in.set(ls.addr)
-	waitFor(t, "the entry", 5*time.Second, func() bool { return ls.store.Len() == 1 })
+	testkit.Eventually(t, 5*time.Second, "the entry", func() bool { return ls.store.Len() == 1 })
 }
 
 func TestShipperDropsRefusedBatch(t *testing.T) {
@@ -370,15 +303,15 @@ func TestShipperDropsRefusedBatch(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	reg := telemetry.New()
-	var stderr syncBuilder
-	sh := NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(reg, &stderr))
+	var stderr testkit.Buffer
+	sh := logclient.NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(reg, &stderr))
 	sh.Log("msg", "refused")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := sh.Close(ctx); err != nil {
 		t.Fatalf("a refused batch must not stall the queue: %v", err)
 	}
-	if d := metricValue(t, reg, "gradebook_log_shipper_dropped_entries_total", "reason", "rejected"); d != 1 {
+	if d := testkit.MetricValue(t, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", "rejected"); d != 1 {
 		t.Errorf("dropped{rejected} %v, want 1", d)
 	}
 	if !strings.Contains(stderr.String(), "refused") {
@@ -388,7 +321,7 @@ func TestShipperDropsRefusedBatch(t *testing.T) {
 
 func TestShipperCutsHugeEntries(t *testing.T) {
 	ls := startLogServer(t)
-	sh := NewShipper(sd.FixedInstancer{ls.addr}, testOptions(nil, &syncBuilder{}))
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, testOptions(nil, &testkit.Buffer{}))
 	kv := []any{"msg", strings.Repeat("m", 200<<10)}
 	for i := range 200 {
 		kv = append(kv, fmt.Sprint("field", i), strings.Repeat("v", 2000))
@@ -397,7 +330,7 @@ func TestShipperCutsHugeEntries(t *testing.T) {
 	if err := sh.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := ls.entries(Query{})
+	got := ls.entries(logging.Query{})
 	if len(got) != 1 || got[0]["truncated"] != true {
 		t.Fatalf("huge entry: got %d entries, want one marked truncated", len(got))
 	}
@@ -437,79 +370,13 @@ func (s *switchInstancer) set(instances ...string) {
 	}
 }
 
-func TestEntryFromKeyvals(t *testing.T) {
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	var nilErr *panicky
-	tests := []struct {
-		name    string
-		keyvals []any
-		check   func(e Entry) string
-	}{
-		{"ts as time", []any{"ts", at, "msg", "m"}, func(e Entry) string {
-			return cmp(e.Time.Equal(at) && e.Msg == "m" && e.Fields == nil, e)
-		}},
-		{"ts as go-kit timestamp", boundTimestamp(at), func(e Entry) string {
-			return cmp(e.Time.Equal(at) && e.Fields == nil, e)
-		}},
-		{"level value", []any{level.Key(), level.WarnValue()}, func(e Entry) string { return cmp(e.Level == "warn", e) }},
-		{"service overrides", []any{"service", "portal"}, func(e Entry) string { return cmp(e.Service == "portal", e) }},
-		{"odd keyvals", []any{"msg", "m", "lonely"}, func(e Entry) string { return cmp(string(e.Fields["lonely"]) == `"(MISSING)"`, e) }},
-		{"nil pointer error", []any{"err", nilErr}, func(e Entry) string { return cmp(strings.Contains(string(e.Fields["err"]), "PANIC"), e) }},
-		{"NaN", []any{"x", nan()}, func(e Entry) string { return cmp(string(e.Fields["x"]) == `"NaN"`, e) }},
-		{"duration", []any{"took", 1500 * time.Millisecond}, func(e Entry) string { return cmp(string(e.Fields["took"]) == `"1.5s"`, e) }},
-		{"nil", []any{"v", nil}, func(e Entry) string { return cmp(string(e.Fields["v"]) == `null`, e) }},
-		{"non-string key", []any{42, "v"}, func(e Entry) string { return cmp(string(e.Fields["42"]) == `"v"`, e) }},
-		{"time not a time", []any{"time", "soon"}, func(e Entry) string { return cmp(string(e.Fields["time_value"]) == `"soon"`, e) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := entryFromKeyvals(tt.keyvals, "grading", "i", at.Add(time.Hour))
-			if msg := tt.check(e); msg != "" {
-				t.Error(msg)
-			}
-			if _, err := e.MarshalJSON(); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-}
-
-type panicky struct{ s *string }
-
-func (p *panicky) Error() string { return *p.s }
-
-// boundTimestamp is what a logger built by log.With(..., "ts", log.DefaultTimestampUTC) passes on.
-func boundTimestamp(at time.Time) []any {
-	var got []any
-	l := log.With(log.LoggerFunc(func(kv ...any) error { got = kv; return nil }),
-		"ts", log.TimestampFormat(func() time.Time { return at }, time.RFC3339Nano))
-	l.Log("msg", "m")
-	return got
-}
-
-func cmp(ok bool, e Entry) string {
-	if ok {
-		return ""
-	}
-	fields := map[string]string{}
-	for k, v := range e.Fields {
-		fields[k] = string(v)
-	}
-	return fmt.Sprintf("unexpected entry %+v fields %v", e, fields)
-}
-
-func nan() float64 {
-	zero := 0.0
-	return zero / zero
-}
-
 func BenchmarkShipperLog(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		addr string
 	}{{"shipping", ""}, {"nothing-reachable", "127.0.0.1:1"}} {
 		b.Run(bc.name, func(b *testing.B) {
-			store, err := OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000, 0)
+			store, err := logging.OpenStore(filepath.Join(b.TempDir(), "gradebook.log"), 1000, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -517,14 +384,14 @@ func BenchmarkShipperLog(b *testing.B) {
 			addr := bc.addr
 			if addr == "" {
 				r := httpx.NewRouter()
-				AddRoutes(r, NewService(store, nil), nil)
+				logging.AddRoutes(r, logging.NewService(store, nil), nil)
 				ln, _ := net.Listen("tcp", "127.0.0.1:0")
 				srv := &http.Server{Handler: r}
 				go srv.Serve(ln)
 				defer srv.Close()
 				addr = ln.Addr().String()
 			}
-			sh := NewShipper(sd.FixedInstancer{addr}, ShipperOptions{Service: "bench"})
+			sh := logclient.NewShipper(sd.FixedInstancer{addr}, logclient.ShipperOptions{Service: "bench"})
 			logger := log.With(sh, "ts", log.DefaultTimestampUTC)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -532,7 +399,7 @@ func BenchmarkShipperLog(b *testing.B) {
 				level.Info(logger).Log("msg", "request", "method", "GET", "path", "/students/1", "status", 200, "request_id", "abc", "i", i)
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(b.N)-float64(sh.enqueued.Load()), "dropped")
+			b.ReportMetric(float64(b.N)-float64(sh.Enqueued()), "dropped")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			sh.Close(ctx)
@@ -543,13 +410,13 @@ func BenchmarkShipperLog(b *testing.B) {
 // TestShipperRetryIsNotStoredTwice loses the answer to the first batch after it has been
 // stored; the shipper sends it again, and the log service recognises it by its Idempotency-Key.
 func TestShipperRetryIsNotStoredTwice(t *testing.T) {
-	store, err := OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
+	store, err := logging.OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	r := httpx.NewRouter()
-	AddRoutes(r, NewService(store, nil), nil)
+	logging.AddRoutes(r, logging.NewService(store, nil), nil)
 	var mu sync.Mutex
 	lost := false
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -568,14 +435,14 @@ func TestShipperRetryIsNotStoredTwice(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	sh := NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(nil, &syncBuilder{}))
+	sh := logclient.NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(nil, &testkit.Buffer{}))
 	for i := range 3 {
 		sh.Log("msg", "once", "i", i)
 	}
 	if err := sh.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if sh.failures.Load() == 0 {
+	if sh.Failures() == 0 {
 		t.Fatal("the first answer was not lost")
 	}
 	if n := store.Len(); n != 3 {
@@ -588,3 +455,98 @@ type discardWriter struct{ header http.Header }
 func (d discardWriter) Header() http.Header         { return d.header }
 func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d discardWriter) WriteHeader(int)             {}
+
+// runLogService runs the real log service, listening on listen (port 0 picks one) with its data
+// in dataDir, until stop is called; addr is where it serves. Its registry is unreachable: the
+// service serves anyway, and the shipper under test is given the address directly.
+func runLogService(t *testing.T, listen, dataDir string) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stderr testkit.Buffer
+	// The runtime's line that names the address it bound (with -listen ...:0, one it chose).
+	serving := regexp.MustCompile(`msg=serving listen=(\S+)`)
+	args := []string{"-listen", listen, "-registry", "http://127.0.0.1:1", "-data", dataDir}
+	go func() { done <- logging.Run(ctx, args, func(string) string { return "" }, &stderr) }()
+	stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+	}
+	testkit.Eventually(t, 5*time.Second, "the log service serving", func() bool {
+		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	testkit.Eventually(t, 5*time.Second, "/health passing", func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return addr, stop
+}
+
+func getLogs(t *testing.T, addr, query string) []map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/logs?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestShipperAcrossLogServiceRestart stops the real log service while a shipper keeps logging,
+// starts it again on the same address and data, and finds every entry, in order.
+func TestShipperAcrossLogServiceRestart(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := runLogService(t, "127.0.0.1:0", dir)
+	opts := testOptions(nil, &testkit.Buffer{})
+	sh := logclient.NewShipper(sd.FixedInstancer{addr}, opts)
+	defer sh.Close(context.Background())
+	logger := log.With(sh, "ts", log.DefaultTimestampUTC, "service", "grading")
+	logN := func(from, to int) {
+		for i := from; i < to; i++ {
+			level.Info(logger).Log("msg", "request", "seq", i, "request_id", fmt.Sprint("req-", i))
+		}
+	}
+	logN(0, 20)
+	testkit.Eventually(t, 5*time.Second, "the first entries", func() bool { return sh.Pending() == 0 })
+
+	stop()
+	failures := sh.Failures()
+	logN(20, 300)
+	testkit.Eventually(t, 5*time.Second, "failed attempts while the log service is down", func() bool { return sh.Failures() >= failures+3 })
+	logN(300, 400)
+
+	_, stop = runLogService(t, addr, dir) // the same address, which the shipper keeps trying
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sh.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := getLogs(t, addr, "service=grading&limit=1000")
+	if len(got) != 400 {
+		t.Fatalf("%d entries, want 400", len(got))
+	}
+	for i, m := range got {
+		if m["seq"] != float64(i) || m["request_id"] != fmt.Sprint("req-", i) || m["level"] != "info" {
+			t.Fatalf("entry %d: %v", i, m)
+		}
+	}
+}

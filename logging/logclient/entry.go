@@ -1,0 +1,282 @@
+package logclient
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/pkg/text"
+)
+
+// Bounds on what the log service accepts, which the client keeps to so that its batches are not
+// refused. A batch that breaks any of them is refused whole.
+const (
+	// MaxBatchEntries is the most entries one POST /v1/logs may carry.
+	MaxBatchEntries = 1000
+	// MaxEntryBytes bounds the JSON of one entry.
+	MaxEntryBytes = 64 << 10
+	// MaxFields bounds the extra fields of one entry.
+	MaxFields = 128
+	// MaxFieldNameLen bounds the name of a field, in bytes.
+	MaxFieldNameLen = 128
+)
+
+// Entry is one log entry. Fields holds everything other than the five standard keys, as compact
+// JSON values, so that an entry can be stored and served again without losing its types.
+type Entry struct {
+	Time     time.Time
+	Service  string
+	Instance string
+	Level    string
+	Msg      string
+	Fields   map[string]json.RawMessage
+}
+
+// IsStandardKey reports whether k is one of the five keys every entry's JSON object has (time,
+// service, instance, level and msg), which a field can never be.
+func IsStandardKey(k string) bool {
+	switch k {
+	case "time", "service", "instance", "level", "msg":
+		return true
+	}
+	return false
+}
+
+// MarshalJSON writes the entry as one flat JSON object on one line: the standard keys first, then
+// the other fields in sorted order. Field values must be valid JSON; they are written compact.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 160+len(e.Msg)+64*len(e.Fields))
+	b = append(b, `{"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","service":`...)
+	b = appendJSONString(b, e.Service)
+	b = append(b, `,"instance":`...)
+	b = appendJSONString(b, e.Instance)
+	b = append(b, `,"level":`...)
+	b = appendJSONString(b, e.Level)
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, e.Msg)
+	if len(e.Fields) == 0 {
+		return append(b, '}'), nil
+	}
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		if !IsStandardKey(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	buf := bytes.NewBuffer(b)
+	for _, k := range keys {
+		buf.WriteByte(',')
+		buf.Write(appendJSONString(buf.AvailableBuffer(), k))
+		buf.WriteByte(':')
+		if err := json.Compact(buf, e.Fields[k]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Unlike encoding/json it leaves <, > and & alone
+// (the lines are read by programs and by html/template, which escapes for itself); like it, it
+// turns invalid UTF-8 into U+FFFD and escapes U+2028 and U+2029.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// NormalizeLevel lower-cases a level and maps common aliases onto go-kit's four names.
+func NormalizeLevel(lvl string) string {
+	lvl = strings.ToLower(strings.TrimSpace(lvl))
+	switch lvl {
+	case "warning":
+		return "warn"
+	case "err", "fatal", "critical", "crit", "panic":
+		return "error"
+	}
+	return lvl
+}
+
+// EntryFromKeyvals turns a go-kit log call into an Entry stamped with service and instance: "ts"
+// becomes the time (now if absent), "service", "instance", "level" and "msg" their fields, and
+// every other value is stringified the way logfmt would show it, except numbers and booleans,
+// which stay JSON numbers and booleans. It keeps to MaxFields and MaxFieldNameLen.
+func EntryFromKeyvals(keyvals []any, service, instance string, now time.Time) Entry {
+	e := Entry{Time: now.UTC(), Service: service, Instance: instance}
+	if len(keyvals)%2 == 1 {
+		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "(MISSING)")
+	}
+	for i := 0; i < len(keyvals); i += 2 {
+		key := safeString(keyvals[i])
+		val := keyvals[i+1]
+		switch key {
+		case "ts", "time":
+			// go-kit's DefaultTimestampUTC yields a value that prints as RFC 3339, not a time.Time.
+			if t, ok := val.(time.Time); ok {
+				e.Time = t.UTC()
+				continue
+			}
+			if pt, err := time.Parse(time.RFC3339Nano, safeString(val)); err == nil {
+				e.Time = pt.UTC()
+				continue
+			}
+			// Not a time: keep it as a field rather than lose it, under another name if its own
+			// is the entry's "time".
+			if key == "time" {
+				key = "time_value"
+			}
+		case "service":
+			if s := safeString(val); s != "" {
+				e.Service = s
+			}
+			continue
+		case "instance":
+			if s := safeString(val); s != "" {
+				e.Instance = s
+			}
+			continue
+		case "level":
+			e.Level = NormalizeLevel(safeString(val))
+			continue
+		case "msg":
+			e.Msg = safeString(val)
+			continue
+		}
+		if key == "" {
+			key = "(EMPTY)"
+		}
+		if len(key) > MaxFieldNameLen {
+			key = text.Truncate(key, MaxFieldNameLen)
+		}
+		if e.Fields == nil {
+			e.Fields = make(map[string]json.RawMessage, len(keyvals)/2)
+		} else if len(e.Fields) >= MaxFields {
+			continue
+		}
+		e.Fields[key] = jsonValue(val)
+	}
+	return e
+}
+
+// jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
+// string logfmt would print.
+func jsonValue(v any) json.RawMessage {
+	switch x := v.(type) {
+	case nil:
+		return json.RawMessage("null")
+	case string:
+		return appendJSONString(nil, x)
+	case bool:
+		return strconv.AppendBool(nil, x)
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int8:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int16:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int32:
+		return strconv.AppendInt(nil, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(nil, x, 10)
+	case uint:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint8:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint16:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint32:
+		return strconv.AppendUint(nil, uint64(x), 10)
+	case uint64:
+		return strconv.AppendUint(nil, x, 10)
+	case float32:
+		return appendFloat(float64(x), 32)
+	case float64:
+		return appendFloat(x, 64)
+	default:
+		return appendJSONString(nil, safeString(v))
+	}
+}
+
+func appendFloat(f float64, bits int) json.RawMessage {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		// JSON has no NaN or infinities; keep them readable as strings.
+		return appendJSONString(nil, strconv.FormatFloat(f, 'g', -1, bits))
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, bits)
+}
+
+// safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
+// times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".
+func safeString(v any) (s string) {
+	defer func() {
+		if r := recover(); r != nil {
+			s = fmt.Sprintf("(PANIC=%v)", r)
+		}
+	}()
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}

@@ -1,0 +1,11 @@
+package logclient_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/gradebook/gradebook/internal/testkit"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.LeakOptions()...) }

@@ -1,0 +1,11 @@
+// Package service is the lifecycle every gradebook service shares: bind the listener, then
+// register; serve /health and /metrics beside the service's routes behind the common middleware;
+// ship the service's logs to the log service; and on shutdown deregister, drain in-flight
+// requests and flush the logs. Two services differ, and say so with an Option to New: the log
+// service does not ship to itself (WithoutLogShipping), and the registry hub is its own registry
+// (WithSelfRegistry).
+//
+// It holds no business logic and never reads stdin. Only Main, which is the whole of a service's
+// main function, exits the process (with status 1 after an error); New, Runtime and everything
+// else here never call os.Exit, so that tests can run services in-process.
+package service
