@@ -7,11 +7,9 @@ import (
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gradebook/gradebook/pkg/errs"
-	"github.com/gradebook/gradebook/pkg/httpx"
-	"github.com/gradebook/gradebook/pkg/telemetry"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // Middleware decorates a Service.
@@ -39,7 +37,7 @@ func (s *loggingService) log(ctx context.Context, write bool, err error, keyvals
 	default:
 		l = level.Debug(s.logger)
 	}
-	keyvals = append(keyvals, "request_id", httpx.RequestID(ctx))
+	keyvals = append(keyvals, "request_id", requestid.FromContext(ctx))
 	if err != nil {
 		keyvals = append(keyvals, "err", err)
 	}
@@ -75,49 +73,12 @@ func (s *loggingService) AddGrade(ctx context.Context, studentID int, g Grade, i
 	return s.next.AddGrade(ctx, studentID, g, idempotencyKey)
 }
 
-// InstrumentingMiddleware counts and times every call per method and outcome ("ok", or the
-// error kind: invalid, not_found, conflict, unavailable, internal) in reg.
-func InstrumentingMiddleware(reg *telemetry.Metrics) Middleware {
-	calls := reg.Counter("grading", "calls_total", "Grading service calls, by method and outcome.", "method", "outcome")
-	latency := reg.Histogram("grading", "call_duration_seconds", "Time spent in grading service calls, by method and outcome.",
-		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "method", "outcome")
+// InstrumentingMiddleware counts and times every call in calls and latency, labelled by method
+// and outcome ("ok", or the error kind: invalid, not_found, conflict, unavailable, internal).
+func InstrumentingMiddleware(calls metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
 		return &instrumentingService{calls: calls, latency: latency, next: next}
 	}
-}
-
-// RegisterGauges exposes the number of students and grades in the store, read together at scrape
-// time with one read of the store per scrape.
-func RegisterGauges(m *telemetry.Metrics, store Store) {
-	m.Register(storeCollector{
-		store:    store,
-		students: telemetry.Desc("grading", "students_total", "Students in the store."),
-		grades:   telemetry.Desc("grading", "grades_total", "Grades in the store."),
-	})
-}
-
-// storeCollector is a prometheus.Collector of the store's counts. A scrape that cannot read the
-// store reports neither gauge, rather than zeros that would look like data loss.
-type storeCollector struct {
-	store            Store
-	students, grades *prometheus.Desc
-}
-
-func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.students; ch <- c.grades }
-
-func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	all, err := c.store.ListStudents(ctx)
-	if err != nil {
-		return
-	}
-	grades := 0
-	for _, st := range all {
-		grades += len(st.Grades)
-	}
-	ch <- prometheus.MustNewConstMetric(c.students, prometheus.GaugeValue, float64(len(all)))
-	ch <- prometheus.MustNewConstMetric(c.grades, prometheus.GaugeValue, float64(grades))
 }
 
 type instrumentingService struct {

@@ -10,13 +10,13 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingtest"
 	"github.com/gradebook/gradebook/pkg/errs"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // testService asserts what any grading.Service must do, whatever transport sits between the test and
 // the implementation. s must be backed by an empty store.
 func testService(t *testing.T, s grading.Service) {
-	ctx := httpx.WithRequestID(context.Background(), "suite")
+	ctx := requestid.NewContext(context.Background(), "suite")
 
 	t.Run("empty", func(t *testing.T) {
 		all, err := s.ListStudents(ctx)

@@ -27,6 +27,7 @@ import (
 	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 func TestMain(m *testing.M) {
@@ -95,7 +96,7 @@ func startGrading(t testing.TB) *gradingInstance {
 	count := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		g.hits.Add(1)
 		select {
-		case g.requestIDs <- httpx.RequestID(ctx):
+		case g.requestIDs <- requestid.FromContext(ctx):
 		default:
 		}
 		return next(ctx, req)

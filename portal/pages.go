@@ -18,7 +18,7 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/errs"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // assets holds the templates and the stylesheet, so the binary serves its pages alone.
@@ -353,7 +353,7 @@ func studentID(r *http.Request) (int, bool) {
 	return id, err == nil && id > 0
 }
 
-func newKey() string { return httpx.NewRequestID() }
+func newKey() string { return requestid.New() }
 
 // fail answers a page whose grading call failed: 404 for an unknown student, the 503 page when
 // no grading instance could answer, and 502 for anything grading itself got wrong.
@@ -362,7 +362,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errs.ErrNotFound):
 		p.notFound(w, r)
 	case errors.Is(err, errs.ErrUnavailable):
-		level.Warn(p.logger).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err, "request_id", httpx.RequestID(r.Context()))
+		level.Warn(p.logger).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err, "request_id", requestid.FromContext(r.Context()))
 		w.Header().Set("Retry-After", "5")
 		page := problemPage{
 			Title:     "The grading service is unavailable",
@@ -387,10 +387,10 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		p.problem(w, r, http.StatusServiceUnavailable, page)
 	default:
-		level.Error(p.logger).Log("msg", "grading failed a page's request", "path", r.URL.Path, "err", err, "request_id", httpx.RequestID(r.Context()))
+		level.Error(p.logger).Log("msg", "grading failed a page's request", "path", r.URL.Path, "err", err, "request_id", requestid.FromContext(r.Context()))
 		p.problem(w, r, http.StatusBadGateway, problemPage{
 			Title:     "The grading service could not answer",
-			Detail:    "The grading service failed while answering this page. Reference: " + httpx.RequestID(r.Context()),
+			Detail:    "The grading service failed while answering this page. Reference: " + requestid.FromContext(r.Context()),
 			Back:      "/students",
 			BackLabel: "Back to the students",
 		})
@@ -420,7 +420,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	buf.Reset()
 	defer p.bufs.Put(buf)
 	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", data); err != nil {
-		level.Error(p.logger).Log("msg", "page template failed", "page", name, "err", err, "request_id", httpx.RequestID(r.Context()))
+		level.Error(p.logger).Log("msg", "page template failed", "page", name, "err", err, "request_id", requestid.FromContext(r.Context()))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

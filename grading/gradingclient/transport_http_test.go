@@ -21,6 +21,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/idempotency"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 var _ grading.Service = grading.Endpoints{} // a client built from endpoints is a Service
@@ -81,7 +82,7 @@ func TestHTTPClientRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := httpx.WithRequestID(context.Background(), "req-42")
+	ctx := requestid.NewContext(context.Background(), "req-42")
 
 	for i := 0; i < 20; i++ {
 		if _, err := eps.GetStudent(ctx, 1); err != nil {

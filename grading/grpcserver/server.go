@@ -13,7 +13,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/pb"
 	"github.com/gradebook/gradebook/pkg/grpcx"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // ServerOptions are what every grading gRPC server runs with: pkg/grpcx's limits and
@@ -85,7 +85,7 @@ type grpcErrorHandler struct{ logger log.Logger }
 
 func (h grpcErrorHandler) Handle(ctx context.Context, err error) {
 	if grpcx.IsServerFailure(status.Code(err)) {
-		level.Error(h.logger).Log("msg", "gRPC transport failed", "err", err, "request_id", httpx.RequestID(ctx))
+		level.Error(h.logger).Log("msg", "gRPC transport failed", "err", err, "request_id", requestid.FromContext(ctx))
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/gradebook/gradebook/grading/pb"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/grpcx"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // stubService answers every call with err (or panics when err is errPanic), and records the
@@ -37,7 +37,7 @@ var errPanic = errors.New("panic")
 func (s *stubService) answer(ctx context.Context) error {
 	if s.seen != nil {
 		select {
-		case s.seen <- httpx.RequestID(ctx):
+		case s.seen <- requestid.FromContext(ctx):
 		default:
 		}
 	}
@@ -139,7 +139,7 @@ func TestGRPCRequestIDBothWays(t *testing.T) {
 
 	// Through the client endpoints, the ID in the context reaches the service.
 	eps := gradingclient.MakeGRPCClientEndpoints(conn)
-	if _, err := eps.GetStudent(httpx.WithRequestID(context.Background(), "trace-me-7"), 1); err != nil {
+	if _, err := eps.GetStudent(requestid.NewContext(context.Background(), "trace-me-7"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-svc.seen; got != "trace-me-7" {

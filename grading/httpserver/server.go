@@ -15,6 +15,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/idempotency"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // NewHandler serves the grading routes (listed at AddRoutes) on their own router, with
@@ -55,7 +56,7 @@ func Routes(eps grading.Endpoints, logger log.Logger) []Route {
 		// 4xx and an access-log line; only failures on our side are worth logging here.
 		kithttp.ServerErrorHandler(transport.ErrorHandlerFunc(func(ctx context.Context, err error) {
 			if httpx.StatusOf(err) >= http.StatusInternalServerError {
-				level.Error(logger).Log("msg", "HTTP transport failed", "err", err, "request_id", httpx.RequestID(ctx))
+				level.Error(logger).Log("msg", "HTTP transport failed", "err", err, "request_id", requestid.FromContext(ctx))
 			}
 		})),
 	}

@@ -89,8 +89,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	svc := grading.NewService(store)
 	svc = grading.LoggingMiddleware(logger)(svc)
-	svc = grading.InstrumentingMiddleware(rt.Metrics)(svc)
-	grading.RegisterGauges(rt.Metrics, store)
+	svc = instrument(rt.Metrics, store)(svc)
 	eps := grading.MakeServerEndpoints(svc)
 	httpserver.AddRoutes(rt.Router, eps, logger)
 	ready := func(ctx context.Context) error {

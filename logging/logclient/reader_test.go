@@ -19,6 +19,7 @@ import (
 	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // deadAddr is an address where nothing listens.
@@ -89,7 +90,7 @@ func TestReaderStepsOverAFailingInstance(t *testing.T) {
 	r := logclient.NewReader(sd.FixedInstancer{deadAddr(t), strings.TrimPrefix(good.URL, "http://")}, good.Client(), nil)
 	defer r.Close()
 	knowsInstances(t, r)
-	ctx := httpx.WithRequestID(context.Background(), "req-7")
+	ctx := requestid.NewContext(context.Background(), "req-7")
 	for i := range 4 {
 		got, err := r.Recent(ctx, 50)
 		if err != nil || len(got) != 1 || got[0]["msg"] != "up" {

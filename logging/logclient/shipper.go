@@ -22,8 +22,8 @@ import (
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
 
-	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/idempotency"
+	"github.com/gradebook/gradebook/pkg/requestid"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 	"github.com/gradebook/gradebook/pkg/text"
 )
@@ -163,7 +163,7 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		s.shipped = reg.Counter("log_shipper", "shipped_entries_total", "Log entries the log service has acknowledged.")
 		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped.", func() float64 { return float64(len(s.queue)) })
 	}
-	s.prefix = httpx.NewRequestID()
+	s.prefix = requestid.New()
 	s.endpointer = sd.NewEndpointer(instancer, s.factory, log.With(opts.Stderr, "component", "log_shipper"))
 	s.balancer = lb.NewRoundRobin(s.endpointer)
 	ctx, stop := context.WithCancel(context.Background())

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // Dial returns a connection to the instance at target ("host:port", as go-kit sd hands it out).
@@ -38,7 +38,7 @@ func (bearerCredentials) RequireTransportSecurity() bool { return false }
 // SendRequestID puts the request ID in ctx into outgoing metadata. Its signature is go-kit's
 // ClientRequestFunc, for kitgrpc.ClientBefore.
 func SendRequestID(ctx context.Context, md *metadata.MD) context.Context {
-	if id := httpx.RequestID(ctx); id != "" {
+	if id := requestid.FromContext(ctx); id != "" {
 		md.Set(RequestIDMetadata, id)
 	}
 	return ctx

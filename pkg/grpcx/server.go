@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // Metadata keys: the request ID travels both ways (the server echoes it in its header), and the
@@ -59,7 +60,7 @@ func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
-				level.Error(logger).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v), "request_id", httpx.RequestID(ctx))
+				level.Error(logger).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v), "request_id", requestid.FromContext(ctx))
 				resp, err = nil, status.Error(codes.Internal, "internal error")
 			}
 		}()
@@ -71,12 +72,12 @@ func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
 // made), put in the context for logs and downstream calls, and sent back in the header.
 func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	id := firstMetadata(ctx, RequestIDMetadata)
-	if !httpx.ValidRequestID(id) {
-		id = httpx.NewRequestID()
+	if !requestid.Valid(id) {
+		id = requestid.New()
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
-	return next(httpx.WithRequestID(ctx, id), req)
+	return next(requestid.NewContext(ctx, id), req)
 }
 
 // AccessLog logs every call with its code and duration; health checks that pass only at debug.
@@ -93,7 +94,7 @@ func AccessLog(logger log.Logger) grpc.UnaryServerInterceptor {
 			lg = level.Debug(logger)
 		}
 		lg.Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
-			"took", time.Since(begin).Round(time.Microsecond), "request_id", httpx.RequestID(ctx))
+			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(ctx))
 		return resp, err
 	}
 }

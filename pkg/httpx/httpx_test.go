@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 func TestDecodeJSONErrors(t *testing.T) {
@@ -104,7 +106,7 @@ func TestRequireTokenForWrites(t *testing.T) {
 
 func TestRequestIDKeptOrMade(t *testing.T) {
 	var seen string
-	h := WithRequestIDs(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) }))
+	h := WithRequestIDs(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = requestid.FromContext(r.Context()) }))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set(RequestIDHeader, "abc-123")
 	rec := httptest.NewRecorder()

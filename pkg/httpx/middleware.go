@@ -2,60 +2,32 @@ package httpx
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
 // RequestIDHeader carries a request's ID between services.
 const RequestIDHeader = "X-Request-ID"
-
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
-// RequestID returns the request ID carried by ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// WithRequestID returns a context that carries id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
-}
-
-// NewRequestID returns a fresh random request ID.
-func NewRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
 
 // WithRequestIDs keeps the caller's X-Request-ID (or makes one), puts it in the request's
 // context for logs and downstream calls, and echoes it on the response.
 func WithRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !ValidRequestID(id) {
-			id = NewRequestID()
+		if !requestid.Valid(id) {
+			id = requestid.New()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(requestid.NewContext(r.Context(), id)))
 	})
-}
-
-// ValidRequestID reports whether a caller's request ID can be kept as it is: present, at most 128
-// bytes, and on one line (it goes into log lines and headers).
-func ValidRequestID(id string) bool {
-	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, "\r\n")
 }
 
 // SetRequestID copies the request ID in ctx onto an outgoing request.
 func SetRequestID(ctx context.Context, r *http.Request) {
-	if id := RequestID(ctx); id != "" {
+	if id := requestid.FromContext(ctx); id != "" {
 		r.Header.Set(RequestIDHeader, id)
 	}
 }

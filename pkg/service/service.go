@@ -23,6 +23,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/logx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
@@ -237,7 +238,7 @@ func (rt *Runtime) Handler() http.Handler {
 	h = httpx.WithRequestIDs(h)
 	h = rt.Metrics.Instrument(h)
 	return httpx.Recover(func(r *http.Request, v any) {
-		level.Error(rt.Logger).Log("msg", "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "request_id", httpx.RequestID(r.Context()))
+		level.Error(rt.Logger).Log("msg", "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "request_id", requestid.FromContext(r.Context()))
 	}, h)
 }
 
@@ -326,6 +327,6 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 			lg = level.Debug(rt.Logger)
 		}
 		lg.Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
-			"took", time.Since(begin).Round(time.Microsecond), "request_id", httpx.RequestID(r.Context()))
+			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(r.Context()))
 	})
 }

@@ -1,4 +1,4 @@
-package grading_test
+package server
 
 import (
 	"bytes"
@@ -11,20 +11,21 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingtest"
-	"github.com/gradebook/gradebook/pkg/httpx"
+	"github.com/gradebook/gradebook/pkg/requestid"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
+// TestMiddleware runs grading's middleware as the process wires it, and reads what a user of
+// the logs and of /metrics would see.
 func TestMiddleware(t *testing.T) {
 	var logs bytes.Buffer
 	reg := telemetry.New()
 	store := gradingtest.NewStore(t)
-	var svc grading.Service = grading.NewService(store)
+	svc := grading.NewService(store)
 	svc = grading.LoggingMiddleware(log.NewLogfmtLogger(&logs))(svc)
-	svc = grading.InstrumentingMiddleware(reg)(svc)
-	grading.RegisterGauges(reg, store)
+	svc = instrument(reg, store)(svc)
 
-	ctx := httpx.WithRequestID(context.Background(), "rid-7")
+	ctx := requestid.NewContext(context.Background(), "rid-7")
 	st, _ := svc.AddStudent(ctx, "Averill", "Simen")
 	svc.AddGrade(ctx, st.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85}, "k")
 	svc.AddGrade(ctx, st.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 86}, "k") // conflict
