@@ -71,17 +71,18 @@ type checkState struct {
 type serviceState struct {
 	Service  api.AgentService
 	CheckIDs []string
-	// Seed is set for services registered through the seed's POST /services.
-	Seed  *seedRegistration `json:",omitempty"`
-	Since time.Time
+	// Course is set for services registered through the course protocol's POST /services. Its
+	// stored key stays "Seed", the name it was saved under before, so that saved catalogs load.
+	Course *courseRegistration `json:"Seed,omitempty"`
+	Since  time.Time
 
 	enc []byte // the stored record, encoded; nil after a change
 }
 
-// providerURL is how the seed protocol names an instance in its patches.
+// providerURL is how the course protocol names an instance in its patches.
 func (s *serviceState) providerURL() string {
-	if s.Seed != nil {
-		return s.Seed.ServiceURL
+	if s.Course != nil {
+		return s.Course.ServiceURL
 	}
 	addr := s.Service.Address
 	if addr == "" {
@@ -545,7 +546,7 @@ func (c *Catalog) catalogServices() (map[string][]string, uint64) {
 	return out, c.index
 }
 
-// providers returns the seed-protocol URLs of the passing instances of name, sorted.
+// providers returns the course-protocol URLs of the passing instances of name, sorted.
 func (c *Catalog) providers(name string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -570,12 +571,12 @@ func (c *Catalog) service(id string) (serviceState, bool) {
 	return *svc, true
 }
 
-// seedServiceByURL finds the seed-protocol service registered with serviceURL.
-func (c *Catalog) seedServiceByURL(serviceURL string) (string, bool) {
+// courseServiceByURL finds the course-protocol service registered with serviceURL.
+func (c *Catalog) courseServiceByURL(serviceURL string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, svc := range c.services {
-		if svc.Seed != nil && svc.Seed.ServiceURL == serviceURL {
+		if svc.Course != nil && svc.Course.ServiceURL == serviceURL {
 			return id, true
 		}
 	}
@@ -593,14 +594,14 @@ func (c *Catalog) allChecks() []*checkState {
 	return out
 }
 
-// seedDependents returns the seed-protocol registrations that take patches, by service ID.
-func (c *Catalog) seedDependents() map[string]*seedRegistration {
+// courseDependents returns the course-protocol registrations that take patches, by service ID.
+func (c *Catalog) courseDependents() map[string]*courseRegistration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]*seedRegistration{}
+	out := map[string]*courseRegistration{}
 	for id, svc := range c.services {
-		if svc.Seed != nil && svc.Seed.ServiceUpdateURL != "" {
-			out[id] = svc.Seed
+		if svc.Course != nil && svc.Course.ServiceUpdateURL != "" {
+			out[id] = svc.Course
 		}
 	}
 	return out

@@ -136,7 +136,7 @@ func checkStatus(t *testing.T, c *api.Client, checkID string) string {
 	return ""
 }
 
-// recorder collects what a fake seed-protocol service receives.
+// recorder collects what a fake course-protocol service receives.
 type recorder struct {
 	mu      sync.Mutex
 	patches []string

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept connection, a seed dependent with its
+// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept connection, a course-protocol dependent with its
 // patch sender, a blocking query in flight) and finds no goroutine of it left.
 func TestServeStopsEverything(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -17,7 +17,7 @@ func TestServeStopsEverything(t *testing.T) {
 	tg := newTarget(t, http.StatusOK)
 	var grpcConns connCounter
 	grpcAddr, stopGRPC := serveHealth(t, "127.0.0.1:0", &grpcConns)
-	dep := newFakeSeed(t)
+	dep := newFakeCourseService(t)
 	h := startHub(t, "-heartbeat-interval", "100ms")
 	cfg := api.DefaultNonPooledConfig()
 	cfg.Address = h.Addr()
@@ -35,7 +35,7 @@ func TestServeStopsEverything(t *testing.T) {
 		{HTTP: tg.URL, Interval: "100ms"}, {TCP: tg.Listener.Addr().String(), Interval: "100ms"}, {TTL: "1s"},
 		{GRPC: grpcAddr, Interval: "100ms"},
 	}}))
-	postSeed(t, h.URL(), dep.registration("Dependent", "busy"))
+	postCourse(t, h.URL(), dep.registration("Dependent", "busy"))
 
 	_, meta, err := c.Health().Service("busy", "", false, nil)
 	must(err)

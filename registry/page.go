@@ -86,8 +86,8 @@ func (c *Catalog) page() pageData {
 		}
 		in := pageInstance{ID: svc.Service.ID, Tags: svc.Service.Tags, Status: api.HealthPassing, Since: svc.Since, Protocol: "consul"}
 		in.Address = svc.providerURL()
-		if svc.Seed != nil {
-			in.Protocol = "seed"
+		if svc.Course != nil {
+			in.Protocol = "seed" // as the page has always labelled it, and as Meta "protocol" says
 		}
 		for _, cid := range svc.CheckIDs {
 			cs := c.checks[cid]

@@ -33,7 +33,7 @@ const (
 // Config is the hub's configuration: the flags every service takes, and its own.
 type Config struct {
 	config.Common
-	// HeartbeatInterval is how often seed-protocol services' HeartbeatURLs are checked.
+	// HeartbeatInterval is how often course-protocol services' HeartbeatURLs are checked.
 	HeartbeatInterval time.Duration
 }
 
@@ -47,7 +47,7 @@ func NewConfig(args []string, getenv func(string) string, stderr io.Writer) (Con
 		fmt.Fprintf(fs.Output(), `Usage: registryservice [flags]
 
 The gradebook registry: a Consul-compatible hub. Services register with it through the Consul
-HTTP API (or the seed's POST /services), it runs their health checks, and it tells dependents
+HTTP API (or the course's original POST /services), it runs their health checks, and it tells dependents
 which instances are passing. Its status page is at / and its catalog is kept under -data.
 The -registry flag is ignored: the hub is the registry, and registers itself in its own catalog.
 
@@ -97,7 +97,7 @@ type Hub struct {
 	cat     *Catalog
 	checker *Checker
 	store   *persister
-	seed    *notifier
+	course  *notifier
 	stderr  io.Writer
 	page    *template.Template
 
@@ -137,9 +137,9 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	h.store = newPersister(filepath.Join(cfg.Data, catalogFile), cat.snapshot, func(err error) {
 		level.Error(h.logger).Log("msg", "could not save the catalog", "err", err)
 	})
-	h.seed = newNotifier(ctx, cat, h.checker.client, h.logger)
+	h.course = newNotifier(ctx, cat, h.checker.client, h.logger)
 	cat.onPersist = h.store.mark
-	cat.onName = h.seed.changed
+	cat.onName = h.course.changed
 	cat.onStatus = func(c statusChange) {
 		lg := level.Info(h.logger)
 		if c.To != "passing" {
@@ -183,11 +183,11 @@ func (h *Hub) Serve(ctx context.Context) error {
 	h.wg.Add(3)
 	go func() { defer h.wg.Done(); h.store.run(h.ctx) }()
 	go func() { defer h.wg.Done(); h.reap(h.ctx) }()
-	go func() { defer h.wg.Done(); h.seed.run() }()
-	// Seed-protocol dependents of a reloaded catalog get their patches again. Before the checks
+	go func() { defer h.wg.Done(); h.course.run() }()
+	// Course-protocol dependents of a reloaded catalog get their patches again. Before the checks
 	// start: what a dependent is taken to know is read from the statuses as saved.
-	for id, reg := range h.cat.seedDependents() {
-		h.seed.restoreDependent(id, reg)
+	for id, reg := range h.cat.courseDependents() {
+		h.course.restoreDependent(id, reg)
 	}
 	for _, cs := range h.cat.allChecks() {
 		h.checker.start(cs)
@@ -205,7 +205,7 @@ func (h *Hub) Serve(ctx context.Context) error {
 	}
 	h.cancel()
 	h.checker.wait()
-	h.seed.wait()
+	h.course.wait()
 	h.wg.Wait()
 	return err
 }

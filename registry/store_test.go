@@ -199,3 +199,36 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 		_ = p2
 	})
 }
+
+// A course-protocol registration is saved under the key "Seed", the name older hubs saved it
+// under, so that a hub loads the catalog an older one wrote and the other way round.
+func TestCourseRegistrationKeepsItsStoredKey(t *testing.T) {
+	c := newCatalog()
+	reg := &courseRegistration{ServiceName: "Portal", ServiceURL: "http://127.0.0.1:5000",
+		HeartbeatURL: "http://127.0.0.1:5000/heartbeat"}
+	svc, checks, err := courseService(reg, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.register(svc, checks); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(snap), `"Seed":{"ServiceName":"Portal"`) {
+		t.Fatalf("the saved catalog has no \"Seed\" record for the course-protocol service:\n%s", snap)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, catalogFile), snap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := loadCatalog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := loaded.service(svc.Service.ID); !ok || got.Course == nil || got.Course.ServiceURL != reg.ServiceURL {
+		t.Errorf("reloaded course-protocol service = %+v (found %v)", got, ok)
+	}
+}

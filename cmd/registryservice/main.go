@@ -1,5 +1,5 @@
 // Command registryservice runs gradebook's registry: a Consul-compatible hub with health checks,
-// a status page and the seed's original registration protocol.
+// a status page and the course's original registration protocol (POST/DELETE /services).
 package main
 
 import (
