@@ -118,7 +118,8 @@ type Catalog struct {
 	// every change. Closing a channel wakes every waiter without polling.
 	watchers map[string]*watch
 	all      chan struct{}
-	quit     <-chan struct{} // closed at shutdown: every waiter answers at once
+	// draining is set once the hub stops: every blocking query answers at once from then on.
+	draining bool
 
 	// Hooks, called with mu held; they must not block or call back into the catalog.
 	onStatus  func(statusChange)
@@ -138,7 +139,6 @@ func newCatalog() *Catalog {
 		checks:    map[string]*checkState{},
 		watchers:  map[string]*watch{},
 		all:       make(chan struct{}),
-		quit:      make(chan struct{}),
 	}
 }
 
@@ -327,7 +327,7 @@ func (c *Catalog) criticalTooLong(now time.Time) []string {
 }
 
 // wait blocks until the index of name (or, for name "", the catalog's) moves past min, the wait
-// runs out, ctx ends or the hub stops. min 0 answers at once, and so does an index from the
+// runs out, ctx ends or the catalog drains. min 0 answers at once, and so does an index from the
 // future: only a restarted hub can have handed it out, and the client must start over.
 func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Duration) {
 	if min == 0 {
@@ -337,6 +337,10 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 	defer timer.Stop()
 	for {
 		c.mu.Lock()
+		if c.draining {
+			c.mu.Unlock()
+			return
+		}
 		cur := c.index
 		if name != "" {
 			cur = c.nameIndexLocked(name)
@@ -348,7 +352,7 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 		if name == "" {
 			ch := c.all
 			c.mu.Unlock()
-			if !c.sleep(ctx, ch, timer.C) {
+			if !sleep(ctx, ch, timer.C) {
 				return
 			}
 			continue
@@ -360,7 +364,7 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 		}
 		w.n++
 		c.mu.Unlock()
-		woken := c.sleep(ctx, w.ch, timer.C)
+		woken := sleep(ctx, w.ch, timer.C)
 		c.mu.Lock()
 		// Forget a watch nobody waits on any more, so that queries for names that never change
 		// cannot grow the map without bound.
@@ -380,17 +384,33 @@ type watch struct {
 	n  int
 }
 
-// sleep waits for ch and reports whether it was closed (rather than the wait, ctx or the hub
-// ending).
-func (c *Catalog) sleep(ctx context.Context, ch <-chan struct{}, timeout <-chan time.Time) bool {
+// sleep waits for ch and reports whether it was closed (rather than the wait or ctx ending).
+func sleep(ctx context.Context, ch <-chan struct{}, timeout <-chan time.Time) bool {
 	select {
 	case <-ch:
 		return true
 	case <-timeout:
 	case <-ctx.Done():
-	case <-c.quit:
 	}
 	return false
+}
+
+// drain answers every blocking query now, and every later one at once: the hub is stopping, and
+// its in-flight requests must finish rather than wait minutes for a change. The catalog keeps
+// taking changes (the hub still deregisters itself).
+func (c *Catalog) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		return
+	}
+	c.draining = true
+	close(c.all)
+	c.all = make(chan struct{})
+	for name, w := range c.watchers {
+		close(w.ch)
+		delete(c.watchers, name)
+	}
 }
 
 // serviceEntries is the answer to /v1/health/service/{name}, and its index.

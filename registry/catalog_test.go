@@ -193,3 +193,37 @@ func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
 	reg("nobody-1", "nobody")
 	<-done
 }
+
+// Once the catalog drains, as the hub does when it stops, a blocking query answers at once:
+// one already waiting, and one that comes later.
+func TestDrainAnswersBlockingQueries(t *testing.T) {
+	c := newCatalog()
+	idx := c.Index()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.wait(context.Background(), "a", idx, time.Minute)
+	}()
+	eventually(t, 5*time.Second, "the query parked on a", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		w := c.watchers["a"]
+		return w != nil && w.n == 1
+	})
+	c.drain()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting query slept on after the catalog drained")
+	}
+	later := make(chan struct{})
+	go func() {
+		defer close(later)
+		c.wait(context.Background(), "", idx, time.Minute)
+	}()
+	select {
+	case <-later:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a query that came after the drain waited")
+	}
+}

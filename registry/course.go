@@ -179,8 +179,10 @@ func (h *Hub) handleCourseDeregister(w http.ResponseWriter, r *http.Request) {
 // sent. Changes that pile up while a patch is in flight (or while the dependent is slow) merge
 // into one patch, and an instance that came and went in the meantime is not mentioned at all, so
 // a stuck dependent costs the hub one provider set per name it requires, not a growing queue.
+//
+// The notifier owns the senders, and run is its lifetime: when run's context ends, run stops
+// every sender and returns once they have all ended.
 type notifier struct {
-	ctx    context.Context
 	cat    *Catalog
 	client *http.Client
 	logger log.Logger
@@ -189,9 +191,10 @@ type notifier struct {
 	dirty   map[string]struct{}
 	kick    chan struct{}
 
-	mu   sync.Mutex // serialises provider snapshots and the dependents' wanted sets
-	deps map[string]*dependent
-	wg   sync.WaitGroup
+	mu      sync.Mutex // serialises provider snapshots and the dependents' wanted sets
+	stopped bool       // run's context has ended: no sender starts any more
+	deps    map[string]*dependent
+	wg      sync.WaitGroup // the senders
 }
 
 type dependent struct {
@@ -209,8 +212,8 @@ type dependent struct {
 	waiters []chan struct{}            // closed once the next patch was delivered or given up
 }
 
-func newNotifier(ctx context.Context, cat *Catalog, client *http.Client, logger log.Logger) *notifier {
-	return &notifier{ctx: ctx, cat: cat, client: client, logger: logger,
+func newNotifier(cat *Catalog, client *http.Client, logger log.Logger) *notifier {
+	return &notifier{cat: cat, client: client, logger: logger,
 		dirty: map[string]struct{}{}, kick: make(chan struct{}, 1), deps: map[string]*dependent{}}
 }
 
@@ -226,11 +229,13 @@ func (n *notifier) changed(name string) {
 	}
 }
 
-// run turns changed names into patches until the hub stops.
-func (n *notifier) run() {
+// run turns changed names into patches until ctx ends; then it stops every sender and returns
+// once they have all ended.
+func (n *notifier) run(ctx context.Context) {
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-ctx.Done():
+			n.stopSenders()
 			return
 		case <-n.kick:
 		}
@@ -240,6 +245,18 @@ func (n *notifier) run() {
 		n.dirtyMu.Unlock()
 		n.process(names)
 	}
+}
+
+func (n *notifier) stopSenders() {
+	n.mu.Lock()
+	n.stopped = true
+	for id, d := range n.deps {
+		d.cancel()
+		delete(n.deps, id)
+	}
+	n.mu.Unlock()
+	// No Add can follow: startDependent adds only under n.mu, and only while not stopped.
+	n.wg.Wait()
 }
 
 func (n *notifier) process(names map[string]struct{}) {
@@ -296,10 +313,12 @@ func (n *notifier) startDependent(id string, reg *courseRegistration, restored b
 		old.cancel()
 		delete(n.deps, id)
 	}
-	if reg.ServiceUpdateURL == "" || n.ctx.Err() != nil {
+	if reg.ServiceUpdateURL == "" || n.stopped {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(n.ctx)
+	// A sender outlives the registration that starts it, so its context is its own: a newer
+	// registration, process and stopSenders end it through cancel.
+	ctx, cancel := context.WithCancel(context.Background())
 	d := &dependent{id: id, reg: reg, requires: map[string]bool{}, cancel: cancel, kick: make(chan struct{}, 1),
 		want: map[string]map[string]bool{}, told: map[string]map[string]bool{}}
 	for _, name := range reg.RequiredServices {
@@ -438,9 +457,6 @@ func (n *notifier) post(ctx context.Context, target string, p patch) error {
 	}
 	return nil
 }
-
-// wait returns once the notifier and every sender have stopped; the hub's context must be done.
-func (n *notifier) wait() { n.wg.Wait() }
 
 func toSet(urls []string) map[string]bool {
 	s := make(map[string]bool, len(urls))

@@ -100,15 +100,11 @@ type Hub struct {
 	course  *notifier
 	stderr  io.Writer
 	page    *template.Template
-
-	ctx    context.Context // lives until Serve has stopped serving; owns every goroutine
-	cancel context.CancelFunc
-	quit   chan struct{} // closed when Serve's ctx ends: blocking queries answer at once
-	wg     sync.WaitGroup
 }
 
-// New loads the catalog from cfg.Data, binds the listener and builds the routes. Nothing runs
-// until Serve.
+// New loads the catalog from cfg.Data, binds the listener and builds the routes. The hub's own
+// work (checks, patches, saves) starts in Serve, which owns it. A Hub that New returns must be
+// served: the runtime's watch for the log service starts here, and only Serve stops it.
 func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = DefaultHeartbeatInterval
@@ -127,17 +123,23 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat, ctx: ctx, cancel: cancel, quit: make(chan struct{})}
-	cat.quit = h.quit
+	// The hub is its own registry: the log shipper finds the log service by asking the hub.
+	self, err := discovery.NewClient("http://"+rt.Addr(), cfg.Token)
+	if err != nil {
+		// Nobody will Serve this runtime: release the listener it bound.
+		return nil, errors.Join(err, rt.Close())
+	}
+	rt.Consul = self
+	// Nothing below can fail: a later step that could would have to close rt as well.
+	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat}
 	lateness := rt.Metrics.Histogram("registry", "check_lateness_seconds",
 		"How late checks start compared with their schedule.",
 		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})
-	h.checker = newChecker(ctx, cat, lateness)
+	h.checker = newChecker(cat, lateness)
 	h.store = newPersister(filepath.Join(cfg.Data, catalogFile), cat.snapshot, func(err error) {
 		level.Error(h.logger).Log("msg", "could not save the catalog", "err", err)
 	})
-	h.course = newNotifier(ctx, cat, h.checker.client, h.logger)
+	h.course = newNotifier(cat, h.checker.client, h.logger)
 	cat.onPersist = h.store.mark
 	cat.onName = h.course.changed
 	cat.onStatus = func(c statusChange) {
@@ -159,12 +161,6 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	// page refreshes, would drown those lines, so they are logged at debug level.
 	rt.QuietRoutes("/")
 	rt.SetRegistrar(selfRegistrar{h})
-	// The hub is its own registry: the log shipper finds the log service by asking the hub.
-	self, err := discovery.NewClient(h.URL(), cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	rt.Consul = self
 	logging.Attach(rt, stderr)
 	h.routes()
 	return h, nil
@@ -176,14 +172,23 @@ func (h *Hub) Addr() string { return h.rt.Addr() }
 // URL is the hub's base URL, to hand to consul/api or -registry.
 func (h *Hub) URL() string { return "http://" + h.rt.Addr() }
 
-// Serve serves until ctx ends; then it stops every check, patch sender and blocking query,
-// saves the catalog a last time, and returns.
+// Serve serves until ctx ends, which is the hub's one stop signal. Then it answers every blocking
+// query, deregisters the hub from its own catalog and drains in-flight requests; then it stops
+// every check, patch sender and the reaper, saves the catalog a last time, and returns.
 func (h *Hub) Serve(ctx context.Context) error {
-	defer h.cancel()
-	h.wg.Add(3)
-	go func() { defer h.wg.Done(); h.store.run(h.ctx) }()
-	go func() { defer h.wg.Done(); h.reap(h.ctx) }()
-	go func() { defer h.wg.Done(); h.course.run() }()
+	// Blocking queries answer as soon as ctx ends: the drain would otherwise wait for each of
+	// them to run out, minutes later.
+	defer context.AfterFunc(ctx, h.cat.drain)()
+	// Serve owns the hub's goroutines, and work is their lifetime. It outlives ctx on purpose:
+	// while the runtime drains, in-flight registrations still wait for their save, and the
+	// hub's own deregistration still reaches its course-protocol dependents and the disk.
+	// Serve ends it once the runtime has stopped serving.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context){h.store.run, h.reap, h.course.run, h.checker.supervise} {
+		wg.Go(func() { run(work) })
+	}
 	// Course-protocol dependents of a reloaded catalog get their patches again. Before the checks
 	// start: what a dependent is taken to know is read from the statuses as saved.
 	for id, reg := range h.cat.courseDependents() {
@@ -198,15 +203,12 @@ func (h *Hub) Serve(ctx context.Context) error {
 		_ = log.NewLogfmtLogger(log.NewSyncWriter(h.stderr)).Log("level", "info", "ts", log.DefaultTimestampUTC,
 			"service", h.cfg.Name, "msg", "serving", "listen", h.Addr(), "advertise", h.rt.Config.Advertise)
 	}
-	stopWaiters := context.AfterFunc(ctx, func() { close(h.quit) })
 	err := h.rt.Serve(ctx)
-	if stopWaiters() {
-		close(h.quit) // Serve ended without ctx ending: release waiters all the same
-	}
-	h.cancel()
-	h.checker.wait()
-	h.course.wait()
-	h.wg.Wait()
+	h.cat.drain() // the runtime may have stopped without ctx ending
+	stopWork()
+	wg.Wait()
+	// The checker and the course notifier share this client, and both have stopped.
+	h.checker.client.CloseIdleConnections()
 	return err
 }
 

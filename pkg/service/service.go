@@ -99,6 +99,10 @@ func (rt *Runtime) Addr() string { return rt.ln.Addr().String() }
 // URL is the service's advertised base URL.
 func (rt *Runtime) URL() string { return "http://" + rt.Config.Advertise }
 
+// Close releases the listener New bound, for a service whose own set-up fails after New: it will
+// never call Serve, which otherwise closes the listener when it stops.
+func (rt *Runtime) Close() error { return rt.ln.Close() }
+
 // SetReady installs the check behind /health: nil means the service can serve.
 func (rt *Runtime) SetReady(f func() error) { rt.ready.Store(&f) }
 
