@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -464,10 +465,9 @@ func (c *Catalog) passingLocked(svc *serviceState) bool {
 
 func (c *Catalog) sortedServicesLocked() []*serviceState {
 	out := make([]*serviceState, 0, len(c.services))
-	for _, s := range c.services {
-		out = append(out, s)
+	for _, id := range slices.Sorted(maps.Keys(c.services)) {
+		out = append(out, c.services[id])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service.ID < out[j].Service.ID })
 	return out
 }
 

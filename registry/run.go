@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -20,6 +19,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 // Defaults of the hub's command line.
@@ -143,7 +143,7 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 		if c.To != "passing" {
 			lg = level.Warn(h.logger)
 		}
-		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", truncate(c.Output, 200))
+		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", text.Clip(c.Output, 200))
 	}
 	rt.Metrics.GaugeFunc("registry", "services", "Registered service instances.", func() float64 {
 		cat.mu.Lock()
@@ -275,16 +275,4 @@ func (s selfRegistrar) Register() {
 
 func (s selfRegistrar) Deregister() {
 	_, _ = s.h.deregister(s.h.rt.Registration().ID)
-}
-
-// truncate shortens s to at most n bytes for a log line, cutting at a rune boundary so that a
-// multi-byte character in a check's output never becomes invalid UTF-8.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

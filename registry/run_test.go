@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -95,28 +94,5 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context ended")
-	}
-}
-
-func TestTruncateKeepsUTF8(t *testing.T) {
-	cases := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"abcdef", 3, "abc…"},
-		{"ééé", 3, "é…"},  // é is two bytes: the cut moves back to the rune's start
-		{"a€b", 2, "a…"},  // € is three bytes
-		{"a€b", 3, "a…"},  // still inside €
-		{"a€b", 4, "a€…"}, // right after €
-		{"€€", 0, "…"},
-	}
-	for _, tc := range cases {
-		got := truncate(tc.in, tc.n)
-		if got != tc.want || !utf8.ValidString(got) {
-			t.Errorf("truncate(%q, %d) = %q, want %q (valid UTF-8)", tc.in, tc.n, got, tc.want)
-		}
 	}
 }
