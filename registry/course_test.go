@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // fakeCourseService is a service written for the course's original registry: it posts its registration, takes
@@ -104,7 +106,7 @@ func TestCourseProtocol(t *testing.T) {
 
 	waitFor := func(entry string) {
 		t.Helper()
-		eventually(t, 5*time.Second, "patch entry "+entry, func() bool { return slices.Contains(portal.patches.all(), entry) })
+		testkit.Eventually(t, 5*time.Second, "patch entry "+entry, func() bool { return slices.Contains(portal.patches.all(), entry) })
 	}
 	// A course-protocol provider appears.
 	logSvc := newFakeCourseService(t)
@@ -127,7 +129,7 @@ func TestCourseProtocol(t *testing.T) {
 	// The course-protocol provider's heartbeat fails: it is dropped from the patches, then from the catalog.
 	logSvc.heartbeat.Store(http.StatusInternalServerError)
 	waitFor("-Log " + logSvc.URL)
-	eventually(t, 5*time.Second, "the Log service removed after its heartbeat failed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the Log service removed after its heartbeat failed", func() bool {
 		entries, _, err := c.Health().Service("Log", "", false, nil)
 		return err == nil && len(entries) == 0
 	})
@@ -256,20 +258,33 @@ func TestCoursePatchesCoalesce(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the patch for grades-7000 did not arrive")
 	}
+	// known reports whether the notifier has recorded that the dependent should know url: each
+	// change below waits for it, so that the notifier sees every change rather than only their
+	// net sum.
+	known := func(url string) bool {
+		h.course.mu.Lock()
+		defer h.course.mu.Unlock()
+		for _, d := range h.course.deps { // Portal is the only dependent
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.want["Grades"][url]
+		}
+		return false
+	}
 	const churn = 50
-	// The changes are spread out so that the notifier sees each one rather than only their net
-	// sum; 100 × 5 ms stays well within the held patch's timeout.
 	for i := range churn {
-		register(7100 + i)
-		time.Sleep(5 * time.Millisecond)
-		deregister(7100 + i)
-		time.Sleep(5 * time.Millisecond)
+		port := 7100 + i
+		url := fmt.Sprint("http://127.0.0.1:", port)
+		register(port)
+		testkit.Eventually(t, 5*time.Second, "the notifier saw "+url+" come", func() bool { return known(url) })
+		deregister(port)
+		testkit.Eventually(t, 5*time.Second, "the notifier saw "+url+" go", func() bool { return !known(url) })
 	}
 	register(7001)
 	close(dep.release)
 
 	want := []string{"Grades http://127.0.0.1:7000", "Grades http://127.0.0.1:7001"}
-	eventually(t, 5*time.Second, "the net change", func() bool { return slices.Equal(netProviders(dep.patches.all()), want) })
+	testkit.Eventually(t, 5*time.Second, "the net change", func() bool { return slices.Equal(netProviders(dep.patches.all()), want) })
 	// The first patch, the held one, the net change, and at most one more if the notifier had not
 	// seen every change when the held patch was released.
 	if got := dep.received.Load(); got > 4 {
@@ -334,13 +349,13 @@ func TestCourseDependentsSurviveARestart(t *testing.T) {
 	if err := c2.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-2", Address: "127.0.0.1", Port: 6002, Check: passingTTL}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the new provider's patch after the restart", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the new provider's patch after the restart", func() bool {
 		return slices.Contains(portal.patches.all(), "+Grades http://127.0.0.1:6002")
 	})
 	if err := c2.Agent().ServiceDeregister("grades-1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the old provider's removal after the restart", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the old provider's removal after the restart", func() bool {
 		return slices.Contains(portal.patches.all(), "-Grades http://127.0.0.1:6001")
 	})
 	want := []string{"+Grades http://127.0.0.1:6001", "+Grades http://127.0.0.1:6002", "-Grades http://127.0.0.1:6001"}

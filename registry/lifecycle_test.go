@@ -7,10 +7,13 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept connection, a course-protocol dependent with its
-// patch sender, a blocking query in flight) and finds no goroutine of it left.
+// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept
+// connection, a course-protocol dependent with its patch sender, blocking queries in flight) and
+// finds no goroutine of it left.
 func TestServeStopsEverything(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
@@ -49,8 +52,12 @@ func TestServeStopsEverything(t *testing.T) {
 	go func() {
 		_, _, _ = c.Catalog().Services(&api.QueryOptions{WaitIndex: catalogIndex, WaitTime: time.Minute})
 	}()
-	time.Sleep(100 * time.Millisecond) // let the queries reach the hub
-	eventually(t, 5*time.Second, "the gRPC check connected", func() bool { return grpcConns.rpcs.Load() > 0 })
+	// Both queries must be waiting in the hub when it stops: one that had not arrived yet would
+	// prove nothing about answering them.
+	testkit.Eventually(t, 5*time.Second, "both blocking queries waiting in the hub", func() bool {
+		return parked(h.cat, "busy") && goroutines("(*Hub).handleCatalogServices(", "registry.sleep(") > 0
+	})
+	testkit.Eventually(t, 5*time.Second, "the gRPC check connected", func() bool { return grpcConns.rpcs.Load() > 0 })
 
 	begin := time.Now()
 	h.Stop()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -70,13 +72,13 @@ func TestRunHelp(t *testing.T) {
 // Run serves on port 0, says where in its log, and returns nil when its context ends.
 func TestRunServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn"}, nil, logs)
 	}()
 	var addr string
-	eventually(t, 5*time.Second, "the serving line", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the serving line", func() bool {
 		s := logs.String()
 		i := strings.Index(s, "msg=serving listen=")
 		if i < 0 {
