@@ -35,7 +35,7 @@ type courseRegistration struct {
 	HeartbeatURL     string
 }
 
-// patchEntry and patch are the course protocol's patch JSON: providers that appeared and disappeared.
+// patchEntry and patch are the course protocol's patch JSON: providers that came and went.
 type patchEntry struct {
 	Name string
 	URL  string
@@ -46,8 +46,8 @@ type patch struct {
 	Removed []patchEntry
 }
 
-// courseService turns a course-protocol registration into a catalog service whose heartbeat is an HTTP check
-// that starts passing and retires the service after two failed intervals.
+// courseService turns a course-protocol registration into a catalog service whose heartbeat is an
+// HTTP check that starts passing and retires the service after two failed intervals.
 func courseService(reg *courseRegistration, interval time.Duration) (*serviceState, []*checkState, error) {
 	fe := errs.FieldErrors{}
 	reg.ServiceName = strings.TrimSpace(reg.ServiceName)
@@ -116,8 +116,8 @@ func parseHTTPURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// handleCourseRegister is the course protocol's POST /services. The dependent has its first patch (the
-// current providers of everything it requires) before it has its 200.
+// handleCourseRegister is the course protocol's POST /services. The dependent has its first patch
+// (the current providers of everything it requires) before it has its 200.
 func (h *Hub) handleCourseRegister(w http.ResponseWriter, r *http.Request) {
 	var reg courseRegistration
 	if err := httpx.DecodeJSON(w, r, &reg); err != nil {
@@ -147,7 +147,7 @@ func (h *Hub) handleCourseRegister(w http.ResponseWriter, r *http.Request) {
 	h.acknowledge(w, r, gen, map[string]string{"ID": svc.Service.ID})
 }
 
-// handleCourseDeregister is the course protocol's DELETE /services, whose body is the service's URL.
+// handleCourseDeregister is the course protocol's DELETE /services; its body is the service URL.
 func (h *Hub) handleCourseDeregister(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
 	if err != nil {
@@ -170,9 +170,9 @@ func (h *Hub) handleCourseDeregister(w http.ResponseWriter, r *http.Request) {
 }
 
 // notifier sends the course protocol's patches: whenever the passing providers of a name change,
-// every course-protocol dependent requiring that name gets the difference from its own sender goroutine,
-// so that a slow dependent delays nobody else and the catalog is never locked while a patch is
-// in flight.
+// every course-protocol dependent requiring that name gets the difference from its own sender
+// goroutine, so that a slow dependent delays nobody else and the catalog is never locked while a
+// patch is in flight.
 //
 // A dependent has at most one patch pending: the notifier records what the dependent should
 // know, and the sender, when it is free, sends the difference between that and what it last

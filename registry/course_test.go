@@ -17,8 +17,8 @@ import (
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// fakeCourseService is a service written for the course's original registry: it posts its registration, takes
-// patches on /services and answers heartbeats on /heartbeat.
+// fakeCourseService is a service written for the course's original registry: it posts its
+// registration, takes patches on /services and answers heartbeats on /heartbeat.
 type fakeCourseService struct {
 	*httptest.Server
 	heartbeat atomic.Int32
@@ -126,7 +126,8 @@ func TestCourseProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("-Grades http://127.0.0.1:6002")
-	// The course-protocol provider's heartbeat fails: it is dropped from the patches, then from the catalog.
+	// The course-protocol provider's heartbeat fails: it is dropped from the patches, then from the
+	// catalog.
 	logSvc.heartbeat.Store(http.StatusInternalServerError)
 	waitFor("-Log " + logSvc.URL)
 	testkit.Eventually(t, 5*time.Second, "the Log service removed after its heartbeat failed", func() bool {
@@ -175,8 +176,8 @@ func TestCourseUnreachableUpdateURLIsNotFatal(t *testing.T) {
 	postCourse(t, h.URL(), reg)
 }
 
-// gatedCourseService is a course-protocol dependent that holds its second patch until released, so that a
-// test can change providers while a patch is in flight.
+// gatedCourseService is a course-protocol dependent that holds its second patch until released, so
+// that a test can change providers while a patch is in flight.
 type gatedCourseService struct {
 	*httptest.Server
 	patches  recorder
