@@ -100,7 +100,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		return nil
 	})
 	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, Logger: rt.Logger}); err != nil {
-		return nil, err
+		return nil, errors.Join(err, rt.Close())
 	}
 	return rt, nil
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -71,17 +72,18 @@ type checkState struct {
 type serviceState struct {
 	Service  api.AgentService
 	CheckIDs []string
-	// Seed is set for services registered through the seed's POST /services.
-	Seed  *seedRegistration `json:",omitempty"`
-	Since time.Time
+	// Course is set for services registered through the course protocol's POST /services. Its
+	// stored key stays "Seed", the name it was saved under before, so that saved catalogs load.
+	Course *courseRegistration `json:"Seed,omitempty"`
+	Since  time.Time
 
 	enc []byte // the stored record, encoded; nil after a change
 }
 
-// providerURL is how the seed protocol names an instance in its patches.
+// providerURL is how the course protocol names an instance in its patches.
 func (s *serviceState) providerURL() string {
-	if s.Seed != nil {
-		return s.Seed.ServiceURL
+	if s.Course != nil {
+		return s.Course.ServiceURL
 	}
 	addr := s.Service.Address
 	if addr == "" {
@@ -117,7 +119,8 @@ type Catalog struct {
 	// every change. Closing a channel wakes every waiter without polling.
 	watchers map[string]*watch
 	all      chan struct{}
-	quit     <-chan struct{} // closed at shutdown: every waiter answers at once
+	// draining is set once the hub stops: every blocking query answers at once from then on.
+	draining bool
 
 	// Hooks, called with mu held; they must not block or call back into the catalog.
 	onStatus  func(statusChange)
@@ -137,7 +140,6 @@ func newCatalog() *Catalog {
 		checks:    map[string]*checkState{},
 		watchers:  map[string]*watch{},
 		all:       make(chan struct{}),
-		quit:      make(chan struct{}),
 	}
 }
 
@@ -326,7 +328,7 @@ func (c *Catalog) criticalTooLong(now time.Time) []string {
 }
 
 // wait blocks until the index of name (or, for name "", the catalog's) moves past min, the wait
-// runs out, ctx ends or the hub stops. min 0 answers at once, and so does an index from the
+// runs out, ctx ends or the catalog drains. min 0 answers at once, and so does an index from the
 // future: only a restarted hub can have handed it out, and the client must start over.
 func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Duration) {
 	if min == 0 {
@@ -336,6 +338,10 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 	defer timer.Stop()
 	for {
 		c.mu.Lock()
+		if c.draining {
+			c.mu.Unlock()
+			return
+		}
 		cur := c.index
 		if name != "" {
 			cur = c.nameIndexLocked(name)
@@ -347,7 +353,7 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 		if name == "" {
 			ch := c.all
 			c.mu.Unlock()
-			if !c.sleep(ctx, ch, timer.C) {
+			if !sleep(ctx, ch, timer.C) {
 				return
 			}
 			continue
@@ -359,7 +365,7 @@ func (c *Catalog) wait(ctx context.Context, name string, min uint64, d time.Dura
 		}
 		w.n++
 		c.mu.Unlock()
-		woken := c.sleep(ctx, w.ch, timer.C)
+		woken := sleep(ctx, w.ch, timer.C)
 		c.mu.Lock()
 		// Forget a watch nobody waits on any more, so that queries for names that never change
 		// cannot grow the map without bound.
@@ -379,17 +385,33 @@ type watch struct {
 	n  int
 }
 
-// sleep waits for ch and reports whether it was closed (rather than the wait, ctx or the hub
-// ending).
-func (c *Catalog) sleep(ctx context.Context, ch <-chan struct{}, timeout <-chan time.Time) bool {
+// sleep waits for ch and reports whether it was closed (rather than the wait or ctx ending).
+func sleep(ctx context.Context, ch <-chan struct{}, timeout <-chan time.Time) bool {
 	select {
 	case <-ch:
 		return true
 	case <-timeout:
 	case <-ctx.Done():
-	case <-c.quit:
 	}
 	return false
+}
+
+// drain answers every blocking query now, and every later one at once: the hub is stopping, and
+// its in-flight requests must finish rather than wait minutes for a change. The catalog keeps
+// taking changes (the hub still deregisters itself).
+func (c *Catalog) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		return
+	}
+	c.draining = true
+	close(c.all)
+	c.all = make(chan struct{})
+	for name, w := range c.watchers {
+		close(w.ch)
+		delete(c.watchers, name)
+	}
 }
 
 // serviceEntries is the answer to /v1/health/service/{name}, and its index.
@@ -443,10 +465,9 @@ func (c *Catalog) passingLocked(svc *serviceState) bool {
 
 func (c *Catalog) sortedServicesLocked() []*serviceState {
 	out := make([]*serviceState, 0, len(c.services))
-	for _, s := range c.services {
-		out = append(out, s)
+	for _, id := range slices.Sorted(maps.Keys(c.services)) {
+		out = append(out, c.services[id])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service.ID < out[j].Service.ID })
 	return out
 }
 
@@ -545,7 +566,7 @@ func (c *Catalog) catalogServices() (map[string][]string, uint64) {
 	return out, c.index
 }
 
-// providers returns the seed-protocol URLs of the passing instances of name, sorted.
+// providers returns the course-protocol URLs of the passing instances of name, sorted.
 func (c *Catalog) providers(name string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -570,12 +591,12 @@ func (c *Catalog) service(id string) (serviceState, bool) {
 	return *svc, true
 }
 
-// seedServiceByURL finds the seed-protocol service registered with serviceURL.
-func (c *Catalog) seedServiceByURL(serviceURL string) (string, bool) {
+// courseServiceByURL finds the course-protocol service registered with serviceURL.
+func (c *Catalog) courseServiceByURL(serviceURL string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, svc := range c.services {
-		if svc.Seed != nil && svc.Seed.ServiceURL == serviceURL {
+		if svc.Course != nil && svc.Course.ServiceURL == serviceURL {
 			return id, true
 		}
 	}
@@ -593,14 +614,14 @@ func (c *Catalog) allChecks() []*checkState {
 	return out
 }
 
-// seedDependents returns the seed-protocol registrations that take patches, by service ID.
-func (c *Catalog) seedDependents() map[string]*seedRegistration {
+// courseDependents returns the course-protocol registrations that take patches, by service ID.
+func (c *Catalog) courseDependents() map[string]*courseRegistration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]*seedRegistration{}
+	out := map[string]*courseRegistration{}
 	for id, svc := range c.services {
-		if svc.Seed != nil && svc.Seed.ServiceUpdateURL != "" {
-			out[id] = svc.Seed
+		if svc.Course != nil && svc.Course.ServiceUpdateURL != "" {
+			out[id] = svc.Course
 		}
 	}
 	return out

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // Blocking queries on names that never change must not leave anything behind.
@@ -34,15 +36,18 @@ func TestWaitWakesOnItsNameOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	idx := c.Index()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.wait(context.Background(), "a", c.Index(), time.Minute)
+		c.wait(context.Background(), "a", idx, time.Minute)
 	}()
+	testkit.Eventually(t, 5*time.Second, "the query waiting on a", func() bool { return parked(c, "a") })
 	other, _, _ := decodeRegistration([]byte(`{"Name":"b"}`))
 	if _, _, _, err := c.register(other, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing is meant to happen here: a short wait lets a wrong wake-up show.
 	select {
 	case <-done:
 		t.Fatal("a change to b woke a query on a")
@@ -130,6 +135,7 @@ func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
 		defer close(woken)
 		c.wait(context.Background(), "x", seen, time.Minute)
 	}()
+	testkit.Eventually(t, 5*time.Second, "the query waiting on x", func() bool { return parked(c, "x") })
 	dereg("x-1")
 	<-woken // one instance left: a change all the same
 	look("one instance")
@@ -139,6 +145,7 @@ func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
 		defer close(woken)
 		c.wait(context.Background(), "x", seen, time.Minute)
 	}()
+	testkit.Eventually(t, 5*time.Second, "the query waiting on x", func() bool { return parked(c, "x") })
 	dereg("x-2")
 	select {
 	case <-woken:
@@ -184,7 +191,9 @@ func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
 		defer close(done)
 		c.wait(context.Background(), "nobody", unknown, time.Minute)
 	}()
+	testkit.Eventually(t, 5*time.Second, "the query waiting on nobody", func() bool { return parked(c, "nobody") })
 	reg("z-1", "z")
+	// Nothing is meant to happen here: a short wait lets a wrong wake-up show.
 	select {
 	case <-done:
 		t.Error("a change to z woke a query on a name nobody has")
@@ -192,4 +201,33 @@ func TestNamesAreForgottenWhenTheirLastInstanceLeaves(t *testing.T) {
 	}
 	reg("nobody-1", "nobody")
 	<-done
+}
+
+// Once the catalog drains, as the hub does when it stops, a blocking query answers at once:
+// one already waiting, and one that comes later.
+func TestDrainAnswersBlockingQueries(t *testing.T) {
+	c := newCatalog()
+	idx := c.Index()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.wait(context.Background(), "a", idx, time.Minute)
+	}()
+	testkit.Eventually(t, 5*time.Second, "the query waiting on a", func() bool { return parked(c, "a") })
+	c.drain()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting query slept on after the catalog drained")
+	}
+	later := make(chan struct{})
+	go func() {
+		defer close(later)
+		c.wait(context.Background(), "", idx, time.Minute)
+	}()
+	select {
+	case <-later:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a query that came after the drain waited")
+	}
 }

@@ -33,22 +33,25 @@ const (
 // Checker runs every check of the catalog, each on its own goroutine with its own fixed-rate
 // ticker, so that a slow target delays nothing but itself and a thousand checks at 1 s run side
 // by side rather than one after another.
+//
+// The checker owns those goroutines, and supervise is its lifetime: when supervise's context
+// ends, it stops every runner and returns once they have all ended.
 type Checker struct {
 	cat      *Catalog
 	client   *http.Client
 	lateness metrics.Histogram
 
-	ctx context.Context
-	wg  sync.WaitGroup
+	wg sync.WaitGroup // the runners
 
 	mu      sync.Mutex
+	stopped bool // supervise's context has ended: no runner starts any more
 	runners map[*checkState]*runner
 }
 
-// runner is one check's goroutine, as the checker tracks it.
+// runner is one check's goroutine, as the checker tracks it; cancel is how it is stopped.
 type runner struct{ cancel context.CancelFunc }
 
-func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *Checker {
+func newChecker(cat *Catalog, lateness metrics.Histogram) *Checker {
 	transport := &http.Transport{
 		Proxy:               nil, // checks dial the targets directly
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -62,12 +65,26 @@ func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *
 		// Redirects are followed, as Consul's HTTP checks follow them.
 		client:   &http.Client{Transport: transport},
 		lateness: lateness,
-		ctx:      ctx,
 		runners:  map[*checkState]*runner{},
 	}
 }
 
-// start runs cs until stop(cs), until cs is no longer the catalog's, or until the checker's
+// supervise lets runners start until ctx ends; then it stops them all and returns once every one
+// has ended.
+func (k *Checker) supervise(ctx context.Context) {
+	<-ctx.Done()
+	k.mu.Lock()
+	k.stopped = true
+	for cs, r := range k.runners {
+		r.cancel()
+		delete(k.runners, cs)
+	}
+	k.mu.Unlock()
+	// No Add can follow: start adds only under k.mu, and only while the checker has not stopped.
+	k.wg.Wait()
+}
+
+// start runs cs until stop(cs), until cs is no longer the catalog's, or until supervise's
 // context ends. A registration updates the catalog and starts its checks in two steps, so a
 // concurrent registration of the same ID can replace cs and stop it before cs is started: cs is
 // only started while it is still current, checked under k.mu, which stop also takes. (Lock order:
@@ -75,7 +92,7 @@ func newChecker(ctx context.Context, cat *Catalog, lateness metrics.Histogram) *
 func (k *Checker) start(cs *checkState) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.ctx.Err() != nil {
+	if k.stopped {
 		return
 	}
 	if _, running := k.runners[cs]; running {
@@ -84,7 +101,9 @@ func (k *Checker) start(cs *checkState) {
 	if !k.cat.current(cs) {
 		return
 	}
-	ctx, cancel := context.WithCancel(k.ctx)
+	// A runner outlives the registration that starts it, so its context is its own: stop, forget
+	// and supervise end it through cancel.
+	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{cancel: cancel}
 	k.runners[cs] = r
 	k.wg.Add(1)
@@ -113,12 +132,6 @@ func (k *Checker) stop(cs *checkState) {
 		r.cancel()
 		delete(k.runners, cs)
 	}
-}
-
-// wait returns once every runner has ended; the checker's context must have ended.
-func (k *Checker) wait() {
-	k.wg.Wait()
-	k.client.CloseIdleConnections()
 }
 
 func (k *Checker) run(ctx context.Context, cs *checkState) {

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/stats"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // TestGRPCCheck registers services with GRPC checks, as Consul accepts them ("host:port" for the
@@ -65,11 +67,11 @@ func TestGRPCCheck(t *testing.T) {
 		}
 	}
 	for _, tc := range tests {
-		eventually(t, 5*time.Second, tc.id+" "+tc.want, func() bool { return checkStatus(t, c, "service:"+tc.id) == tc.want })
+		testkit.Eventually(t, 5*time.Second, tc.id+" "+tc.want, func() bool { return checkStatus(t, c, "service:"+tc.id) == tc.want })
 	}
 	// A server that stops serving turns its check critical.
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	eventually(t, 5*time.Second, "whole-server critical", func() bool { return checkStatus(t, c, "service:whole-server") == api.HealthCritical })
+	testkit.Eventually(t, 5*time.Second, "whole-server critical", func() bool { return checkStatus(t, c, "service:whole-server") == api.HealthCritical })
 
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "bad", Name: "bad",
 		Check: &api.AgentServiceCheck{GRPC: "no port here", Interval: "1s"}}); err == nil {
@@ -137,7 +139,7 @@ func TestGRPCCheckKeepsOneConnection(t *testing.T) {
 	if err := c.Agent().ServiceRegister(reg); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "ten probes", func() bool { return counter.rpcs.Load() >= 10 })
+	testkit.Eventually(t, 10*time.Second, "ten probes", func() bool { return counter.rpcs.Load() >= 10 })
 	if opened := counter.opened.Load(); opened != 1 {
 		t.Errorf("%d connections for %d probes, want 1", opened, counter.rpcs.Load())
 	}
@@ -147,16 +149,16 @@ func TestGRPCCheckKeepsOneConnection(t *testing.T) {
 
 	// The target goes away and comes back on the same address: the kept connection reconnects.
 	stop()
-	eventually(t, 10*time.Second, "critical while the target is down", func() bool { return checkStatus(t, c, "service:steady") == api.HealthCritical })
+	testkit.Eventually(t, 10*time.Second, "critical while the target is down", func() bool { return checkStatus(t, c, "service:steady") == api.HealthCritical })
 	var again connCounter
 	serveHealth(t, addr, &again)
-	eventually(t, 10*time.Second, "passing once the target is back", func() bool { return checkStatus(t, c, "service:steady") == api.HealthPassing })
+	testkit.Eventually(t, 10*time.Second, "passing once the target is back", func() bool { return checkStatus(t, c, "service:steady") == api.HealthPassing })
 
 	// Deregistering ends the runner, which closes its connection.
 	if err := c.Agent().ServiceDeregister("steady"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the connection closed", func() bool { return again.opened.Load() >= 1 && again.closed.Load() == again.opened.Load() })
+	testkit.Eventually(t, 10*time.Second, "the connection closed", func() bool { return again.opened.Load() >= 1 && again.closed.Load() == again.opened.Load() })
 	if opened := again.opened.Load(); opened != 1 {
 		t.Errorf("%d connections after the target came back, want 1", opened)
 	}

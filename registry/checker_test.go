@@ -1,32 +1,25 @@
 package registry
 
 import (
-	"bytes"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 )
 
-// runningCheckRunners counts the goroutines inside a check runner.
-func runningCheckRunners() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
+// settledRunners polls the number of running check runners until it is want, for up to 5 s, and
+// returns what the poll saw last. An orphan's next result is a minute away, so it would still be
+// running at the deadline; a stopped runner may take a moment to notice. Judge by what the poll
+// saw: under load a dump taken just after has been seen to read high for a moment, which says
+// nothing about orphans, since an orphan never lets the count settle.
+func settledRunners(want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	got := goroutines("registry.(*Checker).run(")
+	for got != want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got = goroutines("registry.(*Checker).run(")
 	}
-	count := 0
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("registry.(*Checker).run(")) {
-			count++
-		}
-	}
-	return count
+	return got
 }
 
 // TestConcurrentReregistrationLeavesOneRunner registers one ID again and again from many
@@ -59,16 +52,7 @@ func TestConcurrentReregistrationLeavesOneRunner(t *testing.T) {
 	}
 	wg.Wait()
 	want := len(h.cat.allChecks()) // the hub's own check and churn-1's two
-	// An orphan's next result is a minute away, so it would still be running at the deadline; a
-	// stopped runner may take a moment to notice. Poll for the count to settle at want and judge
-	// by what the poll saw: under load a dump taken just after has been seen to read high for a
-	// moment, which says nothing about orphans, since an orphan never lets the count settle.
-	deadline := time.Now().Add(5 * time.Second)
-	got := runningCheckRunners()
-	for got != want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		got = runningCheckRunners()
-	}
+	got := settledRunners(want)
 	if got != want {
 		t.Errorf("%d check runners running after %d concurrent re-registrations, want %d", got, workers*rounds, want)
 	}
@@ -102,16 +86,7 @@ func TestStartOfAReplacedCheckRunsNothing(t *testing.T) {
 	h.checker.start(second[0])
 	h.checker.start(first[0]) // too late: first is no longer in the catalog
 	want := len(h.cat.allChecks())
-	// An orphan's next result is a minute away, so it would still be running at the deadline; a
-	// stopped runner may take a moment to notice. Poll for the count to settle at want and judge
-	// by what the poll saw: under load a dump taken just after has been seen to read high for a
-	// moment, which says nothing about orphans, since an orphan never lets the count settle.
-	deadline := time.Now().Add(5 * time.Second)
-	got := runningCheckRunners()
-	for got != want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		got = runningCheckRunners()
-	}
+	got := settledRunners(want)
 	if got != want {
 		t.Errorf("%d check runners for %d checks", got, want)
 	}

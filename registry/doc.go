@@ -1,19 +1,31 @@
-// Package registry is gradebook's hub: a stand-in for a Consul agent that speaks the subset of
-// Consul's HTTP API the unmodified consul/api client and go-kit sd/consul use, runs the health
-// checks of every registered service itself, keeps its catalog on disk, and still serves the
-// seed's original POST/DELETE /services protocol with its patches and heartbeats. It must never
-// call itself over HTTP, never run two checks one after the other, and never lose an
-// acknowledged registration to a crash.
+// Package registry is gradebook's hub, a stand-in for a Consul agent. It owns the catalog of
+// services and their checks, kept on disk (catalog.go, store.go); the checker, which runs every
+// HTTP, TCP, gRPC and TTL check itself (checker.go); the subset of Consul's HTTP API that the
+// unmodified consul/api client and go-kit sd/consul use, blocking queries included
+// (transport_http.go, registration.go); the course's original POST/DELETE /services protocol with
+// its patches and heartbeats (course.go); and the status page (page.go). Both protocols share the
+// one catalog. The client side is not here: every service reaches a registry (this hub or a real
+// Consul) through pkg/discovery, and tests start one through registrytest.
+//
+// It must never lose a registration it acknowledged to a crash, never run checks one after
+// another, never send its own registration through its HTTP API (it goes straight into the
+// catalog), and never change process-wide settings such as GOGC, which are main's.
 //
 // Two ways to start it:
 //
 //   - Run(ctx, args, getenv, stderr) is the command line (cmd/registryservice). It logs
 //     "msg=serving listen=<addr>" once the listener is bound, so -listen 127.0.0.1:0 works.
 //   - New(Config{...}, stderr) returns a *Hub whose Addr and URL are known before Serve(ctx)
-//     is called; Serve returns when ctx ends and every goroutine the hub started has stopped.
-//     NewConfig(args, getenv) parses the same flags Run does into a Config.
+//     is called. NewConfig(args, getenv, stderr) parses the same flags Run does into a Config.
 //
-// Its transport is HTTP only, and its wire format is Consul's, encoded with consul/api's own
-// structs (transport_http.go); the seed protocol lives in seed.go. There is no endpoint layer:
-// the hub is what other services' sd clients talk to, not a service they load-balance.
+// Serve owns every goroutine the hub runs, its log shipper's included, and its ctx is the hub's
+// one stop signal: Serve returns once all of them have stopped. A Hub that New returns must
+// therefore be served.
+//
+// There is no endpoint layer, unlike the other services. The hub's API is Consul's wire
+// protocol, and its clients are consul/api and go-kit sd/consul, the same code that talks to a
+// real Consul: nobody calls the hub through a Go service interface or balances load over it. Its
+// requests and answers are consul/api's own structs, and what matters in them is HTTP itself
+// (blocking queries answered through index headers, a patch delivered before the 200), which
+// endpoints would only hide.
 package registry

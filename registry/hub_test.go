@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // testHub is a hub served in-process on a free port.
@@ -69,7 +73,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
-	eventually(t, 5*time.Second, "hub healthy", func() bool {
+	testkit.Eventually(t, 5*time.Second, "hub healthy", func() bool {
 		resp, err := http.Get(base + "/health")
 		if err != nil {
 			return false
@@ -77,18 +81,6 @@ func waitHealthy(t *testing.T, base string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-// eventually polls cond every 10 ms until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // consulClient is the unmodified consul/api client pointed at base.
@@ -136,7 +128,7 @@ func checkStatus(t *testing.T, c *api.Client, checkID string) string {
 	return ""
 }
 
-// recorder collects what a fake seed-protocol service receives.
+// recorder collects what a fake course-protocol service receives.
 type recorder struct {
 	mu      sync.Mutex
 	patches []string
@@ -154,20 +146,36 @@ func (r *recorder) all() []string {
 	return append([]string(nil), r.patches...)
 }
 
-// lockedBuffer is a log sink that a test can read while the hub writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
+// goroutines counts the goroutines whose stack has every one of frames in it, such as
+// "registry.(*Checker).run(": how a test sees that something runs, or waits where it should.
+func goroutines(frames ...string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		all := true
+		for _, f := range frames {
+			all = all && bytes.Contains(g, []byte(f))
+		}
+		if all {
+			count++
+		}
+	}
+	return count
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// parked reports whether a blocking query on name (not "") waits in c: a test that must see a
+// query wake, or not wake, makes sure the query is waiting first.
+func parked(c *Catalog, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.watchers[name]
+	return w != nil && w.n > 0
 }

@@ -7,17 +7,20 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept connection, a seed dependent with its
-// patch sender, a blocking query in flight) and finds no goroutine of it left.
+// TestServeStopsEverything stops a busy hub (checks of every kind, a gRPC one with its kept
+// connection, a course-protocol dependent with its patch sender, blocking queries in flight) and
+// finds no goroutine of it left.
 func TestServeStopsEverything(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 	tg := newTarget(t, http.StatusOK)
 	var grpcConns connCounter
 	grpcAddr, stopGRPC := serveHealth(t, "127.0.0.1:0", &grpcConns)
-	dep := newFakeSeed(t)
+	dep := newFakeCourseService(t)
 	h := startHub(t, "-heartbeat-interval", "100ms")
 	cfg := api.DefaultNonPooledConfig()
 	cfg.Address = h.Addr()
@@ -35,7 +38,21 @@ func TestServeStopsEverything(t *testing.T) {
 		{HTTP: tg.URL, Interval: "100ms"}, {TCP: tg.Listener.Addr().String(), Interval: "100ms"}, {TTL: "1s"},
 		{GRPC: grpcAddr, Interval: "100ms"},
 	}}))
-	postSeed(t, h.URL(), dep.registration("Dependent", "busy"))
+	postCourse(t, h.URL(), dep.registration("Dependent", "busy"))
+	// Once every check but the TTL one (which stays critical) passes, the catalog stops changing,
+	// so that the blocking queries below wait until the stop rather than answer a status change.
+	testkit.Eventually(t, 5*time.Second, "every check but the TTL one passing", func() bool {
+		checks, err := c.Agent().Checks()
+		if err != nil {
+			return false
+		}
+		for _, ch := range checks {
+			if ch.Type != "ttl" && ch.Status != api.HealthPassing {
+				return false
+			}
+		}
+		return true
+	})
 
 	_, meta, err := c.Health().Service("busy", "", false, nil)
 	must(err)
@@ -46,11 +63,23 @@ func TestServeStopsEverything(t *testing.T) {
 		answered <- time.Since(begin)
 	}()
 	catalogIndex := h.cat.Index()
+	catalogAnswered := make(chan struct{})
 	go func() {
+		defer close(catalogAnswered)
 		_, _, _ = c.Catalog().Services(&api.QueryOptions{WaitIndex: catalogIndex, WaitTime: time.Minute})
 	}()
-	time.Sleep(100 * time.Millisecond) // let the queries reach the hub
-	eventually(t, 5*time.Second, "the gRPC check connected", func() bool { return grpcConns.rpcs.Load() > 0 })
+	// Both queries must have reached the hub before it stops: one still on its way would prove
+	// nothing about answering them. They wait there, unless a check flapped and woke them.
+	testkit.Eventually(t, 5*time.Second, "both blocking queries waiting in the hub", func() bool {
+		named := parked(h.cat, "busy") || len(answered) > 0
+		select {
+		case <-catalogAnswered:
+			return named
+		default:
+			return named && goroutines("(*Hub).handleCatalogServices(", "registry.sleep(") > 0
+		}
+	})
+	testkit.Eventually(t, 5*time.Second, "the gRPC check connected", func() bool { return grpcConns.rpcs.Load() > 0 })
 
 	begin := time.Now()
 	h.Stop()

@@ -3,17 +3,21 @@ package registry
 import (
 	"embed"
 	"html/template"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 //go:embed templates/page.html
 var templateFS embed.FS
 
-// pageTemplate is parsed once per Hub; templates are read-only after parsing.
+// parsePage parses the status page's template, once per Hub: a parsed template is read-only, so
+// every request shares it.
 func parsePage() *template.Template {
 	return template.Must(template.New("page.html").Funcs(template.FuncMap{
 		"ago": func(t time.Time) string {
@@ -86,8 +90,8 @@ func (c *Catalog) page() pageData {
 		}
 		in := pageInstance{ID: svc.Service.ID, Tags: svc.Service.Tags, Status: api.HealthPassing, Since: svc.Since, Protocol: "consul"}
 		in.Address = svc.providerURL()
-		if svc.Seed != nil {
-			in.Protocol = "seed"
+		if svc.Course != nil {
+			in.Protocol = "seed" // as the page has always labelled it, and as Meta "protocol" says
 		}
 		for _, cid := range svc.CheckIDs {
 			cs := c.checks[cid]
@@ -96,7 +100,7 @@ func (c *Catalog) page() pageData {
 				in.Since = cs.Since
 			}
 			in.Checks = append(in.Checks, pageCheck{ID: cid, Name: cs.Def.Name, Kind: cs.Def.kind(), Status: cs.Status,
-				Output: truncate(cs.Output, 300), Interval: cs.Def.Interval, Since: cs.Since})
+				Output: text.Clip(cs.Output, 300), Interval: cs.Def.Interval, Since: cs.Since})
 		}
 		if in.Status == api.HealthPassing {
 			g.Passing++
@@ -105,10 +109,9 @@ func (c *Catalog) page() pageData {
 		d.Total++
 		g.Instances = append(g.Instances, in)
 	}
-	for _, g := range groups {
-		d.Groups = append(d.Groups, *g)
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		d.Groups = append(d.Groups, *groups[name])
 	}
-	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].Name < d.Groups[j].Name })
 	return d
 }
 

@@ -9,16 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 // Defaults of the hub's command line.
@@ -28,10 +27,14 @@ const (
 	DefaultHeartbeatInterval = 3 * time.Second
 )
 
+// GCPercent is the GOGC that the hub's programs set when GOGC is not set; cmd/registryservice
+// says why. It is theirs to set, not Run's: it holds for the whole process.
+const GCPercent = 400
+
 // Config is the hub's configuration: the flags every service takes, and its own.
 type Config struct {
 	config.Common
-	// HeartbeatInterval is how often seed-protocol services' HeartbeatURLs are checked.
+	// HeartbeatInterval is how often course-protocol services' HeartbeatURLs are checked.
 	HeartbeatInterval time.Duration
 }
 
@@ -45,7 +48,7 @@ func NewConfig(args []string, getenv func(string) string, stderr io.Writer) (Con
 		fmt.Fprintf(fs.Output(), `Usage: registryservice [flags]
 
 The gradebook registry: a Consul-compatible hub. Services register with it through the Consul
-HTTP API (or the seed's POST /services), it runs their health checks, and it tells dependents
+HTTP API (or the course's original POST /services), it runs their health checks, and it tells dependents
 which instances are passing. Its status page is at / and its catalog is kept under -data.
 The -registry flag is ignored: the hub is the registry, and registers itself in its own catalog.
 
@@ -77,13 +80,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	// The hub's heap is small and almost all of it is garbage from health checks, so the default
-	// GOGC=100 collects several times a second at a thousand checks per second. A larger target
-	// costs a few MiB and cut the hub's CPU share by about a quarter in the 1,000-service test.
-	// An explicit GOGC still wins. (Run, not main, does it, so that "gradebook registry" gets it.)
-	if getenv == nil || getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
 	return h.Serve(ctx)
 }
 
@@ -95,18 +91,14 @@ type Hub struct {
 	cat     *Catalog
 	checker *Checker
 	store   *persister
-	seed    *notifier
+	course  *notifier
 	stderr  io.Writer
 	page    *template.Template
-
-	ctx    context.Context // lives until Serve has stopped serving; owns every goroutine
-	cancel context.CancelFunc
-	quit   chan struct{} // closed when Serve's ctx ends: blocking queries answer at once
-	wg     sync.WaitGroup
 }
 
-// New loads the catalog from cfg.Data, binds the listener and builds the routes. Nothing runs
-// until Serve.
+// New loads the catalog from cfg.Data, binds the listener and builds the routes. The hub's own
+// work (checks, patches, saves) starts in Serve, which owns it. A Hub that New returns must be
+// served: the runtime's watch for the log service starts here, and only Serve stops it.
 func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = DefaultHeartbeatInterval
@@ -126,25 +118,24 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat, ctx: ctx, cancel: cancel, quit: make(chan struct{})}
-	cat.quit = h.quit
+	// Nothing below can fail: a later step that could would have to rt.Close() as well.
+	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat}
 	lateness := rt.Metrics.Histogram("registry", "check_lateness_seconds",
 		"How late checks start compared with their schedule.",
 		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})
-	h.checker = newChecker(ctx, cat, lateness)
+	h.checker = newChecker(cat, lateness)
 	h.store = newPersister(filepath.Join(cfg.Data, catalogFile), cat.snapshot, func(err error) {
 		level.Error(h.logger).Log("msg", "could not save the catalog", "err", err)
 	})
-	h.seed = newNotifier(ctx, cat, h.checker.client, h.logger)
+	h.course = newNotifier(cat, h.checker.client, h.logger)
 	cat.onPersist = h.store.mark
-	cat.onName = h.seed.changed
+	cat.onName = h.course.changed
 	cat.onStatus = func(c statusChange) {
 		lg := level.Info(h.logger)
 		if c.To != "passing" {
 			lg = level.Warn(h.logger)
 		}
-		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", truncate(c.Output, 200))
+		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", text.Clip(c.Output, 200))
 	}
 	rt.Metrics.GaugeFunc("registry", "services", "Registered service instances.", func() float64 {
 		cat.mu.Lock()
@@ -168,18 +159,27 @@ func (h *Hub) Addr() string { return h.rt.Addr() }
 // URL is the hub's base URL, to hand to consul/api or -registry.
 func (h *Hub) URL() string { return "http://" + h.rt.Addr() }
 
-// Serve serves until ctx ends; then it stops every check, patch sender and blocking query,
-// saves the catalog a last time, and returns.
+// Serve serves until ctx ends, which is the hub's one stop signal. Then it answers every blocking
+// query, deregisters the hub from its own catalog and drains in-flight requests; then it stops
+// every check, patch sender and the reaper, saves the catalog a last time, and returns.
 func (h *Hub) Serve(ctx context.Context) error {
-	defer h.cancel()
-	h.wg.Add(3)
-	go func() { defer h.wg.Done(); h.store.run(h.ctx) }()
-	go func() { defer h.wg.Done(); h.reap(h.ctx) }()
-	go func() { defer h.wg.Done(); h.seed.run() }()
-	// Seed-protocol dependents of a reloaded catalog get their patches again. Before the checks
+	// Blocking queries answer as soon as ctx ends: the drain would otherwise wait for each of
+	// them to run out, minutes later.
+	defer context.AfterFunc(ctx, h.cat.drain)()
+	// Serve owns the hub's goroutines, and work is their lifetime. It outlives ctx on purpose:
+	// while the runtime drains, in-flight registrations still wait for their save, and the
+	// hub's own deregistration still reaches its course-protocol dependents and the disk.
+	// Serve ends it once the runtime has stopped serving.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context){h.store.run, h.reap, h.course.run, h.checker.supervise} {
+		wg.Go(func() { run(work) })
+	}
+	// Course-protocol dependents of a reloaded catalog get their patches again. Before the checks
 	// start: what a dependent is taken to know is read from the statuses as saved.
-	for id, reg := range h.cat.seedDependents() {
-		h.seed.restoreDependent(id, reg)
+	for id, reg := range h.cat.courseDependents() {
+		h.course.restoreDependent(id, reg)
 	}
 	for _, cs := range h.cat.allChecks() {
 		h.checker.start(cs)
@@ -190,15 +190,12 @@ func (h *Hub) Serve(ctx context.Context) error {
 		_ = log.NewLogfmtLogger(log.NewSyncWriter(h.stderr)).Log("level", "info", "ts", log.DefaultTimestampUTC,
 			"service", h.cfg.Name, "msg", "serving", "listen", h.Addr(), "advertise", h.rt.Config.Advertise)
 	}
-	stopWaiters := context.AfterFunc(ctx, func() { close(h.quit) })
 	err := h.rt.Serve(ctx)
-	if stopWaiters() {
-		close(h.quit) // Serve ended without ctx ending: release waiters all the same
-	}
-	h.cancel()
-	h.checker.wait()
-	h.seed.wait()
-	h.wg.Wait()
+	h.cat.drain() // the runtime may have stopped without ctx ending
+	stopWork()
+	wg.Wait()
+	// The checker and the course notifier share this client, and both have stopped.
+	h.checker.client.CloseIdleConnections()
 	return err
 }
 
@@ -269,16 +266,4 @@ func (s selfRegistrar) Register() {
 
 func (s selfRegistrar) Deregister() {
 	_, _ = s.h.deregister(s.h.rt.Registration().ID)
-}
-
-// truncate shortens s to at most n bytes for a log line, cutting at a rune boundary so that a
-// multi-byte character in a check's output never becomes invalid UTF-8.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

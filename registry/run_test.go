@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -71,13 +72,13 @@ func TestRunHelp(t *testing.T) {
 // Run serves on port 0, says where in its log, and returns nil when its context ends.
 func TestRunServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn"}, nil, logs)
 	}()
 	var addr string
-	eventually(t, 5*time.Second, "the serving line", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the serving line", func() bool {
 		s := logs.String()
 		i := strings.Index(s, "msg=serving listen=")
 		if i < 0 {
@@ -95,28 +96,5 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context ended")
-	}
-}
-
-func TestTruncateKeepsUTF8(t *testing.T) {
-	cases := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"abcdef", 3, "abc…"},
-		{"ééé", 3, "é…"},  // é is two bytes: the cut moves back to the rune's start
-		{"a€b", 2, "a…"},  // € is three bytes
-		{"a€b", 3, "a…"},  // still inside €
-		{"a€b", 4, "a€…"}, // right after €
-		{"€€", 0, "…"},
-	}
-	for _, tc := range cases {
-		got := truncate(tc.in, tc.n)
-		if got != tc.want || !utf8.ValidString(got) {
-			t.Errorf("truncate(%q, %d) = %q, want %q (valid UTF-8)", tc.in, tc.n, got, tc.want)
-		}
 	}
 }

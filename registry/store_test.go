@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -29,7 +30,7 @@ func TestRestartKeepsCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "passing", func() bool { return checkStatus(t, c, "service:grading-1:1") == api.HealthPassing })
+	testkit.Eventually(t, 3*time.Second, "passing", func() bool { return checkStatus(t, c, "service:grading-1:1") == api.HealthPassing })
 	before := h.cat.Index()
 	_, healthBefore, err := c.Health().Service("grading", "", false, nil)
 	if err != nil {
@@ -58,7 +59,7 @@ func TestRestartKeepsCatalog(t *testing.T) {
 	if got := checkStatus(t, c2, "beat"); got != api.HealthPassing {
 		t.Errorf("TTL check status after restart = %q, want passing", got)
 	}
-	eventually(t, 3*time.Second, "checks running again", func() bool { return tg.hits.Load() > hitsAtStop })
+	testkit.Eventually(t, 3*time.Second, "checks running again", func() bool { return tg.hits.Load() > hitsAtStop })
 }
 
 func TestCorruptCatalogIsAnError(t *testing.T) {
@@ -129,18 +130,8 @@ func (p *hubProcess) kill() {
 	<-p.exited
 }
 
-func buildHub(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "registryservice")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/gradebook/gradebook/cmd/registryservice").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestBinarySurvivesSIGKILL(t *testing.T) {
-	bin := buildHub(t)
+	bin := testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/registryservice")
 
 	t.Run("same data keeps the catalog", func(t *testing.T) {
 		data := t.TempDir()
@@ -189,13 +180,46 @@ func TestBinarySurvivesSIGKILL(t *testing.T) {
 			entries, _, err := c.Health().Service("probe", "", true, nil)
 			return err == nil && len(entries) == 1
 		}
-		eventually(t, 10*time.Second, "the runtime registered and passing", passing)
+		testkit.Eventually(t, 10*time.Second, "the runtime registered and passing", passing)
 
 		p.kill()
 		p2 := startBinary(t, bin, "-listen", p.addr, "-data", t.TempDir())
 		begin := time.Now()
-		eventually(t, 10*time.Second, "the runtime registered again", passing)
+		testkit.Eventually(t, 10*time.Second, "the runtime registered again", passing)
 		t.Logf("re-registered and passing %v after the empty hub came up", time.Since(begin))
 		_ = p2
 	})
+}
+
+// A course-protocol registration is saved under the key "Seed", the name older hubs saved it
+// under, so that a hub loads the catalog an older one wrote and the other way round.
+func TestCourseRegistrationKeepsItsStoredKey(t *testing.T) {
+	c := newCatalog()
+	reg := &courseRegistration{ServiceName: "Portal", ServiceURL: "http://127.0.0.1:5000",
+		HeartbeatURL: "http://127.0.0.1:5000/heartbeat"}
+	svc, checks, err := courseService(reg, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.register(svc, checks); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(snap), `"Seed":{"ServiceName":"Portal"`) {
+		t.Fatalf("the saved catalog has no \"Seed\" record for the course-protocol service:\n%s", snap)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, catalogFile), snap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := loadCatalog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := loaded.service(svc.Service.ID); !ok || got.Course == nil || got.Course.ServiceURL != reg.ServiceURL {
+		t.Errorf("reloaded course-protocol service = %+v (found %v)", got, ok)
+	}
 }

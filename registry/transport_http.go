@@ -43,8 +43,8 @@ func (h *Hub) routes() {
 	get("/v1/catalog/services", h.handleCatalogServices)
 	get("/v1/status/leader", h.handleLeader)
 	get("/", h.handlePage)
-	r.HandleFunc("/services", h.handleSeedRegister).Methods(http.MethodPost)
-	r.HandleFunc("/services", h.handleSeedDeregister).Methods(http.MethodDelete)
+	r.HandleFunc("/services", h.handleCourseRegister).Methods(http.MethodPost)
+	r.HandleFunc("/services", h.handleCourseDeregister).Methods(http.MethodDelete)
 }
 
 // consulHeaders gives every answer the headers consul/api reads: an index that never goes

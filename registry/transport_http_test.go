@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 func TestRegisterHealthDeregister(t *testing.T) {
@@ -37,7 +39,7 @@ func TestRegisterHealthDeregister(t *testing.T) {
 	if svc.Service != "grading" || svc.Port != 6000 || svc.Meta["version"] != "1" || !slices.Equal(svc.Tags, []string{"v1", "blue"}) {
 		t.Errorf("agent service = %+v", svc)
 	}
-	eventually(t, 3*time.Second, "check passing", func() bool { return checkStatus(t, c, "service:grading-1") == api.HealthPassing })
+	testkit.Eventually(t, 3*time.Second, "check passing", func() bool { return checkStatus(t, c, "service:grading-1") == api.HealthPassing })
 
 	checks, _ := c.Agent().Checks()
 	ch := checks["service:grading-1"]
@@ -177,7 +179,7 @@ func TestHTTPCheckSemantics(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got *api.AgentCheck
-			eventually(t, 3*time.Second, "check result "+tc.want, func() bool {
+			testkit.Eventually(t, 3*time.Second, "check result "+tc.want, func() bool {
 				checks, err := c.Agent().Checks()
 				got = checks["service:"+id]
 				return err == nil && got != nil && got.Status == tc.want && strings.Contains(got.Output, tc.output)
@@ -197,12 +199,12 @@ func TestFailingTargetGoesCriticalAndIsReaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "passing", func() bool { return checkStatus(t, c, "service:doomed") == api.HealthPassing })
+	testkit.Eventually(t, 3*time.Second, "passing", func() bool { return checkStatus(t, c, "service:doomed") == api.HealthPassing })
 	tg.status.Store(http.StatusServiceUnavailable)
 	begin := time.Now()
-	eventually(t, 3*time.Second, "critical", func() bool { return checkStatus(t, c, "service:doomed") == api.HealthCritical })
+	testkit.Eventually(t, 3*time.Second, "critical", func() bool { return checkStatus(t, c, "service:doomed") == api.HealthCritical })
 	t.Logf("critical after %v", time.Since(begin))
-	eventually(t, 5*time.Second, "reaped", func() bool {
+	testkit.Eventually(t, 5*time.Second, "reaped", func() bool {
 		_, _, err := c.Agent().Service("doomed", nil)
 		return isStatus(err, 404)
 	})
@@ -243,7 +245,7 @@ func TestTTLChecks(t *testing.T) {
 		t.Errorf("output = %q, want the update's", checks["beat"].Output)
 	}
 	// No update within the TTL: critical.
-	eventually(t, 3*time.Second, "TTL expiry", func() bool {
+	testkit.Eventually(t, 3*time.Second, "TTL expiry", func() bool {
 		checks, _ := a.Checks()
 		return checks["beat"].Status == api.HealthCritical && checks["beat"].Output == "TTL expired"
 	})
@@ -279,11 +281,14 @@ func TestBlockingQueries(t *testing.T) {
 		}
 		results <- r
 	}()
+	// The query must be waiting in the hub before the change, or it could not be woken by it.
+	testkit.Eventually(t, 5*time.Second, "the query waiting in the hub", func() bool { return parked(h.cat, "grading") })
 	// A change to another name must not wake the query.
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "other"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // give a wrong wake-up the chance to happen
+	// Nothing is meant to happen here: a short wait lets a wrong wake-up reach results.
+	time.Sleep(50 * time.Millisecond)
 	select {
 	case r := <-results:
 		t.Fatalf("woke on an unrelated change: %+v", r)
@@ -326,6 +331,10 @@ func TestBlockingQueries(t *testing.T) {
 		}
 		done <- m.LastIndex
 	}()
+	testkit.Eventually(t, 5*time.Second, "the catalog query waiting in the hub", func() bool {
+		// len(done): a status change elsewhere (the hub's own check) may have answered it already.
+		return len(done) > 0 || goroutines("(*Hub).handleCatalogServices(", "registry.sleep(") > 0
+	})
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "third"}); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +382,7 @@ func TestStatusPage(t *testing.T) {
 		Check: &api.AgentServiceCheck{HTTP: tg.URL, Interval: "100ms"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "page shows a passing grading", func() bool {
+	testkit.Eventually(t, 3*time.Second, "page shows a passing grading", func() bool {
 		resp, err := http.Get(h.URL() + "/")
 		if err != nil {
 			return false
@@ -417,10 +426,10 @@ func TestBadInput(t *testing.T) {
 		{"wrong method on a read", "DELETE", "/v1/agent/services", "", "s3cret", 405},
 		{"no token", "PUT", "/v1/agent/service/register", `{"Name":"x"}`, "", 401},
 		{"wrong token", "PUT", "/v1/agent/service/register", `{"Name":"x"}`, "nope", 401},
-		{"seed without token", "POST", "/services", `{}`, "", 401},
-		{"seed malformed", "POST", "/services", `{"ServiceName":`, "s3cret", 400},
-		{"seed missing fields", "POST", "/services", `{"ServiceName":"x"}`, "s3cret", 400},
-		{"seed delete unknown", "DELETE", "/services", `http://127.0.0.1:1`, "s3cret", 404},
+		{"course protocol without token", "POST", "/services", `{}`, "", 401},
+		{"course protocol malformed", "POST", "/services", `{"ServiceName":`, "s3cret", 400},
+		{"course protocol missing fields", "POST", "/services", `{"ServiceName":"x"}`, "s3cret", 400},
+		{"course protocol delete unknown", "DELETE", "/services", `http://127.0.0.1:1`, "s3cret", 404},
 		{"good token", "PUT", "/v1/agent/service/register", `{"Name":"x"}`, "s3cret", 200},
 		{"reads stay open", "GET", "/v1/agent/services", "", "", 200},
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	gradingserver "github.com/gradebook/gradebook/grading/server"
@@ -25,6 +26,12 @@ import (
 )
 
 func main() {
+	// "gradebook registry" makes this process the hub: its collector is tuned as in
+	// cmd/registryservice, which says why (an explicit GOGC still wins). main does it, not run:
+	// the setting is the whole process's.
+	if len(os.Args) > 1 && os.Args[1] == "registry" && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(registry.GCPercent)
+	}
 	// SIGHUP too: a closed terminal must stop the services as cleanly as Ctrl-C does.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)

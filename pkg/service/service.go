@@ -275,21 +275,35 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	if serr := srv.Shutdown(sctx); serr != nil {
 		level.Warn(rt.Logger).Log("msg", "in-flight requests did not finish in time", "err", serr)
 	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, rt.release(sctx))
+}
+
+// Close releases what New started (the listener, the log shipper, the Instancers) and runs the
+// OnClose functions, for a service whose own set-up fails after New and so never calls Serve,
+// which otherwise does all of this when it stops.
+func (rt *Runtime) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := rt.ln.Close()
+	return errors.Join(err, rt.release(ctx))
+}
+
+// release runs the OnClose functions, then stops the Instancers. Closers first: the log shipper's
+// last flush still finds the log service through its Instancer.
+func (rt *Runtime) release(ctx context.Context) error {
 	rt.mu.Lock()
 	instancers, closers := rt.instancers, rt.closers
+	rt.instancers, rt.closers = nil, nil
 	rt.mu.Unlock()
-	// Closers first: the log shipper's last flush still finds the log service through its
-	// Instancer.
+	var err error
 	for i := len(closers) - 1; i >= 0; i-- {
-		if cerr := closers[i](sctx); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
+		err = errors.Join(err, closers[i](ctx))
 	}
 	for _, in := range instancers {
 		in.Stop()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }

@@ -1,10 +1,12 @@
 package registrytest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -22,15 +24,14 @@ type HubProcess struct {
 	Log  string // the file its stderr goes to
 }
 
-// StartHubProcess builds cmd/registryservice into a temp dir, starts it on a free port of
-// 127.0.0.1 with a fresh -data and waits for /v1/status/leader. args are extra flags. It is
-// stopped at t's cleanup with SIGTERM (SIGKILL after 10 s).
+// StartHubProcess builds cmd/registryservice into a temp dir, starts it on a port of 127.0.0.1
+// that the kernel picks, with a fresh -data, and waits for /v1/status/leader. args are extra
+// flags. It is stopped at t's cleanup with SIGTERM (SIGKILL after 10 s).
 func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 	t.Helper()
 	bin := testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/registryservice")
 	dir := t.TempDir()
 	hp := &HubProcess{
-		Addr: fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
 		Data: filepath.Join(dir, "data"),
 		Log:  filepath.Join(dir, "registryservice.log"),
 	}
@@ -38,7 +39,10 @@ func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"-listen", hp.Addr, "-data", hp.Data, "-log-level", "warn"}, args...)...)
+	// With -listen 127.0.0.1:0 the hub binds a free port itself and names it in its "serving"
+	// line, which it writes whatever the log level: no port is reserved, released and then
+	// perhaps taken by another test binary before the hub binds it.
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-data", hp.Data, "-log-level", "warn"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -61,9 +65,39 @@ func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 		}
 		logf.Close()
 	})
-	if err := WaitLeader(hp.Addr, 15*time.Second, exited); err != nil {
+	hp.Addr, err = waitServing(hp.Log, 15*time.Second, exited)
+	if err == nil {
+		err = WaitLeader(hp.Addr, 15*time.Second, exited)
+	}
+	if err != nil {
 		b, _ := os.ReadFile(hp.Log)
 		t.Fatalf("registryservice: %v\n%s", err, b)
 	}
 	return hp
+}
+
+// waitServing polls the hub's log file for its "msg=serving listen=<addr>" line and returns the
+// address. It gives up after within, or when exited is closed.
+func waitServing(logFile string, within time.Duration, exited <-chan struct{}) (string, error) {
+	// The space after the address: a line read while it is being written must not give half of it.
+	line := regexp.MustCompile(`msg=serving listen=(\S+)\s`)
+	deadline := time.Now().Add(within)
+	for {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			return "", err
+		}
+		if m := line.FindSubmatch(b); m != nil {
+			return string(m[1]), nil
+		}
+		select {
+		case <-exited:
+			return "", errors.New("the process exited before it was serving")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no serving line in its log within %v", within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

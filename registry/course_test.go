@@ -13,19 +13,21 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// fakeSeed is a service written for the seed's registry: it posts its registration, takes
-// patches on /services and answers heartbeats on /heartbeat.
-type fakeSeed struct {
+// fakeCourseService is a service written for the course's original registry: it posts its
+// registration, takes patches on /services and answers heartbeats on /heartbeat.
+type fakeCourseService struct {
 	*httptest.Server
 	heartbeat atomic.Int32
 	patches   recorder // one line per entry: "+name url" or "-name url"
 	received  atomic.Int64
 }
 
-func newFakeSeed(t *testing.T) *fakeSeed {
-	s := &fakeSeed{}
+func newFakeCourseService(t *testing.T) *fakeCourseService {
+	s := &fakeCourseService{}
 	s.heartbeat.Store(http.StatusOK)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /heartbeat", func(w http.ResponseWriter, r *http.Request) {
@@ -50,12 +52,12 @@ func newFakeSeed(t *testing.T) *fakeSeed {
 	return s
 }
 
-func (s *fakeSeed) registration(name string, requires ...string) seedRegistration {
-	return seedRegistration{ServiceName: name, ServiceURL: s.URL, RequiredServices: requires,
+func (s *fakeCourseService) registration(name string, requires ...string) courseRegistration {
+	return courseRegistration{ServiceName: name, ServiceURL: s.URL, RequiredServices: requires,
 		ServiceUpdateURL: s.URL + "/services", HeartbeatURL: s.URL + "/heartbeat"}
 }
 
-func postSeed(t *testing.T, hubURL string, reg seedRegistration) {
+func postCourse(t *testing.T, hubURL string, reg courseRegistration) {
 	t.Helper()
 	b, _ := json.Marshal(reg)
 	resp, err := http.Post(hubURL+"/services", "application/json", bytes.NewReader(b))
@@ -69,7 +71,7 @@ func postSeed(t *testing.T, hubURL string, reg seedRegistration) {
 	}
 }
 
-func deleteSeed(t *testing.T, hubURL, serviceURL string) int {
+func deleteCourse(t *testing.T, hubURL, serviceURL string) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, hubURL+"/services", bytes.NewBufferString(serviceURL))
 	resp, err := http.DefaultClient.Do(req)
@@ -80,7 +82,7 @@ func deleteSeed(t *testing.T, hubURL, serviceURL string) int {
 	return resp.StatusCode
 }
 
-func TestSeedProtocol(t *testing.T) {
+func TestCourseProtocol(t *testing.T) {
 	h := startHub(t, "-heartbeat-interval", "100ms")
 	c := consulClient(t, h.URL(), "")
 	passingTTL := &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing}
@@ -89,26 +91,26 @@ func TestSeedProtocol(t *testing.T) {
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-1", Address: "127.0.0.1", Port: 6001, Check: passingTTL}); err != nil {
 		t.Fatal(err)
 	}
-	portal := newFakeSeed(t)
-	postSeed(t, h.URL(), portal.registration("Portal", "Grades", "Log"))
+	portal := newFakeCourseService(t)
+	postCourse(t, h.URL(), portal.registration("Portal", "Grades", "Log"))
 	// The initial patch has arrived by the time the 200 has.
 	if portal.received.Load() != 1 || !slices.Equal(portal.patches.all(), []string{"+Grades http://127.0.0.1:6001"}) {
 		t.Fatalf("initial patch: %d patches, entries %q", portal.received.Load(), portal.patches.all())
 	}
 
-	// The seed service is in the shared catalog, visible through /v1.
+	// The course-protocol service is in the shared catalog, visible through /v1.
 	entries, _, err := c.Health().Service("Portal", "", true, nil)
 	if err != nil || len(entries) != 1 || entries[0].Service.Meta["protocol"] != "seed" {
-		t.Fatalf("seed service through /v1: %+v %v", entries, err)
+		t.Fatalf("course-protocol service through /v1: %+v %v", entries, err)
 	}
 
 	waitFor := func(entry string) {
 		t.Helper()
-		eventually(t, 5*time.Second, "patch entry "+entry, func() bool { return slices.Contains(portal.patches.all(), entry) })
+		testkit.Eventually(t, 5*time.Second, "patch entry "+entry, func() bool { return slices.Contains(portal.patches.all(), entry) })
 	}
-	// A seed-protocol provider appears.
-	logSvc := newFakeSeed(t)
-	postSeed(t, h.URL(), logSvc.registration("Log"))
+	// A course-protocol provider appears.
+	logSvc := newFakeCourseService(t)
+	postCourse(t, h.URL(), logSvc.registration("Log"))
 	waitFor("+Log " + logSvc.URL)
 	// The /v1 provider goes away.
 	if err := c.Agent().ServiceDeregister("grades-1"); err != nil {
@@ -124,10 +126,11 @@ func TestSeedProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("-Grades http://127.0.0.1:6002")
-	// The seed provider's heartbeat fails: it is dropped from the patches, then from the catalog.
+	// The course-protocol provider's heartbeat fails: it is dropped from the patches, then from the
+	// catalog.
 	logSvc.heartbeat.Store(http.StatusInternalServerError)
 	waitFor("-Log " + logSvc.URL)
-	eventually(t, 5*time.Second, "the Log service removed after its heartbeat failed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the Log service removed after its heartbeat failed", func() bool {
 		entries, _, err := c.Health().Service("Log", "", false, nil)
 		return err == nil && len(entries) == 0
 	})
@@ -145,37 +148,37 @@ func TestSeedProtocol(t *testing.T) {
 	}
 
 	// DELETE /services removes the dependent; a second DELETE finds nothing.
-	if code := deleteSeed(t, h.URL(), portal.URL); code != http.StatusOK {
+	if code := deleteCourse(t, h.URL(), portal.URL); code != http.StatusOK {
 		t.Fatalf("DELETE /services: %d", code)
 	}
 	if entries, _, _ := c.Health().Service("Portal", "", false, nil); len(entries) != 0 {
 		t.Errorf("Portal still registered after DELETE: %+v", entries)
 	}
-	if code := deleteSeed(t, h.URL(), portal.URL); code != http.StatusNotFound {
+	if code := deleteCourse(t, h.URL(), portal.URL); code != http.StatusNotFound {
 		t.Errorf("second DELETE /services: %d, want 404", code)
 	}
 }
 
-func TestSeedPatchWithNothingRequired(t *testing.T) {
+func TestCoursePatchWithNothingRequired(t *testing.T) {
 	h := startHub(t)
-	s := newFakeSeed(t)
-	postSeed(t, h.URL(), s.registration("Lonely"))
+	s := newFakeCourseService(t)
+	postCourse(t, h.URL(), s.registration("Lonely"))
 	if s.received.Load() != 1 || len(s.patches.all()) != 0 {
 		t.Fatalf("want one empty patch before the 200, got %d patches: %q", s.received.Load(), s.patches.all())
 	}
 }
 
-func TestSeedUnreachableUpdateURLIsNotFatal(t *testing.T) {
+func TestCourseUnreachableUpdateURLIsNotFatal(t *testing.T) {
 	h := startHub(t)
-	s := newFakeSeed(t)
+	s := newFakeCourseService(t)
 	reg := s.registration("Stubborn", "Anything")
 	reg.ServiceUpdateURL = "http://127.0.0.1:1/services" // nothing listens there
-	postSeed(t, h.URL(), reg)
+	postCourse(t, h.URL(), reg)
 }
 
-// gatedSeed is a seed-protocol dependent that holds its second patch until released, so that a
-// test can change providers while a patch is in flight.
-type gatedSeed struct {
+// gatedCourseService is a course-protocol dependent that holds its second patch until released, so
+// that a test can change providers while a patch is in flight.
+type gatedCourseService struct {
 	*httptest.Server
 	patches  recorder
 	received atomic.Int64
@@ -183,8 +186,8 @@ type gatedSeed struct {
 	release  chan struct{}
 }
 
-func newGatedSeed(t *testing.T) *gatedSeed {
-	s := &gatedSeed{entered: make(chan struct{}), release: make(chan struct{})}
+func newGatedCourseService(t *testing.T) *gatedCourseService {
+	s := &gatedCourseService{entered: make(chan struct{}), release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /heartbeat", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +229,12 @@ func netProviders(entries []string) []string {
 	return have
 }
 
-// TestSeedPatchesCoalesce changes a dependent's providers a hundred times while a patch to it is
+// TestCoursePatchesCoalesce changes a dependent's providers a hundred times while a patch to it is
 // in flight: what it receives next is one patch with the net change, not a hundred queued ones.
-func TestSeedPatchesCoalesce(t *testing.T) {
+func TestCoursePatchesCoalesce(t *testing.T) {
 	h := startHub(t)
-	dep := newGatedSeed(t)
-	postSeed(t, h.URL(), seedRegistration{ServiceName: "Portal", ServiceURL: dep.URL, RequiredServices: []string{"Grades"},
+	dep := newGatedCourseService(t)
+	postCourse(t, h.URL(), courseRegistration{ServiceName: "Portal", ServiceURL: dep.URL, RequiredServices: []string{"Grades"},
 		ServiceUpdateURL: dep.URL + "/services", HeartbeatURL: dep.URL + "/heartbeat"})
 	register := func(port int) {
 		t.Helper()
@@ -256,20 +259,33 @@ func TestSeedPatchesCoalesce(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the patch for grades-7000 did not arrive")
 	}
+	// known reports whether the notifier has recorded that the dependent should know url: each
+	// change below waits for it, so that the notifier sees every change rather than only their
+	// net sum.
+	known := func(url string) bool {
+		h.course.mu.Lock()
+		defer h.course.mu.Unlock()
+		for _, d := range h.course.deps { // Portal is the only dependent
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.want["Grades"][url]
+		}
+		return false
+	}
 	const churn = 50
-	// The changes are spread out so that the notifier sees each one rather than only their net
-	// sum; 100 × 5 ms stays well within the held patch's timeout.
 	for i := range churn {
-		register(7100 + i)
-		time.Sleep(5 * time.Millisecond)
-		deregister(7100 + i)
-		time.Sleep(5 * time.Millisecond)
+		port := 7100 + i
+		url := fmt.Sprint("http://127.0.0.1:", port)
+		register(port)
+		testkit.Eventually(t, 5*time.Second, "the notifier saw "+url+" come", func() bool { return known(url) })
+		deregister(port)
+		testkit.Eventually(t, 5*time.Second, "the notifier saw "+url+" go", func() bool { return !known(url) })
 	}
 	register(7001)
 	close(dep.release)
 
 	want := []string{"Grades http://127.0.0.1:7000", "Grades http://127.0.0.1:7001"}
-	eventually(t, 5*time.Second, "the net change", func() bool { return slices.Equal(netProviders(dep.patches.all()), want) })
+	testkit.Eventually(t, 5*time.Second, "the net change", func() bool { return slices.Equal(netProviders(dep.patches.all()), want) })
 	// The first patch, the held one, the net change, and at most one more if the notifier had not
 	// seen every change when the held patch was released.
 	if got := dep.received.Load(); got > 4 {
@@ -314,10 +330,10 @@ func TestDependentMergesPendingChanges(t *testing.T) {
 	}
 }
 
-// TestSeedDependentsSurviveARestart restarts the hub on the same -data: a seed-protocol service
+// TestCourseDependentsSurviveARestart restarts the hub on the same -data: a course-protocol service
 // registered before the restart keeps getting its patches after it, and is not told again about
 // providers it already knows.
-func TestSeedDependentsSurviveARestart(t *testing.T) {
+func TestCourseDependentsSurviveARestart(t *testing.T) {
 	data := t.TempDir()
 	h := startHub(t, "-data", data, "-heartbeat-interval", "100ms")
 	passingTTL := &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing}
@@ -325,8 +341,8 @@ func TestSeedDependentsSurviveARestart(t *testing.T) {
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-1", Address: "127.0.0.1", Port: 6001, Check: passingTTL}); err != nil {
 		t.Fatal(err)
 	}
-	portal := newFakeSeed(t)
-	postSeed(t, h.URL(), portal.registration("Portal", "Grades"))
+	portal := newFakeCourseService(t)
+	postCourse(t, h.URL(), portal.registration("Portal", "Grades"))
 	h.Stop()
 
 	h2 := startHub(t, "-data", data, "-heartbeat-interval", "100ms")
@@ -334,13 +350,13 @@ func TestSeedDependentsSurviveARestart(t *testing.T) {
 	if err := c2.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "Grades", ID: "grades-2", Address: "127.0.0.1", Port: 6002, Check: passingTTL}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the new provider's patch after the restart", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the new provider's patch after the restart", func() bool {
 		return slices.Contains(portal.patches.all(), "+Grades http://127.0.0.1:6002")
 	})
 	if err := c2.Agent().ServiceDeregister("grades-1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the old provider's removal after the restart", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the old provider's removal after the restart", func() bool {
 		return slices.Contains(portal.patches.all(), "-Grades http://127.0.0.1:6001")
 	})
 	want := []string{"+Grades http://127.0.0.1:6001", "+Grades http://127.0.0.1:6002", "-Grades http://127.0.0.1:6001"}

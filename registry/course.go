@@ -26,8 +26,8 @@ import (
 // patchTimeout bounds one patch POST to a dependent.
 const patchTimeout = 3 * time.Second
 
-// seedRegistration is the seed's registration JSON, unchanged.
-type seedRegistration struct {
+// courseRegistration is the course protocol's registration JSON, unchanged.
+type courseRegistration struct {
 	ServiceName      string
 	ServiceURL       string
 	RequiredServices []string
@@ -35,7 +35,7 @@ type seedRegistration struct {
 	HeartbeatURL     string
 }
 
-// patchEntry and patch are the seed's patch JSON: providers that appeared and disappeared.
+// patchEntry and patch are the course protocol's patch JSON: providers that came and went.
 type patchEntry struct {
 	Name string
 	URL  string
@@ -46,9 +46,9 @@ type patch struct {
 	Removed []patchEntry
 }
 
-// seedService turns a seed registration into a catalog service whose heartbeat is an HTTP check
-// that starts passing and retires the service after two failed intervals.
-func seedService(reg *seedRegistration, interval time.Duration) (*serviceState, []*checkState, error) {
+// courseService turns a course-protocol registration into a catalog service whose heartbeat is an
+// HTTP check that starts passing and retires the service after two failed intervals.
+func courseService(reg *courseRegistration, interval time.Duration) (*serviceState, []*checkState, error) {
 	fe := errs.FieldErrors{}
 	reg.ServiceName = strings.TrimSpace(reg.ServiceName)
 	if reg.ServiceName == "" {
@@ -86,11 +86,12 @@ func seedService(reg *seedRegistration, interval time.Duration) (*serviceState, 
 	svc := &serviceState{
 		Service: api.AgentService{
 			ID: id, Service: reg.ServiceName, Address: host, Port: portNum, Tags: []string{},
+			// "seed" is what clients of /v1 have always read here: it stays.
 			Meta:       map[string]string{"protocol": "seed", "service_url": reg.ServiceURL},
 			Weights:    api.AgentWeights{Passing: 1, Warning: 1},
 			Datacenter: datacenter,
 		},
-		Seed: reg,
+		Course: reg,
 	}
 	check := &checkState{
 		Def: checkDef{
@@ -115,15 +116,15 @@ func parseHTTPURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// handleSeedRegister is the seed's POST /services. The dependent has its first patch (the
-// current providers of everything it requires) before it has its 200.
-func (h *Hub) handleSeedRegister(w http.ResponseWriter, r *http.Request) {
-	var reg seedRegistration
+// handleCourseRegister is the course protocol's POST /services. The dependent has its first patch
+// (the current providers of everything it requires) before it has its 200.
+func (h *Hub) handleCourseRegister(w http.ResponseWriter, r *http.Request) {
+	var reg courseRegistration
 	if err := httpx.DecodeJSON(w, r, &reg); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	svc, checks, err := seedService(&reg, h.cfg.HeartbeatInterval)
+	svc, checks, err := courseService(&reg, h.cfg.HeartbeatInterval)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -133,8 +134,8 @@ func (h *Hub) handleSeedRegister(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	level.Info(h.logger).Log("msg", "seed-protocol service registered", "service_id", svc.Service.ID, "url", reg.ServiceURL, "requires", strings.Join(reg.RequiredServices, ","))
-	if sent := h.seed.addDependent(svc.Service.ID, svc.Seed); sent != nil {
+	level.Info(h.logger).Log("msg", "course-protocol service registered", "service_id", svc.Service.ID, "url", reg.ServiceURL, "requires", strings.Join(reg.RequiredServices, ","))
+	if sent := h.course.addDependent(svc.Service.ID, svc.Course); sent != nil {
 		t := time.NewTimer(patchTimeout + time.Second)
 		defer t.Stop()
 		select {
@@ -146,15 +147,15 @@ func (h *Hub) handleSeedRegister(w http.ResponseWriter, r *http.Request) {
 	h.acknowledge(w, r, gen, map[string]string{"ID": svc.Service.ID})
 }
 
-// handleSeedDeregister is the seed's DELETE /services, whose body is the service's URL.
-func (h *Hub) handleSeedDeregister(w http.ResponseWriter, r *http.Request) {
+// handleCourseDeregister is the course protocol's DELETE /services; its body is the service URL.
+func (h *Hub) handleCourseDeregister(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	serviceURL := strings.TrimSpace(string(body))
-	id, ok := h.cat.seedServiceByURL(serviceURL)
+	id, ok := h.cat.courseServiceByURL(serviceURL)
 	if !ok {
 		httpx.WriteError(w, fmt.Errorf("%w: no service registered with URL %q", errs.ErrNotFound, serviceURL))
 		return
@@ -164,22 +165,24 @@ func (h *Hub) handleSeedDeregister(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	level.Info(h.logger).Log("msg", "seed-protocol service deregistered", "service_id", id, "url", serviceURL)
+	level.Info(h.logger).Log("msg", "course-protocol service deregistered", "service_id", id, "url", serviceURL)
 	h.acknowledge(w, r, gen, nil)
 }
 
-// notifier sends the seed's patches: whenever the passing providers of a name change, every
-// seed-protocol dependent requiring that name gets the difference from its own sender goroutine,
-// so that a slow dependent delays nobody else and the catalog is never locked while a patch is
-// in flight.
+// notifier sends the course protocol's patches: whenever the passing providers of a name change,
+// every course-protocol dependent requiring that name gets the difference from its own sender
+// goroutine, so that a slow dependent delays nobody else and the catalog is never locked while a
+// patch is in flight.
 //
 // A dependent has at most one patch pending: the notifier records what the dependent should
 // know, and the sender, when it is free, sends the difference between that and what it last
 // sent. Changes that pile up while a patch is in flight (or while the dependent is slow) merge
 // into one patch, and an instance that came and went in the meantime is not mentioned at all, so
 // a stuck dependent costs the hub one provider set per name it requires, not a growing queue.
+//
+// The notifier owns the senders, and run is its lifetime: when run's context ends, run stops
+// every sender and returns once they have all ended.
 type notifier struct {
-	ctx    context.Context
 	cat    *Catalog
 	client *http.Client
 	logger log.Logger
@@ -188,14 +191,15 @@ type notifier struct {
 	dirty   map[string]struct{}
 	kick    chan struct{}
 
-	mu   sync.Mutex // serialises provider snapshots and the dependents' wanted sets
-	deps map[string]*dependent
-	wg   sync.WaitGroup
+	mu      sync.Mutex // serialises provider snapshots and the dependents' wanted sets
+	stopped bool       // run's context has ended: no sender starts any more
+	deps    map[string]*dependent
+	wg      sync.WaitGroup // the senders
 }
 
 type dependent struct {
 	id       string
-	reg      *seedRegistration
+	reg      *courseRegistration
 	names    []string        // the names it requires, in its order, without repeats
 	requires map[string]bool // the same, to look up
 	cancel   context.CancelFunc
@@ -208,8 +212,8 @@ type dependent struct {
 	waiters []chan struct{}            // closed once the next patch was delivered or given up
 }
 
-func newNotifier(ctx context.Context, cat *Catalog, client *http.Client, logger log.Logger) *notifier {
-	return &notifier{ctx: ctx, cat: cat, client: client, logger: logger,
+func newNotifier(cat *Catalog, client *http.Client, logger log.Logger) *notifier {
+	return &notifier{cat: cat, client: client, logger: logger,
 		dirty: map[string]struct{}{}, kick: make(chan struct{}, 1), deps: map[string]*dependent{}}
 }
 
@@ -225,11 +229,13 @@ func (n *notifier) changed(name string) {
 	}
 }
 
-// run turns changed names into patches until the hub stops.
-func (n *notifier) run() {
+// run turns changed names into patches until ctx ends; then it stops every sender and returns
+// once they have all ended.
+func (n *notifier) run(ctx context.Context) {
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-ctx.Done():
+			n.stopSenders()
 			return
 		case <-n.kick:
 		}
@@ -241,12 +247,24 @@ func (n *notifier) run() {
 	}
 }
 
+func (n *notifier) stopSenders() {
+	n.mu.Lock()
+	n.stopped = true
+	for id, d := range n.deps {
+		d.cancel()
+		delete(n.deps, id)
+	}
+	n.mu.Unlock()
+	// No Add can follow: startDependent adds only under n.mu, and only while not stopped.
+	n.wg.Wait()
+}
+
 func (n *notifier) process(names map[string]struct{}) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// A dependent whose registration is gone or replaced gets nothing more.
 	for id, d := range n.deps {
-		if svc, ok := n.cat.service(id); !ok || svc.Seed != d.reg {
+		if svc, ok := n.cat.service(id); !ok || svc.Course != d.reg {
 			d.cancel()
 			delete(n.deps, id)
 		}
@@ -269,36 +287,38 @@ func (n *notifier) process(names map[string]struct{}) {
 	}
 }
 
-// addDependent starts sending patches to a seed-protocol service, first the full list of the
+// addDependent starts sending patches to a course-protocol service, first the full list of the
 // providers it requires. It returns a channel closed once that first patch has been sent, or
 // nil when the service gave no ServiceUpdateURL.
-func (n *notifier) addDependent(id string, reg *seedRegistration) <-chan struct{} {
+func (n *notifier) addDependent(id string, reg *courseRegistration) <-chan struct{} {
 	return n.startDependent(id, reg, false)
 }
 
-// restoreDependent resumes sending patches to a seed-protocol service found in the catalog as
+// restoreDependent resumes sending patches to a course-protocol service found in the catalog as
 // loaded at start-up. It must run before the checks start, while every status is still the one
 // the stopped hub saved: the dependent is taken to know the providers that catalog says are
 // passing, since those are what the patches it was sent added up to, and its first patch is the
-// first change after that. (Sending it the full list again instead would be wrong for the seed's
+// first change after that. (Sending it the full list again instead would be wrong for the course's
 // own client, which appends every Added URL, so each restart would list every provider once
 // more; and a full list cannot take back providers it was told about that are gone.) Only a
 // patch still unsent when the hub stopped is lost, as it was lost before the restart.
-func (n *notifier) restoreDependent(id string, reg *seedRegistration) {
+func (n *notifier) restoreDependent(id string, reg *courseRegistration) {
 	n.startDependent(id, reg, true)
 }
 
-func (n *notifier) startDependent(id string, reg *seedRegistration, restored bool) <-chan struct{} {
+func (n *notifier) startDependent(id string, reg *courseRegistration, restored bool) <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if old, ok := n.deps[id]; ok {
 		old.cancel()
 		delete(n.deps, id)
 	}
-	if reg.ServiceUpdateURL == "" || n.ctx.Err() != nil {
+	if reg.ServiceUpdateURL == "" || n.stopped {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(n.ctx)
+	// A sender outlives the registration that starts it, so its context is its own: a newer
+	// registration, process and stopSenders end it through cancel.
+	ctx, cancel := context.WithCancel(context.Background())
 	d := &dependent{id: id, reg: reg, requires: map[string]bool{}, cancel: cancel, kick: make(chan struct{}, 1),
 		want: map[string]map[string]bool{}, told: map[string]map[string]bool{}}
 	for _, name := range reg.RequiredServices {
@@ -377,7 +397,7 @@ func (d *dependent) next() (p patch, waiters []chan struct{}, ok bool) {
 }
 
 // send delivers d's patches until ctx ends. A patch that could not be delivered is not sent
-// again: the dependent is told what changes after it, as the seed's registry did.
+// again: the dependent is told what changes after it, as the course's registry did.
 func (n *notifier) send(ctx context.Context, d *dependent) {
 	defer func() {
 		d.mu.Lock()
@@ -437,9 +457,6 @@ func (n *notifier) post(ctx context.Context, target string, p patch) error {
 	}
 	return nil
 }
-
-// wait returns once the notifier and every sender have stopped; the hub's context must be done.
-func (n *notifier) wait() { n.wg.Wait() }
 
 func toSet(urls []string) map[string]bool {
 	s := make(map[string]bool, len(urls))
