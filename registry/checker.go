@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 const (
@@ -52,14 +54,12 @@ type Checker struct {
 type runner struct{ cancel context.CancelFunc }
 
 func newChecker(cat *Catalog, lateness metrics.Histogram) *Checker {
-	transport := &http.Transport{
-		Proxy:               nil, // checks dial the targets directly
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	transport := httpx.NewTransport(64)
+	transport.MaxIdleConns = 4096 // a thousand services, each checked every second
+	transport.DisableCompression = true
+	// A check's dial is bounded by the check's own timeout, as Consul bounds it, not by a
+	// shorter dial timeout of the transport.
+	transport.DialContext = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	return &Checker{
 		cat: cat,
 		// Redirects are followed, as Consul's HTTP checks follow them.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -160,7 +161,7 @@ func parseCheck(c *api.AgentServiceCheck, defaultID, serviceName string) (*check
 	}
 	if def.TTL == 0 {
 		if def.Interval <= 0 {
-			return nil, fmt.Errorf("Interval is required for HTTP, TCP and GRPC checks")
+			return nil, errors.New("an Interval is required for HTTP, TCP and GRPC checks")
 		}
 		def.Interval = max(def.Interval, minInterval)
 		if def.Timeout <= 0 {
@@ -173,7 +174,7 @@ func parseCheck(c *api.AgentServiceCheck, defaultID, serviceName string) (*check
 	if c.Status != "" {
 		s, ok := normalizeStatus(c.Status)
 		if !ok {
-			return nil, fmt.Errorf("Status %q: want passing, warning or critical", c.Status)
+			return nil, fmt.Errorf("check status %q: want passing, warning or critical", c.Status)
 		}
 		status = s
 	}

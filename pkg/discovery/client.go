@@ -2,12 +2,13 @@ package discovery
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 // QueryWait bounds every blocking query. go-kit's Instancer cannot cancel a query in flight when
@@ -21,12 +22,7 @@ func NewClient(registryURL, token string) (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry URL %q: %w", registryURL, err)
 	}
-	transport := &http.Transport{
-		Proxy:               nil, // the registry is always dialled directly
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-	}
+	transport := httpx.NewTransport(16)
 	cfg := api.DefaultNonPooledConfig()
 	cfg.Address = u.Host
 	cfg.Scheme = u.Scheme

@@ -54,7 +54,6 @@ type Runtime struct {
 	instancers map[string]*discovery.Instancer
 	tags       []string
 	meta       map[string]string
-	checks     api.AgentServiceChecks
 	registrar  sd.Registrar
 	quiet      []string
 	tokenOnly  []string
@@ -148,9 +147,6 @@ func (rt *Runtime) Meta(k, v string) {
 	rt.meta[k] = v
 }
 
-// AddCheck adds a check beside the HTTP check on /health (a gRPC health check, say).
-func (rt *Runtime) AddCheck(c *api.AgentServiceCheck) { rt.checks = append(rt.checks, c) }
-
 // QuietRoutes logs successful requests whose path starts with one of prefixes at debug level
 // instead of info: the registry's blocking queries and the log service's incoming batches would
 // otherwise drown everything else (and, shipped, feed on themselves).
@@ -197,7 +193,6 @@ func (rt *Runtime) Registration() *api.AgentServiceRegistration {
 		Timeout:                        checkTimeout(rt.Config.CheckInterval).String(),
 		DeregisterCriticalServiceAfter: "1m",
 	}}
-	checks = append(checks, rt.checks...)
 	return &api.AgentServiceRegistration{
 		ID:      rt.Config.Name + "-" + host + "-" + portStr,
 		Name:    rt.Config.Name,

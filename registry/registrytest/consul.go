@@ -229,7 +229,7 @@ func consulBinary() (string, error) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("building Consul needs the go command on the PATH: %w", err)
 	}
 	tmp := bin + ".tmp"
 	cmd := exec.Command(goTool, "build", "-modfile="+mod, "-o", tmp, "github.com/hashicorp/consul")
