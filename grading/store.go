@@ -21,8 +21,21 @@ type Store interface {
 	// handed out as by CreateStudent (the students' own IDs are ignored), so that a crash
 	// partway through can never leave some of them to block a later seed.
 	SeedIfEmpty(ctx context.Context, students []Student) (int, error)
+	// ID names the data the store holds. It is made when the store is created (kept in the bbolt
+	// file, or in a row of the database) and is the same through every handle on that data, so
+	// that instances that share data can be told from instances that do not.
+	ID() string
 	Close() error
 }
+
+// Registration metadata every grading instance carries, so that a consumer balances only across
+// instances that serve the same data.
+const (
+	// StoreIDMeta is the key of the store's ID (Store.ID).
+	StoreIDMeta = "store_id"
+	// StoreKindMeta is the key of the kind of store: "bolt" or "postgres".
+	StoreKindMeta = "store"
+)
 
 // Pinger is implemented by stores that can tell whether they can serve; /health uses it.
 type Pinger interface {

@@ -2,7 +2,9 @@ package boltstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,12 +22,16 @@ import (
 const (
 	bucketStudents    = "students"
 	bucketIdempotency = "idempotency"
+	// bucketMeta holds the store's own facts: its ID, under keyStoreID.
+	bucketMeta = "meta"
+	keyStoreID = "store_id"
 )
 
 // Store is a grading.Store in a single bbolt file. Every write is one transaction that bbolt
 // fsyncs before Update returns, so an acknowledged write survives kill -9.
 type Store struct {
 	db *bolt.DB
+	id string
 }
 
 // idempotencyRecord is what an Idempotency-Key remembers: the request it was first used for
@@ -46,19 +52,27 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grading store %s: %w", path, err)
 	}
+	var id string
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketStudents, bucketIdempotency} {
+		for _, b := range []string{bucketStudents, bucketIdempotency, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}
 		}
-		return nil
+		// A store made before IDs existed gets one now: it is still the same data from here on.
+		meta := tx.Bucket([]byte(bucketMeta))
+		if v := meta.Get([]byte(keyStoreID)); v != nil {
+			id = string(v)
+			return nil
+		}
+		id = "bolt-" + newID()
+		return meta.Put([]byte(keyStoreID), []byte(id))
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("grading store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, id: id}, nil
 }
 
 func studentKey(id int) []byte {
@@ -225,6 +239,15 @@ func (s *Store) Ping(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// ID implements grading.Store: a random ID made when the file was created, kept in it.
+func (s *Store) ID() string { return s.id }
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Close implements grading.Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gradebook/gradebook/grading"
@@ -111,5 +112,27 @@ func TestBoltStoreRefusesASecondOpener(t *testing.T) {
 	if s2, err := boltstore.Open(path); err == nil {
 		s2.Close()
 		t.Fatal("a second Open on a held file succeeded; two writers would corrupt it")
+	}
+}
+
+// TestStoreIDIsTheFiles: the ID is made with the file and kept in it, so that two instances on
+// one file would say they serve the same data, and two files never do.
+func TestStoreIDIsTheFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grading.db")
+	s, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	s.Close()
+	if s, err = boltstore.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.ID() != id || !strings.HasPrefix(id, "bolt-") {
+		t.Errorf("ID %q after a reopen, %q before; want the same bolt-… ID", s.ID(), id)
+	}
+	if other := gradingtest.NewStore(t); other.ID() == id {
+		t.Errorf("two files share the ID %q", id)
 	}
 }

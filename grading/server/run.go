@@ -101,6 +101,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// Consumers pick a transport by tag: the HTTP registration (the runtime's own) says http,
 	// the gRPC one grpc.
 	rt.Tag("http")
+	// Both registrations say which data they serve: consumers never balance across instances
+	// whose stores differ.
+	rt.Meta(grading.StoreIDMeta, store.ID())
+	rt.Meta(grading.StoreKindMeta, "bolt")
 	serveGRPC(ctx, rt, grpcLn, eps, ready)
 	return rt.Serve(ctx)
 }

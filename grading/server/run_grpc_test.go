@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/internal/testkit"
 )
@@ -125,6 +126,11 @@ func TestRunServesGRPC(t *testing.T) {
 	}
 	if httpReg.Name != "grading" || !slices.Contains(httpReg.Tags, "http") || slices.Contains(httpReg.Tags, "grpc") {
 		t.Errorf("HTTP registration = %+v", httpReg)
+	}
+	// Both say which data they serve, so that no consumer balances across different stores.
+	if id := httpReg.Meta[grading.StoreIDMeta]; !strings.HasPrefix(id, "bolt-") || grpcReg.Meta[grading.StoreIDMeta] != id ||
+		httpReg.Meta[grading.StoreKindMeta] != "bolt" || grpcReg.Meta[grading.StoreKindMeta] != "bolt" {
+		t.Errorf("store metadata: HTTP %v, gRPC %v; want the same bolt store ID on both", httpReg.Meta, grpcReg.Meta)
 	}
 
 	conn, err := gradingclient.DialGRPC(grpcAddr, "")

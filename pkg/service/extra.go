@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"net"
 	"strconv"
 	"sync"
@@ -31,8 +32,9 @@ func (rt *Runtime) AddRegistration(reg *api.AgentServiceRegistration) (deregiste
 
 // GRPCRegistration is a registration of the gRPC endpoint at advertise ("host:port") under the
 // service's name, with tags, checked through grpc.health.v1 (Consul and the hub both run it) as
-// often as the HTTP check, and retired after a minute of failing. Its ID is
-// "<name>-grpc-<host>-<port>", apart from the HTTP registration's "<name>-<host>-<port>".
+// often as the HTTP check, and retired after a minute of failing; it carries the metadata given
+// to Meta so far. Its ID is "<name>-grpc-<host>-<port>", apart from the HTTP registration's
+// "<name>-<host>-<port>".
 func (rt *Runtime) GRPCRegistration(advertise string, tags ...string) *api.AgentServiceRegistration {
 	host, portStr, _ := net.SplitHostPort(advertise)
 	port, _ := strconv.Atoi(portStr)
@@ -42,6 +44,7 @@ func (rt *Runtime) GRPCRegistration(advertise string, tags ...string) *api.Agent
 		Address: host,
 		Port:    port,
 		Tags:    tags,
+		Meta:    maps.Clone(rt.meta),
 		Checks: api.AgentServiceChecks{{
 			Name:                           "gRPC grpc.health.v1 Check",
 			GRPC:                           advertise,
