@@ -34,15 +34,7 @@ func TestRunWarnsOfInstancesWithAnotherStore(t *testing.T) {
 	}()
 	const warning = "other grading instances serve a different store, and consumers use theirs: this instance will get no requests."
 	testkit.Eventually(t, 10*time.Second, "the warning", func() bool { return strings.Contains(stderr.String(), warning) })
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run() = %v\n%s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after its context ended")
-	}
+	stopRun(t, cancel, done, &stderr, 15*time.Second)
 	var line string
 	for _, l := range strings.Split(stderr.String(), "\n") {
 		if strings.Contains(l, "serve a different store") {
