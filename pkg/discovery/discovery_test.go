@@ -225,16 +225,28 @@ func addrs(ports ...int) []string {
 }
 
 // TestGroupedInstancerPublishesOneGroup registers instances of one service that serve different
-// stores on the real hub: subscribers see only the chosen store's instances, following the rule
-// as instances come and go; the split is warned about once per change of the grouping, however
-// often the registry answers; and when the registry becomes unreachable, the last known view
-// stays.
+// stores, on the hub and on a real Consul agent: subscribers see only the chosen store's
+// instances, following the rule as instances come and go; the split is warned about once per
+// change of the grouping, however often the registry answers; and when the registry becomes
+// unreachable, the last known view stays.
 func TestGroupedInstancerPublishesOneGroup(t *testing.T) {
-	hub := registrytest.StartHub(t)
+	for _, b := range []struct {
+		name  string
+		start func(t *testing.T) registrytest.Backend
+	}{
+		{"hub", func(t *testing.T) registrytest.Backend { return registrytest.Hub(registrytest.StartHub(t)) }},
+		{"consul", func(t *testing.T) registrytest.Backend { return registrytest.ConsulBackend(registrytest.StartConsul(t)) }},
+	} {
+		t.Run(b.name, func(t *testing.T) { testGroupedInstancerPublishesOneGroup(t, b.start(t)) })
+	}
+}
+
+func testGroupedInstancerPublishesOneGroup(t *testing.T, be registrytest.Backend) {
 	name := registrytest.ServiceName(t)
-	p := newProxy(t, hub, name)
-	c := registrytest.Hub(strings.TrimPrefix(p.URL, "http://")).Client(t)
-	direct := registrytest.Hub(hub).Client(t)
+	p := newProxy(t, be.Addr, name)
+	// The Instancer asks through the proxy; the test changes the registry directly.
+	c := registrytest.Backend{Name: be.Name, Addr: strings.TrimPrefix(p.URL, "http://")}.Client(t)
+	direct := be.Client(t)
 
 	registrytest.Register(t, direct, storeReg(name, 7001, "a"))
 	registrytest.Register(t, direct, storeReg(name, 7002, "b"))
