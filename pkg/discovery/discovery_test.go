@@ -235,7 +235,9 @@ func TestGroupedInstancerPublishesOneGroup(t *testing.T) {
 		start func(t *testing.T) registrytest.Backend
 	}{
 		{"hub", func(t *testing.T) registrytest.Backend { return registrytest.Hub(registrytest.StartHub(t)) }},
-		{"consul", func(t *testing.T) registrytest.Backend { return registrytest.ConsulBackend(registrytest.StartConsul(t)) }},
+		{"consul", func(t *testing.T) registrytest.Backend {
+			return registrytest.ConsulBackend(registrytest.StartConsul(t))
+		}},
 	} {
 		t.Run(b.name, func(t *testing.T) { testGroupedInstancerPublishesOneGroup(t, b.start(t)) })
 	}

@@ -167,7 +167,7 @@ func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
 // Instancer returns the Instancer for the passing instances of name with tags, shared by every
 // caller that asks for the same ones (one blocking query per dependency); Serve stops it.
 func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
-	return shared(rt, name+"\x00"+strings.Join(tags, "\x00"), func() *discovery.Instancer {
+	return shared(rt, instancerKey("plain", name, tags), func() *discovery.Instancer {
 		return discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
 	})
 }
@@ -176,13 +176,19 @@ func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
 // grouped by their metadata under metaKey, shared as Instancer shares its Instancers; Serve
 // stops it. It is how a service depends on one whose instances may hold different data.
 func (rt *Runtime) GroupedInstancer(name, metaKey string, tags ...string) *discovery.GroupedInstancer {
-	return shared(rt, name+"\x00"+strings.Join(tags, "\x00")+"\x00grouped by\x00"+metaKey, func() *discovery.GroupedInstancer {
+	return shared(rt, instancerKey("grouped by "+metaKey, name, tags), func() *discovery.GroupedInstancer {
 		return discovery.NewGroupedInstancer(rt.Consul, name, metaKey, tags, rt.Logger)
 	})
 }
 
+// instancerKey tells the runtime's Instancers apart: kind first, so that no name or tags can make
+// one kind's key another's.
+func instancerKey(kind, name string, tags []string) string {
+	return strings.Join(append([]string{kind, name}, tags...), "\x00")
+}
+
 // shared returns the instancer rt keeps under key, starting it on first use. A key is only ever
-// asked for with one type: the grouped ones' keys say so.
+// asked for with one type, since its kind comes first.
 func shared[T stopper](rt *Runtime, key string, start func() T) T {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
