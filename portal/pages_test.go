@@ -13,8 +13,10 @@ import (
 	"github.com/go-kit/log"
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/discovery"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -213,6 +215,38 @@ func TestStatusPage(t *testing.T) {
 			t.Error("log lines are not newest first")
 		}
 	})
+	t.Run("grading instances with different data", func(t *testing.T) {
+		groups := func() []discovery.Group {
+			return []discovery.Group{
+				{ID: "bolt-<b>9e1b</b>", Instances: []string{"127.0.0.1:6002", "127.0.0.1:6004"}, Used: true},
+				{ID: "bolt-3f2a", Instances: []string{"127.0.0.1:6000"}},
+			}
+		}
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.GradingGroups = reg, groups })
+		a := p.get(t, "/status")
+		for _, want := range []string{
+			"3 grading instances hold different data; only store bolt-&lt;b&gt;9e1b&lt;/b&gt; (2 instances) is used.",
+			"store bolt-&lt;b&gt;9e1b&lt;/b&gt;: 2 instances: 127.0.0.1:6002, 127.0.0.1:6004, <strong>used</strong>",
+			"store bolt-3f2a: 1 instance: 127.0.0.1:6000, not used",
+			`grading-1<br><span class="empty">store bolt-3f2a</span>`,
+		} {
+			if !strings.Contains(a.body, want) {
+				t.Errorf("status page lacks %q", want)
+			}
+		}
+		if a.status != 200 || t.Failed() {
+			t.Fatalf("status = %d\n%s", a.status, a.body)
+		}
+	})
+	t.Run("grading instances that agree", func(t *testing.T) {
+		groups := func() []discovery.Group {
+			return []discovery.Group{{ID: "bolt-3f2a", Instances: []string{"127.0.0.1:6000"}, Used: true}}
+		}
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Registry, d.GradingGroups = reg, groups })
+		if a := p.get(t, "/status"); a.status != 200 || strings.Contains(a.body, "different data") {
+			t.Fatalf("status = %d\n%s", a.status, a.body)
+		}
+	})
 	t.Run("nothing reachable", func(t *testing.T) {
 		dead, err := api.NewClient(&api.Config{Address: deadAddr(t), Transport: &http.Transport{}})
 		if err != nil {
@@ -252,11 +286,15 @@ func fakeRegistry(t *testing.T) *api.Client {
 func fakeRegistryServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	entry := func(id, addr string, port int, status, output string) *api.ServiceEntry {
-		return &api.ServiceEntry{
+		e := &api.ServiceEntry{
 			Node:    &api.Node{Node: "local", Address: "127.0.0.1"},
 			Service: &api.AgentService{ID: id, Service: strings.SplitN(id, "-", 2)[0], Address: addr, Port: port},
 			Checks:  api.HealthChecks{{Status: status, Output: output}},
 		}
+		if id == "grading-1" {
+			e.Service.Meta = map[string]string{grading.StoreIDMeta: "bolt-3f2a", grading.StoreKindMeta: "bolt"}
+		}
+		return e
 	}
 	health := map[string][]*api.ServiceEntry{
 		"grading": {entry("grading-2", "127.0.0.1", 6002, api.HealthCritical, "dial tcp: connection refused"),

@@ -11,6 +11,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
@@ -22,8 +23,12 @@ type Deps struct {
 	// Registry is read by /status; nil makes the page say there is none.
 	Registry *api.Client
 	// Logs reads recent log entries for /status; nil makes the page say there are none.
-	Logs   *logclient.Reader
-	Logger log.Logger
+	Logs *logclient.Reader
+	// GradingGroups is how the grading instances divide by the store they serve, the group the
+	// Grading endpoints use first (a discovery.GroupedInstancer's Groups). /status says when they
+	// hold different data; nil when the instances are not grouped.
+	GradingGroups func() []discovery.Group
+	Logger        log.Logger
 }
 
 // AddRoutes puts the portal's whole surface on r: the pages, the stylesheet and the /api/v1
@@ -39,7 +44,7 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	}
 	p := &pages{
 		svc:    d.Grading,
-		status: &statusSource{registry: d.Registry, logs: d.Logs},
+		status: &statusSource{registry: d.Registry, logs: d.Logs, groups: d.GradingGroups},
 		tmpl:   tmpl,
 		logger: d.Logger,
 	}

@@ -9,9 +9,11 @@ import (
 
 	"github.com/go-kit/kit/sd"
 
+	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/service"
 )
@@ -66,10 +68,14 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	}
 	// The stylesheet is fetched with every first page view; its lines would only be noise.
 	rt.QuietRoutes("/static/")
+	var gradingGroups func() []discovery.Group
 	if gradingInstancer == nil {
 		// Grading registers each transport's endpoint under the same name, tagged http or grpc:
-		// an untagged lookup would hand HTTP clients gRPC ports.
-		in := rt.Instancer(*gradingName, *transport)
+		// an untagged lookup would hand HTTP clients gRPC ports. Instances with stores of their
+		// own must never be balanced across, or a grade would appear and vanish from one request
+		// to the next: only the instances of one store are used.
+		in := rt.GroupedInstancer(*gradingName, grading.StoreIDMeta, *transport)
+		gradingGroups = in.Groups
 		// Ready once the registry has been asked where grading is, whatever it answered: the
 		// portal serves its 503 page happily, but not for want of having looked.
 		rt.SetReady(func(context.Context) error {
@@ -99,7 +105,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		client.CloseIdleConnections()
 		return nil
 	})
-	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, Logger: rt.Logger}); err != nil {
+	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger}); err != nil {
 		return nil, errors.Join(err, rt.Close())
 	}
 	return rt, nil

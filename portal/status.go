@@ -14,7 +14,9 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/text"
 )
 
@@ -30,11 +32,15 @@ const logLines = 50
 type statusSource struct {
 	registry *api.Client
 	logs     *logclient.Reader
+	// groups is how grading's instances divide by store; nil when unknown.
+	groups func() []discovery.Group
 }
 
 type (
 	statusPage struct {
-		Nav           string
+		Nav string
+		// Split is set when grading's instances hold different data.
+		Split         *splitView
 		Services      []serviceView
 		RegistryError string
 		Logs          []logView
@@ -46,6 +52,18 @@ type (
 	}
 	instanceView struct {
 		ID, Address, Status, Output string
+		// Store names the data the instance serves, for instances that say (grading's).
+		Store string
+	}
+	// splitView says in plain words that grading's instances hold different data, and which
+	// are used.
+	splitView struct {
+		Summary string
+		Stores  []storeView
+	}
+	storeView struct {
+		Store, Instances string
+		Used             bool
 	}
 	logView struct {
 		Time, Service, Level, Msg, Fields string
@@ -70,6 +88,7 @@ func (p *pages) showStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	wg.Wait()
+	page.Split = p.status.split()
 	p.render(w, r, http.StatusOK, "status", page)
 }
 
@@ -109,6 +128,9 @@ func newInstanceView(e *api.ServiceEntry) instanceView {
 	v := instanceView{Status: e.Checks.AggregatedStatus()}
 	if e.Service != nil {
 		v.ID = e.Service.ID
+		if id := e.Service.Meta[grading.StoreIDMeta]; id != "" {
+			v.Store = storeName(id)
+		}
 		addr := e.Service.Address
 		if addr == "" && e.Node != nil {
 			addr = e.Node.Address
@@ -122,6 +144,41 @@ func newInstanceView(e *api.ServiceEntry) instanceView {
 		}
 	}
 	return v
+}
+
+// split describes grading's instances when they hold different data, and is nil when they do not
+// (or when nothing groups them).
+func (s *statusSource) split() *splitView {
+	if s == nil || s.groups == nil {
+		return nil
+	}
+	groups := s.groups()
+	if len(groups) < 2 {
+		return nil
+	}
+	v := &splitView{}
+	total := 0
+	for _, g := range groups {
+		total += len(g.Instances)
+		v.Stores = append(v.Stores, storeView{
+			Store:     storeName(g.ID),
+			Instances: text.Count(len(g.Instances), "instance") + ": " + strings.Join(g.Instances, ", "),
+			Used:      g.Used,
+		})
+	}
+	// GroupBy puts the used group first.
+	v.Summary = fmt.Sprintf("%d grading instances hold different data; only %s (%s) is used.",
+		total, v.Stores[0].Store, text.Count(len(groups[0].Instances), "instance"))
+	return v
+}
+
+// storeName names a store for people by its ID ("store bolt-3f2a9c1d0b7e4f12"), which says
+// which kind of store it is; the instances that name none share "no named store".
+func storeName(id string) string {
+	if id == "" {
+		return "no named store"
+	}
+	return "store " + id
 }
 
 func (s *statusSource) recentLogs(ctx context.Context) ([]logView, error) {

@@ -105,6 +105,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// whose stores differ.
 	rt.Meta(grading.StoreIDMeta, store.ID())
 	rt.Meta(grading.StoreKindMeta, "bolt")
+	self := rt.Registration().ID
+	rt.WhenRegistered(func(ctx context.Context) { warnOfOtherStores(ctx, rt, self, store.ID()) })
 	serveGRPC(ctx, rt, grpcLn, eps, ready)
 	return rt.Serve(ctx)
 }

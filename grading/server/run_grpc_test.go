@@ -149,15 +149,7 @@ func TestRunServesGRPC(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run() = %v after a clean stop\n%s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return after its context ended")
-	}
+	stopRun(t, cancel, done, &stderr, 20*time.Second)
 	reg.mu.Lock()
 	deregistered := slices.Clone(reg.deregistered)
 	reg.mu.Unlock()

@@ -63,17 +63,24 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 		t.Errorf("/metrics has no students gauge of 5: %d", code)
 	}
 
+	stopRun(t, cancel, done, &stderr, 15*time.Second)
+	if !strings.Contains(stderr.String(), "seeded the demo students") {
+		t.Errorf("no seeding log line:\n%s", stderr.String())
+	}
+}
+
+// stopRun ends Run's context and waits up to within for it to return, failing the test unless
+// it returns nil.
+func stopRun(t *testing.T, cancel context.CancelFunc, done <-chan error, stderr *testkit.Buffer, within time.Duration) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Run() = %v after a clean stop\n%s", err, stderr.String())
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(within):
 		t.Fatal("Run did not return after its context ended")
-	}
-	if !strings.Contains(stderr.String(), "seeded the demo students") {
-		t.Errorf("no seeding log line:\n%s", stderr.String())
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
-// QueryWait bounds every blocking query. go-kit's Instancer cannot cancel a query in flight when
-// it is stopped, so a short wait is what lets a stopped Instancer's goroutine end promptly.
+// QueryWait bounds every blocking query, so that each one ends well inside the client's timeout,
+// and a registry that has gone away without closing the connection is noticed within seconds.
 const QueryWait = 2 * time.Second
 
 // NewClient returns a consul/api client for the registry at registryURL (the hub or a Consul

@@ -147,9 +147,16 @@ func isNotFound(err error) bool {
 	return errors.As(err, &se) && se.Code == http.StatusNotFound
 }
 
-type backoff struct{ cur, max time.Duration }
+type backoff struct{ start, cur, max time.Duration }
 
-func newBackoff(start, max time.Duration) *backoff { return &backoff{cur: start / 2, max: max} }
+func newBackoff(start, max time.Duration) *backoff {
+	b := &backoff{start: start, max: max}
+	b.reset()
+	return b
+}
+
+// reset makes the next wait the first again.
+func (b *backoff) reset() { b.cur = b.start / 2 }
 
 func (b *backoff) next() time.Duration {
 	b.cur *= 2

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/go-kit/kit/sd"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gradebook/gradebook/pkg/discovery"
@@ -53,5 +54,44 @@ func (rt *Runtime) GRPCRegistration(advertise string, tags ...string) *api.Agent
 			Timeout:                        checkTimeout(rt.Config.CheckInterval).String(),
 			DeregisterCriticalServiceAfter: "1m",
 		}},
+	}
+}
+
+// WhenRegistered runs f once the service's own registration has first succeeded, on a goroutine
+// the runtime owns: f's context ends when the service begins to shut down, and shutdown waits for
+// f to return, so f must heed it. A registrar given to SetRegistrar that cannot say when it has
+// registered (it has no Registered channel) counts as registered at once. Call it before Serve.
+func (rt *Runtime) WhenRegistered(f func(ctx context.Context)) {
+	rt.mu.Lock()
+	rt.whenRegistered = append(rt.whenRegistered, f)
+	rt.mu.Unlock()
+}
+
+// startWhenRegistered runs the WhenRegistered functions once reg has registered, and returns
+// what ends them and waits for them.
+func (rt *Runtime) startWhenRegistered(ctx context.Context, reg sd.Registrar) (stop func()) {
+	rt.mu.Lock()
+	fs := rt.whenRegistered
+	rt.mu.Unlock()
+	now := make(chan struct{})
+	close(now)
+	var registered <-chan struct{} = now
+	if r, ok := reg.(interface{ Registered() <-chan struct{} }); ok {
+		registered = r.Registered()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Go(func() {
+			select {
+			case <-registered:
+				f(ctx)
+			case <-ctx.Done():
+			}
+		})
+	}
+	return func() {
+		cancel()
+		wg.Wait()
 	}
 }

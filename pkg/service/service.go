@@ -45,18 +45,19 @@ type Runtime struct {
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
 
-	fanout     *logx.Fanout
-	ln         net.Listener
-	ready      atomic.Pointer[func(context.Context) error]
-	draining   atomic.Bool
-	mu         sync.Mutex
-	closers    []func(context.Context) error
-	instancers map[string]*discovery.Instancer
-	tags       []string
-	meta       map[string]string
-	registrar  sd.Registrar
-	quiet      []string
-	tokenOnly  []string
+	fanout         *logx.Fanout
+	ln             net.Listener
+	ready          atomic.Pointer[func(context.Context) error]
+	draining       atomic.Bool
+	mu             sync.Mutex
+	closers        []func(context.Context) error
+	instancers     map[string]stopper
+	tags           []string
+	meta           map[string]string
+	registrar      sd.Registrar
+	whenRegistered []func(context.Context)
+	quiet          []string
+	tokenOnly      []string
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -166,19 +167,44 @@ func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
 // Instancer returns the Instancer for the passing instances of name with tags, shared by every
 // caller that asks for the same ones (one blocking query per dependency); Serve stops it.
 func (rt *Runtime) Instancer(name string, tags ...string) *discovery.Instancer {
-	key := name + "\x00" + strings.Join(tags, "\x00")
+	return shared(rt, instancerKey("plain", name, tags), func() *discovery.Instancer {
+		return discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
+	})
+}
+
+// GroupedInstancer returns the GroupedInstancer for the passing instances of name with tags,
+// grouped by their metadata under metaKey, shared as Instancer shares its Instancers; Serve
+// stops it. It is how a service depends on one whose instances may hold different data.
+func (rt *Runtime) GroupedInstancer(name, metaKey string, tags ...string) *discovery.GroupedInstancer {
+	return shared(rt, instancerKey("grouped by "+metaKey, name, tags), func() *discovery.GroupedInstancer {
+		return discovery.NewGroupedInstancer(rt.Consul, name, metaKey, tags, rt.Logger)
+	})
+}
+
+// instancerKey tells the runtime's Instancers apart: kind first, so that no name or tags can make
+// one kind's key another's.
+func instancerKey(kind, name string, tags []string) string {
+	return strings.Join(append([]string{kind, name}, tags...), "\x00")
+}
+
+// shared returns the instancer rt keeps under key, starting it on first use. A key is only ever
+// asked for with one type, since its kind comes first.
+func shared[T stopper](rt *Runtime, key string, start func() T) T {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if in, ok := rt.instancers[key]; ok {
-		return in
+		return in.(T)
 	}
-	in := discovery.NewInstancer(rt.Consul, name, tags, rt.Logger)
+	in := start()
 	if rt.instancers == nil {
-		rt.instancers = map[string]*discovery.Instancer{}
+		rt.instancers = map[string]stopper{}
 	}
 	rt.instancers[key] = in
 	return in
 }
+
+// stopper is what the runtime does with its Instancers at the end.
+type stopper interface{ Stop() }
 
 // Registration is what Serve registers: the service with an HTTP check on /health that Consul
 // and the hub both run, and which retires the instance after a minute of failing.
@@ -255,6 +281,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 		reg = discovery.NewRegistrar(rt.Consul, rt.Registration(), rt.Logger)
 	}
 	reg.Register()
+	stopWhenRegistered := rt.startWhenRegistered(ctx, reg)
 	level.Info(rt.Logger).Log("msg", "serving", "listen", rt.Addr(), "advertise", rt.Config.Advertise, "registry", rt.Config.Registry)
 
 	var err error
@@ -264,6 +291,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	}
 	level.Info(rt.Logger).Log("msg", "shutting down")
 	rt.draining.Store(true)
+	stopWhenRegistered()
 	reg.Deregister()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,9 @@ func get(t *testing.T, url string, hdr ...string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// TestLifecycle runs a service on the real hub: it registers and turns passing, serves the
-// common routes and error shapes, and on shutdown deregisters and returns nil.
+// TestLifecycle runs a service on the real hub: it registers and turns passing, runs what waits
+// for its registration, serves the common routes and error shapes, and on shutdown ends what it
+// started, deregisters and returns nil.
 func TestLifecycle(t *testing.T) {
 	hub := registrytest.Hub(registrytest.StartHub(t))
 	c := hub.Client(t)
@@ -46,6 +48,19 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt.Router.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { panic("a handler bug") }).Methods(http.MethodGet)
+	knownWhenRun := make(chan bool, 1)
+	rt.WhenRegistered(func(context.Context) {
+		_, _, err := c.Agent().Service(rt.Registration().ID, nil)
+		knownWhenRun <- err == nil
+	})
+	var endedAtShutdown atomic.Bool
+	rt.WhenRegistered(func(ctx context.Context) {
+		<-ctx.Done()
+		endedAtShutdown.Store(true)
+	})
+	if a, b := rt.GroupedInstancer("dep", "store_id", "http"), rt.GroupedInstancer("dep", "store_id", "http"); a != b {
+		t.Error("two GroupedInstancers for the same dependency")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- rt.Serve(ctx) }()
@@ -54,6 +69,14 @@ func TestLifecycle(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "passing in the registry", func() bool {
 		return len(registrytest.PassingIDs(t, c, "lifecycle", "")) == 1
 	})
+	select {
+	case known := <-knownWhenRun:
+		if !known {
+			t.Error("a function given to WhenRegistered ran before the registry knew the service")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a function given to WhenRegistered did not run within 5s of the registration")
+	}
 	if status, _, body := get(t, base+"/health"); status != 200 || !strings.Contains(body, `"passing"`) {
 		t.Errorf("/health = %d %s", status, body)
 	}
@@ -87,6 +110,9 @@ func TestLifecycle(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return within 15s of its context ending")
+	}
+	if !endedAtShutdown.Load() {
+		t.Error("Serve returned before a function given to WhenRegistered had ended")
 	}
 	if ids := registrytest.PassingIDs(t, c, "lifecycle", ""); len(ids) != 0 {
 		t.Errorf("still registered after shutdown: %v", ids)

@@ -41,3 +41,11 @@ func FuzzTruncate(f *testing.F) {
 		}
 	})
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 instances", 1: "1 instance", 2: "2 instances"} {
+		if got := Count(n, "instance"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
