@@ -39,6 +39,8 @@ func unreachable(err error) bool {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"): // connection exception
 			return true
+		case strings.HasPrefix(pgErr.Code, "28"): // the server refuses our credentials (changed under us)
+			return true
 		case strings.HasPrefix(pgErr.Code, "53"): // insufficient resources: too many connections, disk full
 			return true
 		case strings.HasPrefix(pgErr.Code, "57P"): // admin or crash shutdown, cannot connect now
