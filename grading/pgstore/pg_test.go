@@ -247,6 +247,16 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 }
 
+// TestTextPostgreSQLCannotHold: a NUL character, which PostgreSQL's text cannot hold, is the
+// request's fault (errs.ErrInvalid), not a failure of the store.
+func TestTextPostgreSQLCannotHold(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	defer s.Close()
+	if _, err := s.CreateStudent(context.Background(), "Ave\x00rill", "Simen"); !errors.Is(err, errs.ErrInvalid) {
+		t.Errorf("CreateStudent with a NUL = %v, want errs.ErrInvalid", err)
+	}
+}
+
 func TestRedact(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"postgres://u:pw@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
