@@ -18,7 +18,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrationLockID is the key of the session-level advisory lock held while migrating: goose's
+// migrationLockID is the key of the advisory lock that the migrating connection holds: goose's
 // own default, so that the goose command run by hand against the same database waits for it too.
 const migrationLockID = lock.DefaultLockID
 

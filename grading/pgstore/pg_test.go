@@ -176,7 +176,7 @@ func TestUnreachableDatabase(t *testing.T) {
 	}
 }
 
-// TestStatementTimeout: a statement stuck behind another session's lock is cut off by the
+// TestStatementTimeout: a statement stuck behind another connection's lock is cut off by the
 // server after the statement timeout, and the caller is told storage is unavailable.
 func TestStatementTimeout(t *testing.T) {
 	url := pgtest.URL(t)

@@ -15,7 +15,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// recorder is a testing.TB that records how a helper ended the test instead of ending it.
+// recorder is a testing.TB that records how AdminURL ended the test instead of ending it.
 type recorder struct {
 	testing.TB
 	fatal, skip string
