@@ -3,11 +3,12 @@ package grading
 import "context"
 
 // Store keeps students and grades. It is deliberately small, so that each implementation (one
-// package each: grading/boltstore today) slots in under the service without the layers above it
-// changing.
+// package each: grading/boltstore, grading/pgstore) slots in under the service without the layers
+// above it changing; grading/storetest is the suite every one of them passes.
 // Implementations must make every write durable before returning, return ErrStudentNotFound
 // for unknown students, hand out increasing student IDs, and record an idempotency key in the
-// same atomic write as its grade.
+// same atomic write as its grade. A store whose backend cannot be reached answers an error of
+// kind errs.ErrUnavailable, which callers may retry elsewhere or later.
 type Store interface {
 	ListStudents(ctx context.Context) ([]Student, error)
 	GetStudent(ctx context.Context, id int) (Student, error)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingtest"
+	"github.com/gradebook/gradebook/grading/pgstore"
+	"github.com/gradebook/gradebook/grading/pgtest"
 	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/requestid"
 )
@@ -161,4 +163,17 @@ func TestServiceOverHTTP(t *testing.T) {
 
 func TestServiceOverGRPC(t *testing.T) {
 	testService(t, func(t *testing.T) grading.Service { return gradingtest.GRPCClient(t, gradingtest.NewService(t), "") })
+}
+
+// TestServiceOverHTTPOnPostgres: the same cases with the shared store under the service, over
+// HTTP, where the store's answers meet the one table of statuses.
+func TestServiceOverHTTPOnPostgres(t *testing.T) {
+	testService(t, func(t *testing.T) grading.Service {
+		store, err := pgstore.Open(context.Background(), pgstore.Config{URL: pgtest.URL(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return gradingtest.HTTPClient(t, grading.NewService(store))
+	})
 }

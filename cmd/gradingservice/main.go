@@ -1,5 +1,6 @@
-// Command gradingservice runs the grading service: students, grades and averages over
-// HTTP+JSON, stored in an embedded file store under -data. Run with -h for its flags.
+// Command gradingservice runs the grading service: students, grades and averages over HTTP+JSON
+// and gRPC, stored in an embedded file store under -data, or in PostgreSQL (-store postgres://...)
+// shared by any number of instances. Run with -h for its flags.
 package main
 
 import (

@@ -16,7 +16,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gradebook/gradebook/grading"
-	"github.com/gradebook/gradebook/grading/boltstore"
 	"github.com/gradebook/gradebook/grading/grpcserver"
 	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/pkg/config"
@@ -30,8 +29,16 @@ const (
 	DefaultName       = "grading"
 	// StoreFile is the store's file name under -data.
 	StoreFile = "grading.db"
-	// checkTimeout bounds the store check behind /health and the gRPC health check.
-	checkTimeout = 2 * time.Second
+	// checkTimeout bounds the store check behind /health and the gRPC health check: within the
+	// health checker's own timeout, so that an unreachable database turns the check critical
+	// rather than timing it out.
+	checkTimeout = time.Second
+)
+
+// The kinds of store, as -store selects them and the registrations say (grading.StoreKindMeta).
+const (
+	KindBolt     = "bolt"
+	KindPostgres = "postgres"
 )
 
 // Run runs the grading service until ctx ends. args are the command-line flags (without the
@@ -43,11 +50,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.Bind(fs, config.Defaults{Listen: DefaultListen, Name: DefaultName, Data: filepath.Join("data", DefaultName)})
 	demo := fs.Bool("demo", true, "seed the five demo students into an empty store")
 	grpcListen := fs.String("grpc-listen", DefaultGRPCListen, "`host:port` of the gRPC transport (port 0 picks a free one); advertised on -advertise's host")
+	var sf storeFlags
+	sf.bind(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gradingservice [flags]\n\n"+
 			"The grading service: students, grades and averages over HTTP+JSON and gRPC, kept in %s\n"+
-			"under -data. Both endpoints are registered as -name, tagged http and grpc.\n"+
-			"Every flag can also be set with GRADEBOOK_<FLAG> (e.g. GRADEBOOK_LISTEN).\n\nFlags:\n", StoreFile)
+			"under -data, or in PostgreSQL with -store postgres://... so that several instances share them.\n"+
+			"Both endpoints are registered as -name, tagged http and grpc.\n"+
+			"Every flag can also be set with GRADEBOOK_<FLAG> (e.g. GRADEBOOK_LISTEN, GRADEBOOK_STORE).\n\nFlags:\n", StoreFile)
 		fs.PrintDefaults()
 	}
 	if err := config.Parse(fs, args, getenv); err != nil {
@@ -59,33 +69,38 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if _, _, err := net.SplitHostPort(*grpcListen); err != nil {
 		return fmt.Errorf("-grpc-listen %q: want host:port", *grpcListen)
 	}
-
-	// The store is opened before the listener is bound so that a store another process holds
-	// fails the start before anything is registered.
-	store, err := boltstore.Open(filepath.Join(cfg.Data, StoreFile))
-	if err != nil {
+	if err := sf.validate(); err != nil {
 		return err
 	}
-	var seeded int
-	if *demo {
-		if seeded, err = grading.SeedDemo(ctx, store); err != nil {
-			return errors.Join(err, store.Close())
-		}
-	}
+
 	// Both listeners are bound before anything is registered.
 	grpcLn, err := net.Listen("tcp", *grpcListen)
 	if err != nil {
-		return errors.Join(fmt.Errorf("-grpc-listen %s: %w", *grpcListen, err), store.Close())
+		return fmt.Errorf("-grpc-listen %s: %w", *grpcListen, err)
 	}
 	rt, err := service.New(cfg, stderr)
 	if err != nil {
-		return errors.Join(err, grpcLn.Close(), store.Close())
+		return errors.Join(err, grpcLn.Close())
+	}
+	logger := rt.Logger
+	// The store is opened before anything is registered (that happens in Serve), so that a bbolt
+	// file another process holds, or a database that cannot be reached, fails the start instead
+	// of registering an instance that cannot serve. It gets the runtime's logger, so that the
+	// migrations it applies, and a database that goes away and comes back, are in the log.
+	store, kind, err := sf.open(ctx, cfg.Data, logger)
+	if err != nil {
+		return errors.Join(err, grpcLn.Close(), rt.Close())
 	}
 	rt.OnClose(func(context.Context) error { return store.Close() })
-	logger := rt.Logger
-
-	if seeded > 0 {
-		level.Info(logger).Log("msg", "seeded the demo students into an empty store", "students", seeded)
+	level.Info(logger).Log("msg", "using the store", "kind", kind, "at", sf.where(cfg.Data), "store_id", store.ID())
+	if *demo {
+		seeded, err := grading.SeedDemo(ctx, store)
+		if err != nil {
+			return errors.Join(err, grpcLn.Close(), rt.Close())
+		}
+		if seeded > 0 {
+			level.Info(logger).Log("msg", "seeded the demo students into an empty store", "students", seeded)
+		}
 	}
 	svc := grading.NewService(store)
 	svc = grading.LoggingMiddleware(logger)(svc)
@@ -104,7 +119,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// Both registrations say which data they serve: consumers never balance across instances
 	// whose stores differ.
 	rt.Meta(grading.StoreIDMeta, store.ID())
-	rt.Meta(grading.StoreKindMeta, "bolt")
+	rt.Meta(grading.StoreKindMeta, kind)
 	self := rt.Registration().ID
 	rt.WhenRegistered(func(ctx context.Context) { warnOfOtherStores(ctx, rt, self, store.ID()) })
 	serveGRPC(ctx, rt, grpcLn, eps, ready)

@@ -89,7 +89,7 @@ func TestRunFlags(t *testing.T) {
 	if err := Run(context.Background(), []string{"-h"}, nil, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-grpc-listen", "-demo", "-data", "-listen", "-name", "grading service"} {
+	for _, f := range []string{"-grpc-listen", "-demo", "-data", "-listen", "-name", "grading service", "-store", "-store-max-conns", "-store-connect-timeout", "-store-statement-timeout"} {
 		if !strings.Contains(strings.ToLower(out.String()), strings.ToLower(f)) {
 			t.Errorf("usage does not mention %s:\n%s", f, out.String())
 		}

@@ -32,6 +32,13 @@ type rule struct {
 func rules() []rule {
 	// transports are the packages that carry a request over the wire.
 	transports := []string{"net/http/...", "google.golang.org/grpc/...", "github.com/gorilla/mux/...", mod + "pkg/httpx/..."}
+	// stores are grading's store implementations and the drivers under them: only the grading
+	// process links them.
+	stores := []string{mod + "grading/boltstore/...", mod + "grading/pgstore/...", "go.etcd.io/bbolt/...",
+		"github.com/jackc/pgx/...", "github.com/pressly/goose/..."}
+	// testKits are for tests only: no binary links them.
+	testKits := []string{mod + "grading/gradingtest/...", mod + "grading/storetest/...", mod + "grading/pgtest/...",
+		mod + "internal/testkit/...", mod + "registry/registrytest/..."}
 	return []rule{
 		{
 			why:   "shared vocabulary is transport-neutral: each transport maps it once",
@@ -41,7 +48,7 @@ func rules() []rule {
 		{
 			why:   "the grading domain knows no store, no gRPC and none of its own adapters",
 			from:  []string{mod + "grading"},
-			never: []string{"go.etcd.io/bbolt/...", "google.golang.org/grpc/...", mod + "grading/..."},
+			never: append([]string{"google.golang.org/grpc/...", mod + "grading/..."}, stores...),
 		},
 		{
 			why:    "pkg is plumbing shared by the services and depends on none of them; the runtime may attach the log shipping client",
@@ -52,8 +59,8 @@ func rules() []rule {
 		{
 			why:  "the portal binary links no grading server or store, no log server and no registry",
 			from: []string{mod + "cmd/teacherportalservice"},
-			never: []string{"go.etcd.io/bbolt/...", mod + "grading/boltstore/...", mod + "grading/server/...",
-				mod + "grading/grpcserver/...", mod + "logging", mod + "registry"},
+			never: append([]string{mod + "grading/server/...", mod + "grading/grpcserver/...", mod + "logging", mod + "registry"},
+				stores...),
 		},
 		{
 			why:   "the grading binary links no other service's server",
@@ -73,13 +80,23 @@ func rules() []rule {
 		{
 			why:  "a client never pulls in its server or store",
 			from: []string{mod + "grading/gradingclient"},
-			never: []string{mod + "grading/server/...", mod + "grading/boltstore/...", mod + "grading/grpcserver/...",
-				mod + "grading/httpserver/...", "go.etcd.io/bbolt/..."},
+			never: append([]string{mod + "grading/server/...", mod + "grading/grpcserver/...", mod + "grading/httpserver/..."},
+				stores...),
 		},
 		{
 			why:   "a transport serves endpoints and never reaches a store or the process around it",
 			from:  []string{mod + "grading/httpserver", mod + "grading/grpcserver"},
-			never: []string{mod + "grading/server/...", mod + "grading/boltstore/...", "go.etcd.io/bbolt/..."},
+			never: append([]string{mod + "grading/server/..."}, stores...),
+		},
+		{
+			why:   "a store is the domain's and its driver's only: it knows no transport, no process and no other store",
+			from:  []string{mod + "grading/boltstore", mod + "grading/pgstore"},
+			never: append([]string{mod + "grading/server/...", mod + "grading/gradingclient/...", mod + "grading/boltstore", mod + "grading/pgstore"}, transports...),
+		},
+		{
+			why:   "test kits are for tests; a binary that links one ships code it never runs",
+			from:  []string{mod + "cmd/..."},
+			never: testKits,
 		},
 		{
 			why:   "a client never pulls in its server",
