@@ -174,9 +174,10 @@ Flags:
 	return nil
 }
 
-// nameWidth is the width of the longest process name, so that up's output lines up.
+// nameWidth is the width of the longest process name, and at least that of "registry", so that
+// up's output lines up.
 func nameWidth(children []*child) int {
-	w := 8
+	w := len(registry.DefaultName)
 	for _, ch := range children {
 		w = max(w, len(ch.name))
 	}

@@ -313,3 +313,12 @@ func TestPassingAt(t *testing.T) {
 		t.Error("an empty answer lists an instance")
 	}
 }
+
+// TestChildEnvDropsTheStore checks that a GRADEBOOK_STORE in up's own environment reaches no child
+// as such: up sets it for grading alone, to the -store it settled on.
+func TestChildEnvDropsTheStore(t *testing.T) {
+	got := childEnv([]string{"GRADEBOOK_STORE=" + testStore, "GRADEBOOK_LOG_LEVEL=debug", "GRADEBOOK_LISTEN=:1", "PATH=/bin"})
+	if want := []string{"GRADEBOOK_LOG_LEVEL=debug", "PATH=/bin"}; !slices.Equal(got, want) {
+		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+}
