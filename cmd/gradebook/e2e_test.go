@@ -38,8 +38,11 @@ type system struct {
 func (s *system) url(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port+s.offset) }
 func (s *system) registry() string    { return s.url(3000) }
 func (s *system) portal() string      { return s.url(5000) }
-func (s *system) grading() string     { return s.url(6000) }
+func (s *system) grading() string     { return s.gradingInstance(1) }
 func (s *system) logs() string        { return s.url(4000) }
+
+// gradingInstance is the HTTP URL of grading instance k, counting from 1.
+func (s *system) gradingInstance(k int) string { return s.url(6000 + 2*(k-1)) }
 
 func (s *system) output() string {
 	s.mu.Lock()
@@ -53,13 +56,21 @@ func buildGradebook(t *testing.T) string {
 	return testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/gradebook")
 }
 
-// freeOffset finds a port offset at which all of gradebook's ports are free.
+// maxGradingInstances is how many grading instances a test's system has room for.
+const maxGradingInstances = 4
+
+// freeOffset finds a port offset at which all of gradebook's ports are free, with room for
+// maxGradingInstances grading instances.
 func freeOffset(t *testing.T) int {
 	t.Helper()
+	ports := []int{3000, 4000, 5000}
+	for p := 6000; p < 6000+2*maxGradingInstances; p++ {
+		ports = append(ports, p)
+	}
 	for range 50 {
 		off := 20000 + rand.IntN(30)*1000 + rand.IntN(900)
 		ok := true
-		for _, p := range []int{3000, 4000, 5000, 6000, 6001} {
+		for _, p := range ports {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+off))
 			if err != nil {
 				ok = false
@@ -77,10 +88,16 @@ func freeOffset(t *testing.T) int {
 
 func startSystem(t *testing.T, bin string, extra ...string) *system {
 	t.Helper()
+	return startSystemWithEnv(t, bin, nil, extra...)
+}
+
+// startSystemWithEnv is startSystem with env added to up's environment.
+func startSystemWithEnv(t *testing.T, bin string, env []string, extra ...string) *system {
+	t.Helper()
 	s := &system{t: t, offset: freeOffset(t), upCh: make(chan struct{}), exitedCh: make(chan struct{})}
 	args := append([]string{"up", "-port-offset", strconv.Itoa(s.offset), "-data", t.TempDir(), "-check-interval", "200ms"}, extra...)
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(os.Environ(), "GRADEBOOK_LOG_LEVEL=info")
+	s.cmd.Env = append(append(os.Environ(), "GRADEBOOK_LOG_LEVEL=info"), env...)
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	if err := s.cmd.Start(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,15 +39,22 @@ type upConfig struct {
 	checkInterval    time.Duration
 	restart          bool
 	startTimeout     time.Duration
+	gradingInstances int // 0 is read as 1, the flag's default
+	store            string
 }
+
+// instances is how many grading instances to start.
+func (c upConfig) instances() int { return max(c.gradingInstances, 1) }
 
 // child is one service process that up supervises.
 type child struct {
-	name   string
-	listen string
-	args   []string
-	links  []string // what to print once everything is up
-	tags   []string // each registration it makes, by tag; none: one untagged registration
+	name    string // the process's name in up's output: the service's, or grading-2, grading-3, …
+	service string // the service it runs: its command and registered name
+	listen  string
+	args    []string
+	env     []envVar     // set in its environment on top of up's own
+	links   []string     // what to print once everything is up
+	regs    []registered // each registration it makes
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -54,28 +62,53 @@ type child struct {
 	err    error
 }
 
+// envVar is a variable up sets in a child's environment. shown is its value as up prints it, and
+// hidden says whether shown hides a password.
+type envVar struct {
+	name, value, shown string
+	hidden             bool
+}
+
+// registered is one registration a child makes: its tag (none: untagged) and the address it
+// advertises, by which up tells it from other instances of the same service.
+type registered struct{ tag, addr string }
+
 func up(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gradebook up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c upConfig
+	httpPort, grpcPort := gradingPorts()
 	fs.StringVar(&c.registry, "registry", "", "use the registry (or Consul agent) at this `URL` instead of starting the built-in hub, e.g. http://127.0.0.1:8500")
-	fs.StringVar(&c.data, "data", "data", "`directory` under which each service keeps its state (data/registry, data/log, data/grading)")
+	fs.StringVar(&c.data, "data", "data", "`directory` under which each service keeps its state (data/registry, data/log, data/grading, data/grading-2, …)")
 	fs.StringVar(&c.token, "token", "", "shared `secret` handed to every service (-token)")
 	fs.StringVar(&c.host, "host", "127.0.0.1", "`address` every service listens on")
 	fs.IntVar(&c.portOffset, "port-offset", 0, "add `N` to every default port ("+defaultPorts()+"), to run beside another copy")
 	fs.StringVar(&c.gradingTransport, "grading-transport", "http", "how the portal calls grading: http or grpc")
 	fs.DurationVar(&c.checkInterval, "check-interval", time.Second, "how often the registry checks each service")
-	fs.BoolVar(&c.restart, "restart", false, "restart a service that exits on its own (after a kill -9, say)")
+	fs.BoolVar(&c.restart, "restart", false, "restart a service that exits on its own (after a kill -9, say); each grading instance on its own")
 	fs.DurationVar(&c.startTimeout, "start-timeout", time.Minute, "how long to wait for every service to turn healthy")
+	fs.IntVar(&c.gradingInstances, "grading-instances", 1, fmt.Sprintf("run `N` grading instances; instance k listens on HTTP %d+%d(k-1) and gRPC %d+%d(k-1); more than one needs -store postgres://…",
+		httpPort, gradingPortStride, grpcPort, gradingPortStride))
+	fs.StringVar(&c.store, "store", "", "grading's store, handed to every grading instance: empty or bolt for a bbolt file under its -data, or a postgres:// or postgresql:// `URL`")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: gradebook up [flags]
+		fmt.Fprintf(fs.Output(), `Usage: gradebook up [flags]
 
 Starts the registry, log, grading and portal services, each as its own process from this binary,
 prefixes their output with their names, waits until all are healthy, and prints where to look.
 Ctrl-C (or SIGTERM, or SIGHUP) stops them all cleanly. Flags also read GRADEBOOK_<FLAG>
 variables, and -registry and -token read CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN.
 
-Flags:`)
+Grading runs as -grading-instances processes, named grading, grading-2, grading-3, …, all
+registered as grading. Instance k (counting from 1) listens on HTTP port %d+%d(k-1) and gRPC
+port %d+%d(k-1), each moved by -port-offset, and keeps its state in <data>/grading for k=1 and
+<data>/grading-k after that. Instances with separate bbolt files would hold different data, so
+more than one needs -store postgres://… (one database that all of them share). The store URL
+reaches the instances through their GRADEBOOK_STORE variable, never their command lines, and up
+prints it with its password hidden; set GRADEBOOK_STORE rather than -store to keep the password
+off up's own command line too.
+
+Flags:
+`, httpPort, gradingPortStride, grpcPort, gradingPortStride)
 		fs.PrintDefaults()
 	}
 	if err := config.Parse(fs, args, getenv); err != nil {
@@ -83,6 +116,9 @@ Flags:`)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("up takes no arguments, got %q", fs.Args())
+	}
+	if c.gradingInstances < 1 {
+		return fmt.Errorf("-grading-instances %d: want 1 or more", c.gradingInstances)
 	}
 	if c.registry != "" {
 		u, err := config.NormalizeURL(c.registry)
@@ -99,14 +135,20 @@ Flags:`)
 	if err != nil {
 		return err
 	}
-	out := &prefixer{w: stdout}
-	fmt.Fprintf(stdout, "gradebook: starting %d services (data in %s)\n", len(children), c.data)
+	width := nameWidth(children)
+	out := &prefixer{w: stdout, width: width}
+	fmt.Fprintf(stdout, "gradebook: starting %d processes (data in %s", len(children), c.data)
+	if c.store != "" {
+		shown, _ := redactStore(c.store)
+		fmt.Fprintf(stdout, ", grading's store %s", shown)
+	}
+	fmt.Fprintln(stdout, ")")
 	for _, ch := range children {
 		if err := ch.start(self, out); err != nil {
 			stopAll(children, stdout)
 			return err
 		}
-		fmt.Fprintf(stdout, "gradebook: started %-8s pid %d, listening on %s\n", ch.name, ch.pid(), ch.listen)
+		fmt.Fprintf(stdout, "gradebook: started %-*s pid %d, listening on %s\n", width, ch.name, ch.pid(), ch.listen)
 	}
 	registryURL := c.registry
 	if registryURL == "" {
@@ -122,7 +164,7 @@ Flags:`)
 	fmt.Fprintln(stdout, "\ngradebook is up:")
 	for _, ch := range children {
 		for _, l := range ch.links {
-			fmt.Fprintf(stdout, "  %-9s %s\n", ch.name, l)
+			fmt.Fprintf(stdout, "  %-*s %s\n", width+1, ch.name, l)
 		}
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
@@ -130,6 +172,16 @@ Flags:`)
 	supervise(ctx, children, self, out, stdout, c.restart)
 	stopAll(children, stdout)
 	return nil
+}
+
+// nameWidth is the width of the longest process name, and at least that of "registry", so that
+// up's output lines up.
+func nameWidth(children []*child) int {
+	w := len(registry.DefaultName)
+	for _, ch := range children {
+		w = max(w, len(ch.name))
+	}
+	return w
 }
 
 // listenAddr is one address a service listens on by default.
@@ -152,35 +204,83 @@ func listenDefaults() []listenAddr {
 	}
 }
 
-// addrKey names a row of listenDefaults: a service and one of its flags.
-type addrKey struct{ service, flag string }
+// gradingPortStride is how far apart consecutive grading instances' ports are: one port for each
+// of grading's two listeners, so that instance k+1 starts where instance k ends.
+const gradingPortStride = 2
 
-// addrs are the addresses up gives the services, by service and flag.
+// instanceName is grading instance k's name in up's output and its data directory: the service's
+// own name for the first, so that one instance keeps the path it always had.
+func instanceName(service string, k int) string {
+	if k == 1 {
+		return service
+	}
+	return service + "-" + strconv.Itoa(k)
+}
+
+// gradingPorts are grading's default HTTP and gRPC ports, for the usage text.
+func gradingPorts() (httpPort, grpcPort int) {
+	for _, d := range listenDefaults() {
+		if d.service != gradingserver.DefaultName {
+			continue
+		}
+		p, _ := defaultPort(d)
+		switch d.flag {
+		case "-listen":
+			httpPort = p
+		case "-grpc-listen":
+			grpcPort = p
+		}
+	}
+	return httpPort, grpcPort
+}
+
+// addrKey names an address up gives: a process (grading-2, say) and one of its flags.
+type addrKey struct{ process, flag string }
+
+// addrs are the addresses up gives the processes, by process and flag.
 type addrs map[addrKey]string
 
-// placeAddrs moves every address of listenDefaults to host, its port by offset.
-func placeAddrs(host string, offset int) (addrs, error) {
+// placeAddrs moves every address of defaults to host, its port by offset. Grading's rows are
+// repeated for each of its instances, instance k's ports a further gradingPortStride(k-1) up.
+// Every port must stay within 1-65535 and belong to one process only.
+func placeAddrs(defaults []listenAddr, host string, offset, instances int) (addrs, error) {
 	out := addrs{}
-	for _, d := range listenDefaults() {
+	owner := map[int]string{} // port: which process's flag has it
+	for _, d := range defaults {
 		port, err := defaultPort(d)
 		if err != nil {
 			return nil, err
 		}
-		moved := port + offset
-		if moved < 1 || moved > 65535 {
-			return nil, fmt.Errorf("-port-offset %d moves %s's %s port %d to %d, outside 1-65535", offset, d.service, d.flag, port, moved)
+		n := 1
+		if d.service == gradingserver.DefaultName {
+			n = instances
 		}
-		out[addrKey{d.service, d.flag}] = net.JoinHostPort(host, strconv.Itoa(moved))
+		for k := 1; k <= n; k++ {
+			name := instanceName(d.service, k)
+			moved := port + offset + gradingPortStride*(k-1)
+			if moved < 1 || moved > 65535 {
+				if k == 1 {
+					return nil, fmt.Errorf("-port-offset %d moves %s's %s port %d to %d, outside 1-65535", offset, d.service, d.flag, port, moved)
+				}
+				return nil, fmt.Errorf("-grading-instances %d puts %s's %s port at %d (with -port-offset %d), outside 1-65535", instances, name, d.flag, moved, offset)
+			}
+			what := name + "'s " + d.flag
+			if other, taken := owner[moved]; taken {
+				return nil, fmt.Errorf("-grading-instances %d: %s and %s would both listen on port %d", instances, other, what, moved)
+			}
+			owner[moved] = what
+			out[addrKey{name, d.flag}] = net.JoinHostPort(host, strconv.Itoa(moved))
+		}
 	}
 	return out, nil
 }
 
-// of is the address of the service's flag. The names are the constants of listenDefaults, so a
-// missing one is a mistake in this file, not in the user's input.
-func (a addrs) of(service, flag string) string {
-	addr, ok := a[addrKey{service, flag}]
+// of is the address of the process's flag. The names come from listenDefaults, so a missing one
+// is a mistake in this file, not in the user's input.
+func (a addrs) of(process, flag string) string {
+	addr, ok := a[addrKey{process, flag}]
 	if !ok {
-		panic(fmt.Sprintf("gradebook up: no address for %s %s in listenDefaults", service, flag))
+		panic(fmt.Sprintf("gradebook up: no address for %s %s in listenDefaults", process, flag))
 	}
 	return addr
 }
@@ -226,6 +326,47 @@ func defaultPorts() string {
 	return strings.Join(s, ", ")
 }
 
+// checkStore checks -store and -grading-instances together. Its errors never quote the store
+// URL, which may hold a password.
+func checkStore(c upConfig) error {
+	shared := false
+	switch c.store {
+	case "", "bolt":
+	default:
+		u, err := url.Parse(c.store)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("-store: want bolt, or a postgres:// or postgresql:// URL")
+		}
+		shared = true
+	}
+	if c.instances() > 1 && !shared {
+		return fmt.Errorf("-grading-instances %d needs -store postgres://…: grading instances with separate bbolt files would each hold different data", c.instances())
+	}
+	return nil
+}
+
+// redactStore is the store URL as up prints it: a password in its user information or in a
+// password parameter reads xxxxx, and hidden says whether there was one. Anything that is not a
+// URL is hidden whole.
+func redactStore(store string) (shown string, hidden bool) {
+	if store == "" || store == "bolt" {
+		return store, false
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return "(hidden)", true
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+		hidden = true
+	}
+	if _, ok := u.User.Password(); ok {
+		hidden = true
+	}
+	return u.Redacted(), hidden
+}
+
 // argv builds a child's command line by flag name. Flags keep the order in which they were first
 // set, and setting one again replaces its value, so that no flag is ever given twice and nothing
 // depends on where in the list a flag landed.
@@ -233,9 +374,12 @@ type argv struct {
 	cmd    string
 	flags  []string
 	values map[string]string
+	bools  map[string]bool // flags written as -flag=value, since a boolean flag takes no separate value
 }
 
-func newArgv(cmd string) *argv { return &argv{cmd: cmd, values: map[string]string{}} }
+func newArgv(cmd string) *argv {
+	return &argv{cmd: cmd, values: map[string]string{}, bools: map[string]bool{}}
+}
 
 func (a *argv) set(flag, value string) *argv {
 	if _, ok := a.values[flag]; !ok {
@@ -245,10 +389,19 @@ func (a *argv) set(flag, value string) *argv {
 	return a
 }
 
+func (a *argv) setBool(flag string, value bool) *argv {
+	a.bools[flag] = true
+	return a.set(flag, strconv.FormatBool(value))
+}
+
 // list is the command line: the command, then each flag followed by its value.
 func (a *argv) list() []string {
 	out := []string{a.cmd}
 	for _, f := range a.flags {
+		if a.bools[f] {
+			out = append(out, f+"="+a.values[f])
+			continue
+		}
 		out = append(out, f, a.values[f])
 	}
 	return out
@@ -256,7 +409,10 @@ func (a *argv) list() []string {
 
 // plan lists the processes to start, in start-up order (and stopped in reverse).
 func plan(c upConfig) ([]*child, error) {
-	at, err := placeAddrs(c.host, c.portOffset)
+	if err := checkStore(c); err != nil {
+		return nil, err
+	}
+	at, err := placeAddrs(listenDefaults(), c.host, c.portOffset, c.instances())
 	if err != nil {
 		return nil, err
 	}
@@ -266,44 +422,80 @@ func plan(c upConfig) ([]*child, error) {
 	}
 	// newChild is a child with the flags every service takes; the registry itself is the only
 	// one not told where the registry is.
-	newChild := func(name string) (*child, *argv) {
-		ch := &child{name: name, listen: at.of(name, "-listen")}
-		a := newArgv(name).
+	newChild := func(service, name string) (*child, *argv) {
+		ch := &child{name: name, service: service, listen: at.of(name, "-listen")}
+		ch.regs = []registered{{"", ch.listen}}
+		a := newArgv(service).
 			set("-listen", ch.listen).
 			set("-data", filepath.Join(c.data, name)).
 			set("-check-interval", c.checkInterval.String())
 		if c.token != "" {
 			a.set("-token", c.token)
 		}
-		if name != registry.DefaultName {
+		if service != registry.DefaultName {
 			a.set("-registry", registryURL)
 		}
 		return ch, a
 	}
 	var out []*child
 	if c.registry == "" {
-		hub, a := newChild(registry.DefaultName)
+		hub, a := newChild(registry.DefaultName, registry.DefaultName)
 		hub.args = a.list()
 		hub.links = []string{"http://" + hub.listen + "/   (services and their health)"}
 		out = append(out, hub)
 	}
 
-	lg, a := newChild(logging.DefaultName)
+	lg, a := newChild(logging.DefaultName, logging.DefaultName)
 	lg.args = a.list()
 	lg.links = []string{"http://" + lg.listen + "/v1/logs"}
+	out = append(out, lg)
 
-	gr, a := newChild(gradingserver.DefaultName)
-	grpcListen := at.of(gradingserver.DefaultName, "-grpc-listen")
-	gr.args = a.set("-grpc-listen", grpcListen).list()
-	gr.links = []string{"http://" + gr.listen + "/students", "grpc://" + grpcListen + "  (gRPC: gradebook.grading.v1.Grading)"}
-	// Grading registers its HTTP and its gRPC endpoint separately; both must pass.
-	gr.tags = []string{"http", "grpc"}
+	for k := 1; k <= c.instances(); k++ {
+		name := instanceName(gradingserver.DefaultName, k)
+		gr, a := newChild(gradingserver.DefaultName, name)
+		grpcListen := at.of(name, "-grpc-listen")
+		a.set("-grpc-listen", grpcListen)
+		gr.args = a.list()
+		// The store URL may hold a password: it goes through the environment, where ps does not
+		// show it to other users, rather than the command line.
+		if c.store != "" {
+			shown, hidden := redactStore(c.store)
+			gr.env = []envVar{{config.EnvName("store"), c.store, shown, hidden}}
+		}
+		gr.links = []string{"http://" + gr.listen + "/students", "grpc://" + grpcListen + "  (gRPC: gradebook.grading.v1.Grading)"}
+		// Grading registers its HTTP and its gRPC endpoint separately; both must pass.
+		gr.regs = []registered{{"http", gr.listen}, {"grpc", grpcListen}}
+		out = append(out, gr)
+	}
 
-	po, a := newChild(portal.DefaultName)
+	po, a := newChild(portal.DefaultName, portal.DefaultName)
 	po.args = a.set("-grading-transport", c.gradingTransport).list()
 	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
 
-	return append(out, lg, gr, po), nil
+	return append(out, po), nil
+}
+
+// commandLine is how a user starts the child again by hand: its environment variables (with a
+// password hidden), this program, and the child's arguments, quoted for a POSIX shell.
+func (ch *child) commandLine(self string) string {
+	var words []string
+	for _, e := range ch.env {
+		words = append(words, e.name+"="+shellQuote(e.shown))
+	}
+	words = append(words, shellQuote(self))
+	for _, a := range ch.args {
+		words = append(words, shellQuote(a))
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but the characters that need no
+// quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (ch *child) start(self string, out *prefixer) error {
@@ -317,6 +509,9 @@ func (ch *child) start(self string, out *prefixer) error {
 	// so that no orphan keeps the ports and a dead pipe for its output.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Env = childEnv(os.Environ())
+	for _, e := range ch.env {
+		cmd.Env = append(cmd.Env, e.name+"="+e.value)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", ch.name, err)
 	}
@@ -335,6 +530,16 @@ func (ch *child) start(self string, out *prefixer) error {
 	return nil
 }
 
+// hidesSecret reports whether the child's command line, as up prints it, hides a password.
+func (ch *child) hidesSecret() bool {
+	for _, e := range ch.env {
+		if e.hidden {
+			return true
+		}
+	}
+	return false
+}
+
 func (ch *child) pid() int {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
@@ -347,38 +552,41 @@ func (ch *child) state() (exited chan struct{}, err error) {
 	return ch.exited, ch.err
 }
 
-// waitHealthy polls each service's /health and then the registry until every service is passing
-// there too, so that "up" is printed only when the portal can really find grading.
+// waitHealthy polls each process's /health and then the registry until each of its registrations
+// is passing there too, so that "up" is printed only when the portal can really find every grading
+// instance.
 func waitHealthy(ctx context.Context, children []*child, registryURL string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	ok := func(u string) bool {
+	get := func(u string) ([]byte, bool) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		resp, err := client.Do(req)
 		if err != nil {
-			return false
+			return nil, false
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		// The registry answers [] when nothing of that name is passing.
-		return resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b)) != "[]"
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		return b, err == nil && resp.StatusCode == http.StatusOK
 	}
 	for _, ch := range children {
-		for !ok("http://" + ch.listen + "/health") {
+		for {
+			if _, ok := get("http://" + ch.listen + "/health"); ok {
+				break
+			}
 			if err := pause(ctx, ch); err != nil {
 				return err
 			}
 		}
-		queries := []string{""}
-		if len(ch.tags) > 0 {
-			queries = nil
-			for _, tag := range ch.tags {
-				queries = append(queries, "&tag="+url.QueryEscape(tag))
+		for _, r := range ch.regs {
+			q := registryURL + "/v1/health/service/" + url.PathEscape(ch.service) + "?passing=1"
+			if r.tag != "" {
+				q += "&tag=" + url.QueryEscape(r.tag)
 			}
-		}
-		for _, q := range queries {
-			for !ok(registryURL + "/v1/health/service/" + url.PathEscape(ch.name) + "?passing=1" + q) {
+			for {
+				if b, ok := get(q); ok && passingAt(b, r.addr) {
+					break
+				}
 				if err := pause(ctx, ch); err != nil {
 					return err
 				}
@@ -386,6 +594,30 @@ func waitHealthy(ctx context.Context, children []*child, registryURL string, tim
 		}
 	}
 	return nil
+}
+
+// passingAt reports whether the registry's answer to a passing-only health query lists an
+// instance that advertises addr: this process's registration, not another instance's.
+func passingAt(answer []byte, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	var entries []struct {
+		Service struct {
+			Address string
+			Port    int
+		}
+	}
+	if json.Unmarshal(answer, &entries) != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.Service.Address == host && strconv.Itoa(e.Service.Port) == port {
+			return true
+		}
+	}
+	return false
 }
 
 func pause(ctx context.Context, ch *child) error {
@@ -433,8 +665,11 @@ func supervise(ctx context.Context, children []*child, self string, out *prefixe
 			return
 		case e := <-exits:
 			if !restart {
-				fmt.Fprintf(stdout, "gradebook: %s exited (%v); the others keep running. Start it again with:\n  %s %s\n",
-					e.ch.name, describeExit(e.err), self, strings.Join(e.ch.args, " "))
+				fmt.Fprintf(stdout, "gradebook: %s exited (%v); the others keep running. Start it again with:\n  %s\n",
+					e.ch.name, describeExit(e.err), e.ch.commandLine(self))
+				if e.ch.hidesSecret() {
+					fmt.Fprintln(stdout, "  (with the password in place of xxxxx)")
+				}
 				continue
 			}
 			fmt.Fprintf(stdout, "gradebook: %s exited (%v); restarting it in 1s\n", e.ch.name, describeExit(e.err))
@@ -487,10 +722,11 @@ func stopAll(children []*child, stdout io.Writer) {
 	fmt.Fprintln(stdout, "gradebook: stopped")
 }
 
-// prefixer writes each child's output line by line, prefixed with its name.
+// prefixer writes each child's output line by line, prefixed with its name padded to width.
 type prefixer struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	width int
 }
 
 func (p *prefixer) writer(name string) *io.PipeWriter {
@@ -500,7 +736,7 @@ func (p *prefixer) writer(name string) *io.PipeWriter {
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		for sc.Scan() {
 			p.mu.Lock()
-			fmt.Fprintf(p.w, "%-8s | %s\n", name, sc.Text())
+			fmt.Fprintf(p.w, "%-*s | %s\n", p.width, name, sc.Text())
 			p.mu.Unlock()
 		}
 		// A line over 1 MiB ends the scan; keep draining so the child never blocks on a write.
@@ -511,15 +747,16 @@ func (p *prefixer) writer(name string) *io.PipeWriter {
 
 // childEnv is the launcher's environment without the variables that name one service's identity
 // or address: up sets those per child with flags, and an inherited GRADEBOOK_NAME or
-// GRADEBOOK_ADVERTISE would otherwise give all four services the same one. The rest, such as
-// GRADEBOOK_LOG_LEVEL, passes through.
+// GRADEBOOK_ADVERTISE would otherwise give all four services the same one. GRADEBOOK_STORE goes
+// too: up sets it for grading alone, to its own -store. The rest, such as GRADEBOOK_LOG_LEVEL,
+// passes through.
 func childEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
 		case "GRADEBOOK_NAME", "GRADEBOOK_ADVERTISE", "GRADEBOOK_LISTEN", "GRADEBOOK_GRPC_LISTEN",
-			"GRADEBOOK_DATA", "GRADEBOOK_FILE", "GRADEBOOK_REGISTRY", "CONSUL_HTTP_ADDR":
+			"GRADEBOOK_DATA", "GRADEBOOK_FILE", "GRADEBOOK_REGISTRY", "GRADEBOOK_STORE", "CONSUL_HTTP_ADDR":
 			continue
 		}
 		out = append(out, kv)
