@@ -202,13 +202,22 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // the last one is answered, over connections that stay open.
 func runLoad(b *testing.B, target string, concurrency int, d time.Duration) loadResult {
 	b.Helper()
-	transport := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency, DisableCompression: true}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	u, err := url.Parse(target)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return runLoadOf(b, concurrency, d, http.StatusOK, func() *http.Request {
+		return &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Host: u.Host}
+	})
+}
+
+// runLoadOf is runLoad for any request: next makes each request, and want is the status that
+// counts as a success.
+func runLoadOf(b *testing.B, concurrency int, d time.Duration, want int, next func() *http.Request) loadResult {
+	b.Helper()
+	transport := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -222,8 +231,8 @@ func runLoad(b *testing.B, target string, concurrency int, d time.Duration) load
 		wg.Go(func() {
 			local := make([]time.Duration, 0, 1<<14)
 			failed := 0
-			req := &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Host: u.Host}
 			for time.Now().Before(deadline) {
+				req := next()
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -232,7 +241,7 @@ func runLoad(b *testing.B, target string, concurrency int, d time.Duration) load
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != want {
 					failed++
 					continue
 				}
@@ -255,16 +264,17 @@ func runLoad(b *testing.B, target string, concurrency int, d time.Duration) load
 }
 
 // startGradingProcessLike runs gradingserver.Run, the real service with its middleware and bbolt
-// store, on a free port, registering with a stand-in registry, and waits until it is healthy.
-func startGradingProcessLike(b *testing.B) string {
+// store (or the store that extra flags choose), on a free port, registering with a stand-in
+// registry, and waits until it is healthy.
+func startGradingProcessLike(b *testing.B, extra ...string) string {
 	b.Helper()
 	reg := fakeRegistryServer(b)
 	addr := deadAddr(b) // free now; grading binds it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- gradingserver.Run(ctx, []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"},
-			func(string) string { return "" }, io.Discard)
+		args := []string{"-listen", addr, "-grpc-listen", "127.0.0.1:0", "-registry", reg.URL, "-data", b.TempDir(), "-log-level", "warn"}
+		done <- gradingserver.Run(ctx, append(args, extra...), func(string) string { return "" }, io.Discard)
 	}()
 	b.Cleanup(func() {
 		cancel()
@@ -276,11 +286,11 @@ func startGradingProcessLike(b *testing.B) string {
 	return addr
 }
 
-func portalRuntime(b *testing.B, gradingAddr string) *service.Runtime {
+func portalRuntime(b *testing.B, gradingAddrs ...string) *service.Runtime {
 	b.Helper()
 	reg := fakeRegistryServer(b)
 	rt, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-registry", reg.URL, "-log-level", "warn"},
-		func(string) string { return "" }, io.Discard, sd.FixedInstancer{gradingAddr})
+		func(string) string { return "" }, io.Discard, sd.FixedInstancer(gradingAddrs))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -297,8 +307,8 @@ func portalRuntime(b *testing.B, gradingAddr string) *service.Runtime {
 	return rt
 }
 
-func startPortal(b *testing.B, gradingAddr string) string {
-	return portalRuntime(b, gradingAddr).Addr()
+func startPortal(b *testing.B, gradingAddrs ...string) string {
+	return portalRuntime(b, gradingAddrs...).Addr()
 }
 
 // startReverseProxy is the two-hop baseline: the standard library's reverse proxy with a
