@@ -374,11 +374,10 @@ type argv struct {
 	cmd    string
 	flags  []string
 	values map[string]string
-	bools  map[string]bool // flags written as -flag=value, since a boolean flag takes no separate value
 }
 
 func newArgv(cmd string) *argv {
-	return &argv{cmd: cmd, values: map[string]string{}, bools: map[string]bool{}}
+	return &argv{cmd: cmd, values: map[string]string{}}
 }
 
 func (a *argv) set(flag, value string) *argv {
@@ -389,19 +388,10 @@ func (a *argv) set(flag, value string) *argv {
 	return a
 }
 
-func (a *argv) setBool(flag string, value bool) *argv {
-	a.bools[flag] = true
-	return a.set(flag, strconv.FormatBool(value))
-}
-
 // list is the command line: the command, then each flag followed by its value.
 func (a *argv) list() []string {
 	out := []string{a.cmd}
 	for _, f := range a.flags {
-		if a.bools[f] {
-			out = append(out, f+"="+a.values[f])
-			continue
-		}
 		out = append(out, f, a.values[f])
 	}
 	return out
