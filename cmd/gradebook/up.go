@@ -135,6 +135,9 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if err := checkPortsFree(children); err != nil {
+		return err
+	}
 	width := nameWidth(children)
 	out := &prefixer{w: stdout, width: width}
 	fmt.Fprintf(stdout, "gradebook: starting %d processes (data in %s", len(children), c.data)
@@ -398,6 +401,39 @@ func (a *argv) list() []string {
 }
 
 // plan lists the processes to start, in start-up order (and stopped in reverse).
+// checkPortsFree refuses to start when an address a child would listen on is taken, most likely
+// by a gradebook that is already running: its services would answer up's readiness checks, and
+// up would report a system that is half someone else's.
+func checkPortsFree(children []*child) error {
+	var taken []string
+	for _, ch := range children {
+		for _, addr := range ch.listenAddrs() {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				taken = append(taken, fmt.Sprintf("%s (%s)", addr, ch.name))
+				continue
+			}
+			ln.Close()
+		}
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("these addresses are in use: %s; is gradebook already running? Stop it, or run this one beside it with -port-offset",
+			strings.Join(taken, ", "))
+	}
+	return nil
+}
+
+// listenAddrs are the addresses the child will listen on: -listen, and grading's -grpc-listen.
+func (ch *child) listenAddrs() []string {
+	out := []string{ch.listen}
+	for i := 0; i+1 < len(ch.args); i++ {
+		if ch.args[i] == "-grpc-listen" {
+			out = append(out, ch.args[i+1])
+		}
+	}
+	return out
+}
+
 func plan(c upConfig) ([]*child, error) {
 	if err := checkStore(c); err != nil {
 		return nil, err

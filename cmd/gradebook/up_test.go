@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,5 +321,28 @@ func TestChildEnvDropsTheStore(t *testing.T) {
 	got := childEnv([]string{"GRADEBOOK_STORE=" + testStore, "GRADEBOOK_LOG_LEVEL=debug", "GRADEBOOK_LISTEN=:1", "PATH=/bin"})
 	if want := []string{"GRADEBOOK_LOG_LEVEL=debug", "PATH=/bin"}; !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+}
+
+// TestUpRefusesTakenPorts: a second up on the ports of a first would find the first's services
+// answering its readiness checks; it refuses before starting anything instead.
+func TestUpRefusesTakenPorts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	children := []*child{
+		{name: "portal", listen: "127.0.0.1:0"},
+		{name: "grading", listen: "127.0.0.1:0", args: []string{"-grpc-listen", "127.0.0.1:" + port}},
+	}
+	err = checkPortsFree(children)
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:"+port+" (grading)") || !strings.Contains(err.Error(), "-port-offset") {
+		t.Errorf("checkPortsFree with a taken gRPC port = %v; want an error naming it and -port-offset", err)
+	}
+	children[1].args = nil
+	if err := checkPortsFree(children); err != nil {
+		t.Errorf("checkPortsFree with free ports = %v", err)
 	}
 }
