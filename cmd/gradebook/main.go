@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return up(ctx, rest, getenv, stdout, stderr)
 	case "consul":
 		return consulAgent(ctx, rest, stdout, stderr)
+	case "health", "version":
+		return imageCommand(ctx, cmd, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -90,6 +92,8 @@ Usage:
   gradebook up [flags]         start the whole system, each service as its own process
   gradebook <service> [flags]  run one service in this process
   gradebook consul [flags]     start a local Consul dev agent (built from tools/consul)
+  gradebook health URL         exit 0 if URL answers 2xx (a container health check)
+  gradebook version            print the version and the commit it was built from
 
 Services:
 `)

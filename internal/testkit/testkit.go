@@ -42,6 +42,25 @@ func Eventually(t testing.TB, within time.Duration, msg string, cond func() bool
 	}
 }
 
+// Until polls f every few milliseconds until it returns "" or within has passed, and returns how
+// long it took. f answers why it is not done yet; when the deadline passes, the test fails with
+// f's last answer, which says more than a fixed message can.
+func Until(t testing.TB, within time.Duration, f func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	for {
+		why := f()
+		if why == "" {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Percentile is the p-th percentile (nearest rank) of ds; p=100 is the maximum.
 func Percentile(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {

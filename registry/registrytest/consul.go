@@ -187,6 +187,11 @@ func unavailable(t testing.TB, what string, err error) {
 	t.Skipf("\n*** SKIPPED: could not %s: %v\n*** This test needs a real Consul agent; under CI=true it fails instead of skipping.", what, err)
 }
 
+// consulBuildFlags are how the agent is built: static, as Consul's own releases are. .ci/run and
+// tools/docker/standins build it the same way (CGO_ENABLED=0 go build -trimpath), so that one
+// cold build of Consul's packages serves all three, and the others only link.
+const consulBuildFlags = "CGO_ENABLED=0 -trimpath"
+
 // consulBinary returns the path of a Consul agent built from tools/consul. The binary is kept in
 // the user's cache directory under a key made of tools/consul/go.mod, go.sum and the Go version,
 // so it is built once and rebuilt only when the pin or the toolchain changes. A file lock keeps
@@ -205,7 +210,7 @@ func consulBinary() (string, error) {
 		}
 		h.Write(b)
 	}
-	h.Write([]byte(runtime.Version() + runtime.GOOS + runtime.GOARCH))
+	h.Write([]byte(runtime.Version() + runtime.GOOS + runtime.GOARCH + consulBuildFlags))
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
@@ -232,8 +237,9 @@ func consulBinary() (string, error) {
 		return "", fmt.Errorf("building Consul needs the go command on the PATH: %w", err)
 	}
 	tmp := bin + ".tmp"
-	cmd := exec.Command(goTool, "build", "-modfile="+mod, "-o", tmp, "github.com/hashicorp/consul")
+	cmd := exec.Command(goTool, "build", "-trimpath", "-modfile="+mod, "-o", tmp, "github.com/hashicorp/consul")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
