@@ -1,20 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
@@ -73,7 +69,10 @@ func TestEndToEndOnConsul(t *testing.T) {
 	})
 
 	t.Run("Consul's UI lists the services", func(t *testing.T) {
-		shot := consulUIScreenshot(t, registry, append([]string{"consul"}, ours...))
+		if !registrytest.HaveChromium(t) {
+			return
+		}
+		shot := registrytest.ConsulUIScreenshot(t, registry, append([]string{"consul"}, ours...))
 		if len(shot) < 10_000 {
 			t.Errorf("screenshot is only %d bytes", len(shot))
 		}
@@ -131,67 +130,4 @@ func TestEndToEndOnConsul(t *testing.T) {
 		})
 		t.Logf("all services registered again and passing %v after the agent came back", time.Since(begin).Round(10*time.Millisecond))
 	})
-}
-
-// consulUIScreenshot opens Consul's services list in Chromium, waits until every name shows, and
-// returns a screenshot (also saved under the test's temp dir and $GRADEBOOK_ARTIFACTS if set).
-func consulUIScreenshot(t *testing.T, consulURL string, names []string) []byte {
-	t.Helper()
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing under CI=true: install the chromium package", chromium)
-		}
-		t.Skipf("SKIPPING THE CONSUL UI TEST: %s is missing (apt-get install chromium); under CI=true this fails", chromium)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	step, cancelStep := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelStep()
-	if err := chromedp.Do(step, chromedp.Navigate(consulURL+"/ui/dc1/services")); err != nil {
-		t.Fatalf("open Consul's UI: %v", err)
-	}
-	var text string
-	eventually(t, 30*time.Second, func() string {
-		var err error
-		text, err = chromedp.Run(step, chromedp.Evaluate[string]("document.body.innerText"))
-		if err != nil {
-			return err.Error()
-		}
-		for _, n := range names {
-			if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(n) + `\s*$`).MatchString(text) {
-				return fmt.Sprintf("Consul's UI does not list %q yet; it shows:\n%s", n, text)
-			}
-		}
-		return ""
-	})
-	shot, err := chromedp.Run(step, chromedp.FullScreenshot(90))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	for _, dir := range []string{t.TempDir(), os.Getenv("GRADEBOOK_ARTIFACTS")} {
-		if dir == "" {
-			continue
-		}
-		p := filepath.Join(dir, "consul-ui-services.jpg")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Errorf("artifacts folder: %v", err)
-		}
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Errorf("save screenshot: %v", err)
-		} else {
-			t.Logf("Consul UI screenshot: %s (%d bytes)", p, len(shot))
-		}
-	}
-	return shot
 }
