@@ -46,9 +46,10 @@ func rules() []rule {
 			never: transports,
 		},
 		{
-			why:   "the grading domain knows no store, no gRPC and none of its own adapters",
-			from:  []string{mod + "grading"},
-			never: append([]string{"google.golang.org/grpc/...", mod + "grading/..."}, stores...),
+			why:  "the grading domain knows no store, no transport, no metrics backend and none of its own adapters",
+			from: []string{mod + "grading"},
+			never: append([]string{"net/http/...", "google.golang.org/grpc/...", "github.com/gorilla/mux/...", mod + "pkg/httpx/...",
+				"github.com/prometheus/...", mod + "grading/..."}, stores...),
 		},
 		{
 			why:    "pkg is plumbing shared by the services and depends on none of them; the runtime may attach the log shipping client",
