@@ -10,10 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gradebook/gradebook/internal/testkit"
 )
@@ -48,45 +46,13 @@ func fakeRegistry(t *testing.T) string {
 // stop is called; addr is where it serves.
 func runLogService(t *testing.T, dataDir, registry string) (addr string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	getenv := func(k string) string {
 		if k == "GRADEBOOK_DATA" {
 			return dataDir
 		}
 		return ""
 	}
-	var stderr testkit.Buffer
-	// The runtime's line that names the address it bound (with -listen ...:0, one it chose).
-	serving := regexp.MustCompile(`msg=serving listen=(\S+)`)
-	go func() {
-		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-registry", registry}, getenv, &stderr)
-	}()
-	stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("Run did not return after its context ended")
-		}
-	}
-	testkit.Eventually(t, 5*time.Second, "the serving line", func() bool {
-		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	testkit.Eventually(t, 5*time.Second, "/health", func() bool {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	addr, _, stop = testkit.StartRun(t, Run, []string{"-listen", "127.0.0.1:0", "-registry", registry}, getenv)
 	return addr, stop
 }
 

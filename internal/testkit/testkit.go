@@ -2,8 +2,11 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,4 +155,48 @@ func ServingAddr(t testing.TB, stderr *Buffer, within time.Duration) string {
 		return false
 	})
 	return addr
+}
+
+// RunFunc is the shape of every service's Run.
+type RunFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
+
+// StartRun runs a service's Run in this process with args (which should listen on a port of its
+// choosing, -listen 127.0.0.1:0) until stop is called, waits until it logs the address it serves
+// on and its /health passes, and returns that address and its stderr. stop ends Run and fails the
+// test if Run returned an error or did not return within 15 s.
+func StartRun(t testing.TB, run RunFunc, args []string, getenv func(string) string) (addr string, stderr *Buffer, stop func()) {
+	t.Helper()
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	stderr = &Buffer{}
+	go func() { done <- run(ctx, args, getenv, stderr) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("Run did not return within 15s of its context ending")
+			}
+		})
+	}
+	addr = ServingAddr(t, stderr, 10*time.Second)
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	Eventually(t, 10*time.Second, "/health passing at "+addr, func() bool {
+		resp, err := client.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return addr, stderr, stop
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -461,38 +460,8 @@ func (d discardWriter) WriteHeader(int)             {}
 // service serves anyway, and the shipper under test is given the address directly.
 func runLogService(t *testing.T, listen, dataDir string) (addr string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var stderr testkit.Buffer
-	// The runtime's line that names the address it bound (with -listen ...:0, one it chose).
-	serving := regexp.MustCompile(`msg=serving listen=(\S+)`)
 	args := []string{"-listen", listen, "-registry", "http://127.0.0.1:1", "-data", dataDir}
-	go func() { done <- logging.Run(ctx, args, func(string) string { return "" }, &stderr) }()
-	stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("Run did not return after its context ended")
-		}
-	}
-	testkit.Eventually(t, 5*time.Second, "the log service serving", func() bool {
-		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	testkit.Eventually(t, 5*time.Second, "/health passing", func() bool {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	addr, _, stop = testkit.StartRun(t, logging.Run, args, nil)
 	return addr, stop
 }
 
