@@ -26,6 +26,23 @@ type fakeCourseService struct {
 	received  atomic.Int64
 }
 
+// recordPatch decodes the patch a hub posts to a course-protocol service and records one line per
+// entry, "+name url" or "-name url"; it answers 400 and reports false for a body it cannot read.
+func recordPatch(w http.ResponseWriter, r *http.Request, patches *recorder) bool {
+	var p patch
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	for _, e := range p.Added {
+		patches.add("+" + e.Name + " " + e.URL)
+	}
+	for _, e := range p.Removed {
+		patches.add("-" + e.Name + " " + e.URL)
+	}
+	return true
+}
+
 func newFakeCourseService(t *testing.T) *fakeCourseService {
 	s := &fakeCourseService{}
 	s.heartbeat.Store(http.StatusOK)
@@ -34,18 +51,9 @@ func newFakeCourseService(t *testing.T) *fakeCourseService {
 		w.WriteHeader(int(s.heartbeat.Load()))
 	})
 	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
-		var p patch
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+		if recordPatch(w, r, &s.patches) {
+			s.received.Add(1)
 		}
-		for _, e := range p.Added {
-			s.patches.add("+" + e.Name + " " + e.URL)
-		}
-		for _, e := range p.Removed {
-			s.patches.add("-" + e.Name + " " + e.URL)
-		}
-		s.received.Add(1)
 	})
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(s.Close)
@@ -191,16 +199,8 @@ func newGatedCourseService(t *testing.T) *gatedCourseService {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /heartbeat", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
-		var p patch
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !recordPatch(w, r, &s.patches) {
 			return
-		}
-		for _, e := range p.Added {
-			s.patches.add("+" + e.Name + " " + e.URL)
-		}
-		for _, e := range p.Removed {
-			s.patches.add("-" + e.Name + " " + e.URL)
 		}
 		if s.received.Add(1) == 2 {
 			close(s.entered)
