@@ -61,9 +61,7 @@ func TestLifecycle(t *testing.T) {
 	if a, b := rt.GroupedInstancer("dep", "store_id", "http"), rt.GroupedInstancer("dep", "store_id", "http"); a != b {
 		t.Error("two GroupedInstancers for the same dependency")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- rt.Serve(ctx) }()
+	stop := serve(t, rt)
 	base := "http://" + rt.Addr()
 
 	testkit.Eventually(t, 5*time.Second, "passing in the registry", func() bool {
@@ -102,15 +100,7 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve returned %v, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Serve did not return within 15s of its context ending")
-	}
+	stop() // fails the test unless Serve returns nil within 15s
 	if !endedAtShutdown.Load() {
 		t.Error("Serve returned before a function given to WhenRegistered had ended")
 	}
