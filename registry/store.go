@@ -203,7 +203,7 @@ type persister struct {
 	marked  uint64
 	flushed uint64
 	lastErr error
-	retry   bool // write once more even with nothing marked: the last write failed
+	retry   bool          // write once more even with nothing marked: the last write failed
 	done    chan struct{} // closed and replaced after every write
 	kick    chan struct{}
 }
