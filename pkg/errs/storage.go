@@ -2,6 +2,7 @@ package errs
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 )
 
@@ -25,9 +26,22 @@ var storageClasses = []struct {
 // quota, a file size limit, a read-only or failing file system, lost permissions) and names its
 // class in a few words: "disk full", "read-only file system", "i/o error"... ok is false for
 // any other error.
+//
+// The errno is found with errors.Is, or else by its text ("no space left on device") at the end
+// of the message: some libraries format the cause with %s rather than wrap it (bbolt's "file
+// resize error: truncate ...: file too large"), and such a failure is still the disk's.
 func StorageClass(err error) (class string, ok bool) {
+	if err == nil {
+		return "", false
+	}
 	for _, c := range storageClasses {
 		if errors.Is(err, c.errno) {
+			return c.class, true
+		}
+	}
+	msg := err.Error()
+	for _, c := range storageClasses {
+		if strings.HasSuffix(msg, ": "+c.errno.Error()) {
 			return c.class, true
 		}
 	}

@@ -56,6 +56,10 @@ func decodeJSON(body io.Reader, v any) error {
 		if field, ok := InvalidUTF8Field(b); ok {
 			return errs.FieldErrors{field: "must be valid UTF-8 text"}
 		}
+		// The invalid bytes are outside any string: malformed JSON, which decoding describes.
+		if json.Valid(b) {
+			return errs.FieldErrors{"body": "must be valid UTF-8 text"}
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {

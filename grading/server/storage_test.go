@@ -1,0 +1,96 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gradebook/gradebook/internal/testkit"
+)
+
+// limitFileSize makes every write to a regular file by this process fail, as a full disk makes
+// it fail, until restore is called: it lowers the soft RLIMIT_FSIZE to 0, so that write(2) answers
+// EFBIG (Go ignores the SIGXFSZ that comes with it). This is the real kernel refusing bbolt's
+// real writes, with no root, no loop device and no seam in the store; only the errno differs
+// from ENOSPC, and both are storage classes (errs.StorageClass). The limit is the whole
+// process's, so the test that uses it must not run in parallel with any that writes files.
+func limitFileSize(t *testing.T) (restore func()) {
+	t.Helper()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skipf("RLIMIT_FSIZE: %v", err)
+	}
+	limited := old
+	limited.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
+		t.Skipf("lower RLIMIT_FSIZE: %v", err)
+	}
+	restore = func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+			t.Fatalf("restore RLIMIT_FSIZE: %v", err)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// When the disk could not take a write, grading answered 500 "internal error" and its /health
+// stayed passing, so the registry kept sending it traffic it could not serve. Now the write is a
+// 503 naming the class of failure and nothing else (no path), /health turns critical, and both
+// come back by themselves once writes succeed again.
+func TestDiskFullIs503AndTurnsHealthCritical(t *testing.T) {
+	data := t.TempDir()
+	addr, stderr, stop := testkit.StartRun(t, Run, []string{"-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0",
+		"-data", data, "-registry", "http://127.0.0.1:1"}, nil)
+	defer stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	grade := `{"title":"Quiz 9","type":"Quiz","score":75}`
+
+	restore := limitFileSize(t)
+	code, body := call(http.MethodPost, "/students/1/grades", grade)
+	if code != http.StatusServiceUnavailable || body != `{"error":"storage unavailable: file size limit reached"}` {
+		t.Errorf("a grade on a full disk = %d %s; want 503 {\"error\":\"storage unavailable: file size limit reached\"}", code, body)
+	}
+	if code, body := call(http.MethodPost, "/students", `{"firstName":"Ann","lastName":"Lee"}`); code != http.StatusServiceUnavailable || strings.Contains(body, data) {
+		t.Errorf("a student on a full disk = %d %s; want 503 without the path", code, body)
+	}
+	code, body = call(http.MethodGet, "/health", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"critical"`) || !strings.Contains(body, "storage unavailable") || strings.Contains(body, data) {
+		t.Errorf("/health on a full disk = %d %s; want 503 critical, storage unavailable, no path", code, body)
+	}
+	// Reads still work: the data is there.
+	if code, body := call(http.MethodGet, "/students/1", ""); code != http.StatusOK {
+		t.Errorf("a read on a full disk = %d %s; want 200", code, body)
+	}
+
+	restore()
+	testkit.Eventually(t, 5*time.Second, "/health passing once writes succeed again", func() bool {
+		code, _ := call(http.MethodGet, "/health", "")
+		return code == http.StatusOK
+	})
+	if code, body := call(http.MethodPost, "/students/1/grades", grade); code != http.StatusCreated {
+		t.Errorf("a grade once the disk has room = %d %s; want 201", code, body)
+	}
+	if code, body := call(http.MethodGet, "/students/1", ""); strings.Count(body, "Quiz 9") != 1 {
+		t.Errorf("student 1 = %d %s; want the grade recorded once", code, body)
+	}
+	if t.Failed() || strings.Contains(stderr.String(), "panic") {
+		t.Errorf("the service panicked:\n%s", stderr)
+	}
+}
