@@ -4,38 +4,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gradebook/gradebook/internal/testkit"
 )
-
-// limitFileSize makes every write to a regular file by this process fail, as a full disk makes
-// it fail, until restore is called: it lowers the soft RLIMIT_FSIZE to 0, so that write(2) answers
-// EFBIG (Go ignores the SIGXFSZ that comes with it). This is the real kernel refusing bbolt's
-// real writes, with no root, no loop device and no seam in the store; only the errno differs
-// from ENOSPC, and both are storage classes (errs.StorageClass). The limit is the whole
-// process's, so the test that uses it must not run in parallel with any that writes files.
-func limitFileSize(t *testing.T) (restore func()) {
-	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		t.Skipf("RLIMIT_FSIZE: %v", err)
-	}
-	limited := old
-	limited.Cur = 0
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
-		t.Skipf("lower RLIMIT_FSIZE: %v", err)
-	}
-	restore = func() {
-		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-			t.Fatalf("restore RLIMIT_FSIZE: %v", err)
-		}
-	}
-	t.Cleanup(restore)
-	return restore
-}
 
 // When the disk could not take a write, grading answered 500 "internal error" and its /health
 // stayed passing, so the registry kept sending it traffic it could not serve. Now the write is a
@@ -62,7 +35,7 @@ func TestDiskFullIs503AndTurnsHealthCritical(t *testing.T) {
 	}
 	grade := `{"title":"Quiz 9","type":"Quiz","score":75}`
 
-	restore := limitFileSize(t)
+	restore := testkit.LimitFileSize(t)
 	code, body := call(http.MethodPost, "/students/1/grades", grade)
 	if code != http.StatusServiceUnavailable || body != `{"error":"storage unavailable: file size limit reached"}` {
 		t.Errorf("a grade on a full disk = %d %s; want 503 {\"error\":\"storage unavailable: file size limit reached\"}", code, body)
