@@ -1,12 +1,19 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gradebook/gradebook/grading/gradingclient"
+	"github.com/gradebook/gradebook/grading/pb"
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
@@ -16,9 +23,15 @@ import (
 // come back by themselves once writes succeed again.
 func TestDiskFullIs503AndTurnsHealthCritical(t *testing.T) {
 	data := t.TempDir()
-	addr, stderr, stop := testkit.StartRun(t, Run, []string{"-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0",
+	grpcAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	addr, stderr, stop := testkit.StartRun(t, Run, []string{"-listen", "127.0.0.1:0", "-grpc-listen", grpcAddr,
 		"-data", data, "-registry", "http://127.0.0.1:1"}, nil)
 	defer stop()
+	conn, err := gradingclient.DialGRPC(grpcAddr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	call := func(method, path, body string) (int, string) {
@@ -46,6 +59,10 @@ func TestDiskFullIs503AndTurnsHealthCritical(t *testing.T) {
 	code, body = call(http.MethodGet, "/health", "")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"critical"`) || !strings.Contains(body, "storage unavailable") || strings.Contains(body, data) {
 		t.Errorf("/health on a full disk = %d %s; want 503 critical, storage unavailable, no path", code, body)
+	}
+	_, err = pb.NewGradingClient(conn).AddStudent(context.Background(), &pb.AddStudentRequest{FirstName: "Ann", LastName: "Lee"})
+	if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "storage unavailable: file size limit reached" {
+		t.Errorf("a student over gRPC on a full disk = %v; want UNAVAILABLE \"storage unavailable: file size limit reached\"", err)
 	}
 	// Reads still work: the data is there.
 	if code, body := call(http.MethodGet, "/students/1", ""); code != http.StatusOK {
