@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gradebook/gradebook/pkg/errs"
@@ -20,7 +21,7 @@ const (
 )
 
 // Limits of the validation rules: title, firstName and lastName are required, trimmed, valid
-// UTF-8 and at most MaxNameLen characters; a score is a finite number from MinScore to MaxScore;
+// UTF-8 without control characters and at most MaxNameLen characters; a score is a finite number from MinScore to MaxScore;
 // a grade's type is TypeTest, TypeHomework or TypeQuiz.
 const (
 	MaxNameLen = 100 // characters of title, firstName and lastName, after trimming
@@ -66,9 +67,13 @@ var (
 	ErrIdempotencyConflict error = errs.New(errs.ErrConflict, "this Idempotency-Key was already used for a different grade")
 )
 
-// Normalized returns g with its title trimmed, as it is validated and stored.
+// Normalized returns g as it is stored: its title trimmed, and a score of -0 made 0, so that no
+// page ever shows "-0" (the two are equal as numbers, and a store keeps whichever it is given).
 func (g Grade) Normalized() Grade {
 	g.Title = strings.TrimSpace(g.Title)
+	if g.Score == 0 {
+		g.Score = 0 // turns -0 into +0
+	}
 	return g
 }
 
@@ -81,6 +86,10 @@ func (g Grade) Valid(context.Context) map[string]string {
 	case "":
 		problems["type"] = "is required: one of Test, Homework, Quiz"
 	default:
+		if problem := textProblem(g.Type); problem != "" {
+			problems["type"] = problem
+			break
+		}
 		problems["type"] = fmt.Sprintf("must be one of Test, Homework, Quiz, not %q", text.Clip(g.Type, 40))
 	}
 	switch {
@@ -108,14 +117,34 @@ func validIdempotencyKey(problems map[string]string, key string) {
 
 func checkText(problems map[string]string, field, s string) {
 	s = strings.TrimSpace(s)
+	if problem := textProblem(s); problem != "" {
+		problems[field] = problem
+		return
+	}
 	switch n := utf8.RuneCountInString(s); {
 	case n == 0:
 		problems[field] = "is required"
 	case n > MaxNameLen:
 		problems[field] = fmt.Sprintf("must be at most %d characters, not %d", MaxNameLen, n)
-	case !utf8.ValidString(s):
-		problems[field] = "must be valid UTF-8 text"
 	}
+}
+
+// textProblem says what makes s unfit for a name, a title or a type, or "" when nothing does.
+// Every transport and both stores see text only after this check, so they agree on it: invalid
+// UTF-8 (which encoding/json would silently replace, and PostgreSQL refuses) and control
+// characters (C0 including NUL, tab and newline, DEL, and C1: unicode.IsControl) are refused,
+// since none of them belongs in a one-line name and some (NUL, ESC) can break a store or a
+// terminal that shows the text.
+func textProblem(s string) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8 text"
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("must not contain control characters (found U+%04X at byte %d)", r, i)
+		}
+	}
+	return ""
 }
 
 // NewService returns the grading service over store. It validates input, keeps names and

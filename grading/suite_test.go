@@ -106,6 +106,42 @@ func testService(t *testing.T, newService func(t *testing.T) grading.Service) {
 		}
 	})
 
+	// The input policy holds whatever the transport and the store: control characters are
+	// refused in names and titles (NUL would be kept by bbolt and refused by PostgreSQL), and a
+	// score of -0 is stored and answered as 0.
+	t.Run("control characters refused", func(t *testing.T) {
+		s, averill, _ := withStudents(t)
+		for _, bad := range []string{"Ann\x00", "\x1b[31mAnn", "An\x7fn", "An\u0085n", "An\u009bn", "An\tn", "Ann\nLee"} {
+			_, err := s.AddStudent(ctx, bad, "Lee")
+			var fe errs.FieldErrors
+			if !errors.As(err, &fe) || !strings.Contains(fe["firstName"], "control characters") {
+				t.Errorf("AddStudent(%q) = %v, want a field error naming firstName", bad, err)
+			}
+			_, err = s.AddGrade(ctx, averill.ID, grading.Grade{Title: bad, Type: grading.TypeQuiz, Score: 1}, "")
+			if !errors.As(err, &fe) || !strings.Contains(fe["title"], "control characters") {
+				t.Errorf("AddGrade(title %q) = %v, want a field error naming title", bad, err)
+			}
+		}
+		if st, _ := s.GetStudent(ctx, averill.ID); len(st.Grades) != 0 {
+			t.Errorf("grades with control characters were stored: %+v", st.Grades)
+		}
+		if all, _ := s.ListStudents(ctx); len(all) != 2 {
+			t.Errorf("students with control characters were stored: %+v", all)
+		}
+	})
+
+	t.Run("-0 stored as 0", func(t *testing.T) {
+		s, averill, _ := withStudents(t)
+		g, err := s.AddGrade(ctx, averill.ID, grading.Grade{Title: "Pop quiz", Type: grading.TypeQuiz, Score: math.Copysign(0, -1)}, "")
+		if err != nil || math.Signbit(g.Score) {
+			t.Fatalf("AddGrade(-0) = %v, %v; want a score of +0", g, err)
+		}
+		st, err := s.GetStudent(ctx, averill.ID)
+		if err != nil || len(st.Grades) != 1 || math.Signbit(st.Grades[0].Score) || st.Average == nil || math.Signbit(*st.Average) {
+			t.Errorf("student after a -0 grade = %+v, %v; want score and average +0", st, err)
+		}
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		s := newService(t)
 		for _, id := range []int{0, -1, 1 << 40} {

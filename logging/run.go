@@ -58,7 +58,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// While the file cannot be written, /health fails, so that the registry stops sending
 	// shippers here. The service's own entries keep trying the file (its failing health checks
 	// are logged), and the first write that succeeds makes it healthy again.
-	rt.SetReady(func(context.Context) error { return store.Err() })
+	// The answer names the class of failure only, never the file's path.
+	rt.SetReady(func(context.Context) error { return storageError(store.Err()) })
 	AddRoutes(rt.Router, svc, nil)
 	return rt.Serve(ctx)
 }

@@ -3,7 +3,7 @@ package logging
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 
@@ -106,7 +106,7 @@ func (s *StoreService) append(source string, entries []logclient.Entry, durable 
 	}
 	if err != nil {
 		s.metrics.fileErrors.Add(1)
-		return fmt.Errorf("%w: the log file cannot be written: %v", errs.ErrUnavailable, err)
+		return storageError(err)
 	}
 	s.metrics.entries.With("source", source).Add(float64(len(entries)))
 	s.metrics.batches.With("source", source).Add(1)
@@ -174,4 +174,21 @@ func (k *batchKeys) end(key string, stored bool) {
 	}
 	k.order[k.next] = key
 	k.next = (k.next + 1) % len(k.order)
+}
+
+// storageError is how a failed write of the log file is answered: "storage unavailable: <class>"
+// (an errs.StorageError, 503), with the class of a storage failure ("disk full", "read-only file
+// system"...) or "write failed", and never the file's path, which the cause keeps for the log.
+func storageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *errs.StorageError
+	if errors.As(errs.Storage(err), &se) {
+		return se
+	}
+	if errors.Is(err, ErrClosed) {
+		return &errs.StorageError{Class: "closed", Cause: err}
+	}
+	return &errs.StorageError{Class: "write failed", Cause: err}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -88,6 +89,11 @@ func handleCourseLine(svc Service, now func() time.Time) http.Handler {
 			httpx.WriteError(w, err)
 			return
 		}
+		// Stored as JSON, invalid UTF-8 would become U+FFFD: a line nobody wrote.
+		if !utf8.Valid(body) {
+			httpx.WriteError(w, errs.FieldErrors{"body": "the log line must be valid UTF-8 text"})
+			return
+		}
 		line := strings.TrimRight(string(body), "\r\n")
 		if strings.TrimSpace(line) == "" {
 			httpx.Error(w, http.StatusBadRequest, "the body must be a log line; it is empty")
@@ -96,6 +102,10 @@ func handleCourseLine(svc Service, now func() time.Time) http.Handler {
 		service := r.Header.Get("X-Service")
 		if service == "" {
 			service = r.URL.Query().Get("service")
+		}
+		if !utf8.ValidString(service) {
+			httpx.WriteError(w, errs.FieldErrors{"service": "must be valid UTF-8 text"})
+			return
 		}
 		if len(service) > maxNameLen {
 			httpx.Error(w, http.StatusBadRequest, fmt.Sprintf("the service name is longer than %d bytes", maxNameLen))

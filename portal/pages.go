@@ -273,9 +273,9 @@ func (p *pages) addGrade(w http.ResponseWriter, r *http.Request) {
 	req := grading.AddGradeRequest{StudentID: id, Grade: grading.Grade{Title: form.Title, Type: form.Type}, IdempotencyKey: form.Key}
 	problems := map[string]string{}
 	if form.Score != "" {
-		score, err := strconv.ParseFloat(form.Score, 64)
+		score, err := grading.ParseScore(form.Score)
 		if err != nil {
-			problems["score"] = "must be a number from 0 to 100"
+			problems["score"] = "must be a number from 0 to 100, written with digits and at most one decimal point, such as 87 or 87.5"
 		}
 		req.Grade.Score = score
 	}
@@ -348,10 +348,7 @@ func fieldErrors(err error) (map[string]string, bool) {
 	return nil, false
 }
 
-func studentID(r *http.Request) (int, bool) {
-	id, err := strconv.Atoi(mux.Vars(r)["id"])
-	return id, err == nil && id > 0
-}
+func studentID(r *http.Request) (int, bool) { return grading.ParseStudentID(mux.Vars(r)["id"]) }
 
 func newKey() string { return requestid.New() }
 

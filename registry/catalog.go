@@ -128,7 +128,14 @@ type Catalog struct {
 	onPersist func() uint64     // the catalog changed; returns the change's generation
 
 	snapshotSize int // the last snapshot's size, to allocate the next one at once
+
+	// dropped names the services a loaded file held that the hub would refuse to register now
+	// (an ID such as ".." that no route can reach), which loadCatalog left out; New logs them.
+	dropped []droppedService
 }
+
+// droppedService is a saved service that loadCatalog left out, and why.
+type droppedService struct{ ID, Name, Problem string }
 
 func newCatalog() *Catalog {
 	return &Catalog{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestConformance(t *testing.T) {
 				{"CatalogListsNamesAndTags", confCatalogServices},
 				{"InstancerSeesNewAndRemoved", confInstancerSeesNewAndRemoved},
 				{"ReapsCriticalService", confReapsCriticalService},
+				{"MetaLimitsRefused", confMetaLimitsRefused},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -506,4 +508,39 @@ func confPortOf(t testing.TB, c *api.Client, id string) int {
 		t.Fatal(err)
 	}
 	return s.Port
+}
+
+// Meta breaking Consul's own rules (at most 64 pairs; keys of [a-zA-Z0-9_-], at most 128 bytes,
+// not starting with "consul-"; values of at most 512 bytes) is a 400, and nothing is registered.
+// The hub's other limits (IDs, names, tags) are its own and are tested beside it: Consul takes
+// what they refuse.
+func confMetaLimitsRefused(t *testing.T, be registrytest.Backend) {
+	c := be.Client(t)
+	name := registrytest.ServiceName(t)
+	many := map[string]string{}
+	for i := range 65 {
+		many[fmt.Sprintf("k%d", i)] = "v"
+	}
+	for what, meta := range map[string]map[string]string{
+		"65 pairs":              many,
+		"a key with a dot":      {"a.b": "v"},
+		"a key of 129 bytes":    {strings.Repeat("k", 129): "v"},
+		"a key prefixed consul": {"consul-version": "1"},
+		"a value of 513 bytes":  {"k": strings.Repeat("v", 513)},
+	} {
+		id := name + "-" + strings.ReplaceAll(what, " ", "-")
+		err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: id, Name: name, Port: 21010, Meta: meta})
+		if !registrytest.IsStatus(err, http.StatusBadRequest) {
+			t.Errorf("%s: meta with %s = %v; want 400", be.Name, what, err)
+			_ = c.Agent().ServiceDeregister(id)
+		}
+	}
+	atLimits := map[string]string{strings.Repeat("k", 128): strings.Repeat("v", 512)}
+	for i := range 63 {
+		atLimits[fmt.Sprintf("k_%d-x", i)] = "v"
+	}
+	registrytest.Register(t, c, &api.AgentServiceRegistration{ID: name + "-ok", Name: name, Port: 21010, Meta: atLimits})
+	if services := confAgentServices(t, c); len(services[name+"-ok"].Meta) != 64 {
+		t.Errorf("%s: meta at every limit kept %d pairs; want 64", be.Name, len(services[name+"-ok"].Meta))
+	}
 }

@@ -53,6 +53,8 @@ func courseService(reg *courseRegistration, interval time.Duration) (*serviceSta
 	reg.ServiceName = strings.TrimSpace(reg.ServiceName)
 	if reg.ServiceName == "" {
 		fe["ServiceName"] = "is required"
+	} else {
+		validIdentifier(fe, "ServiceName", reg.ServiceName)
 	}
 	su, err := parseHTTPURL(reg.ServiceURL)
 	if err != nil {
@@ -68,9 +70,15 @@ func courseService(reg *courseRegistration, interval time.Duration) (*serviceSta
 	} else if len(reg.RequiredServices) > 0 {
 		fe["ServiceUpdateURL"] = "is required when RequiredServices is not empty"
 	}
-	for i, n := range reg.RequiredServices {
-		if strings.TrimSpace(n) == "" {
-			fe[fmt.Sprintf("RequiredServices[%d]", i)] = "must not be empty"
+	if len(reg.RequiredServices) > MaxTags {
+		fe["RequiredServices"] = fmt.Sprintf("must name at most %d services, not %d", MaxTags, len(reg.RequiredServices))
+	} else {
+		for i, n := range reg.RequiredServices {
+			if strings.TrimSpace(n) == "" {
+				fe[fmt.Sprintf("RequiredServices[%d]", i)] = "must not be empty"
+				continue
+			}
+			validIdentifier(fe, fmt.Sprintf("RequiredServices[%d]", i), n)
 		}
 	}
 	if len(fe) > 0 {

@@ -37,9 +37,14 @@ func parseRegistration(reg *api.AgentServiceRegistration) (*serviceState, []*che
 	if id == "" {
 		id = name
 	}
-	if strings.ContainsAny(id, "/\x00\r\n") {
-		fe["ID"] = "must not contain '/' or control characters"
+	if name != "" {
+		validIdentifier(fe, "Name", name)
 	}
+	if reg.ID != "" {
+		validIdentifier(fe, "ID", id)
+	}
+	validTags(fe, reg.Tags)
+	validMeta(fe, reg.Meta)
 	if reg.Port < 0 || reg.Port > 65535 {
 		fe["Port"] = "must be from 0 to 65535"
 	}
@@ -64,6 +69,12 @@ func parseRegistration(reg *api.AgentServiceRegistration) (*serviceState, []*che
 	var checks []*checkState
 	seen := map[string]bool{}
 	for _, d := range defs {
+		if d.c.CheckID != "" {
+			if p := identifierProblem(d.c.CheckID); p != "" {
+				fe[d.field] = "CheckID " + p
+				continue
+			}
+		}
 		cs, err := parseCheck(d.c, d.id, name)
 		if err != nil {
 			fe[d.field] = err.Error()

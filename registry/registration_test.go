@@ -3,6 +3,10 @@ package registry
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 // FuzzDecodeRegistration feeds the registration decoder hostile bodies: it must answer with a
@@ -17,6 +21,12 @@ func FuzzDecodeRegistration(f *testing.F) {
 		`{"Name":"x","Check":{"HTTP":"http://h","Interval":"10","Header":{"A":["b"]},"Method":"post"}}`,
 		`{"Name":"","Port":-1}`, `{"Name":"x","Check":{"TTL":"-1s"}}`, `{"Name":"x","Checks":[null,{}]}`,
 		`[]`, `{`, `null`, `{"Name":"x"} {"Name":"y"}`, `{"Name":"a/b"}`,
+		// The attacks the input policy stops.
+		`{"Name":"x","ID":".."}`, `{"Name":".."}`, `{"Name":"x","ID":"."}`, `{"Name":"x","ID":"a\u0000"}`,
+		`{"Name":"x","ID":"\u001b[2J"}`, "{\"Name\":\"x\",\"ID\":\"a\xff\"}", `{"Name":"x","ID":"a\u0085"}`,
+		`{"Name":"x","Tags":["` + strings.Repeat("t", 300) + `"]}`, `{"Name":"x","Meta":{"a.b":"v"}}`,
+		`{"Name":"x","Meta":{"consul-x":"v"}}`, `{"Name":"x","Meta":{"k":"` + strings.Repeat("v", 600) + `"}}`,
+		`{"Name":"x","Checks":[{"CheckID":"..","TTL":"1s"}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -31,6 +41,15 @@ func FuzzDecodeRegistration(f *testing.F) {
 		if strings.TrimSpace(svc.Service.Service) == "" || svc.Service.ID == "" || strings.Contains(svc.Service.ID, "/") {
 			t.Fatalf("accepted a service without a usable name or ID: %+v", svc.Service)
 		}
+		if p := identifierProblem(svc.Service.ID) + identifierProblem(svc.Service.Service); p != "" {
+			t.Fatalf("accepted ID %q, name %q: %s", svc.Service.ID, svc.Service.Service, p)
+		}
+		fe := map[string]string{}
+		validTags(fe, svc.Service.Tags)
+		validMeta(fe, svc.Service.Meta)
+		if len(fe) > 0 {
+			t.Fatalf("accepted tags or meta the limits refuse: %v", fe)
+		}
 		if svc.Service.Port < 0 || svc.Service.Port > 65535 {
 			t.Fatalf("accepted port %d", svc.Service.Port)
 		}
@@ -38,6 +57,9 @@ func FuzzDecodeRegistration(f *testing.F) {
 			d := cs.Def
 			if d.CheckID == "" || d.Name == "" {
 				t.Fatalf("check without ID or name: %+v", d)
+			}
+			if p := identifierProblem(d.CheckID); p != "" && !strings.HasPrefix(d.CheckID, "service:") {
+				t.Fatalf("accepted check ID %q: %s", d.CheckID, p)
 			}
 			if d.TTL == 0 && (d.Interval < minInterval || d.Timeout <= 0 || d.Timeout > d.Interval) {
 				t.Fatalf("check with interval %v, timeout %v", d.Interval, d.Timeout)
@@ -64,4 +86,26 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("parseDuration(%q) = %v, %v; want %s ok=%v", tc.in, d, err, tc.want, tc.ok)
 		}
 	}
+}
+
+// FuzzIdentifier checks the rule for IDs and names against what a route can carry: whatever it
+// accepts is one path segment that no client or router cleans into another, and one line of
+// valid text.
+//
+//	go test ./registry -run '^$' -fuzz FuzzIdentifier -fuzztime 30s
+func FuzzIdentifier(f *testing.F) {
+	for _, s := range []string{"grading", "grading-127.0.0.1-6000", "..", ".", "a/b", "../x", "a\x00", "\x1b[2J", "a\xff", "a\u0085", "é", "...", strings.Repeat("i", MaxIDLen+1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if identifierProblem(s) != "" {
+			return
+		}
+		if s == "." || s == ".." || strings.Contains(s, "/") || len(s) > MaxIDLen || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+			t.Fatalf("identifierProblem(%q) found nothing wrong", s)
+		}
+		if s != "" && httpx.UncleanPath("/v1/agent/service/deregister/"+s) {
+			t.Fatalf("accepted %q, which makes an unclean path", s)
+		}
+	})
 }

@@ -120,6 +120,10 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	}
 	// Nothing below can fail: a later step that could would have to rt.Close() as well.
 	h := &Hub{cfg: cfg, rt: rt, logger: rt.Logger, stderr: stderr, cat: cat}
+	for _, d := range cat.dropped {
+		level.Warn(h.logger).Log("msg", "left a saved service out of the catalog: the hub no longer accepts it, and no route could remove it",
+			"service_id", fmt.Sprintf("%q", d.ID), "name", fmt.Sprintf("%q", d.Name), "problem", d.Problem)
+	}
 	lateness := rt.Metrics.Histogram("registry", "check_lateness_seconds",
 		"How late checks start compared with their schedule.",
 		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})
@@ -129,6 +133,9 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	})
 	h.course = newNotifier(cat, h.checker.client, h.logger)
 	cat.onPersist = h.store.mark
+	if len(cat.dropped) > 0 {
+		h.store.mark() // save the catalog without them once Serve starts
+	}
 	cat.onName = h.course.changed
 	cat.onStatus = func(c statusChange) {
 		lg := level.Info(h.logger)
@@ -149,6 +156,9 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	// page refreshes, would drown those lines, so they are logged at debug level.
 	rt.QuietRoutes("/")
 	rt.SetRegistrar(selfRegistrar{h})
+	// The hub cannot serve registrations while its catalog cannot be saved: each would be
+	// answered 503. /health says so, and passes again once a save succeeds.
+	rt.SetReady(func(context.Context) error { return h.store.failure() })
 	h.routes()
 	return h, nil
 }

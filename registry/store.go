@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // catalogFile is the catalog's file name under -data.
@@ -116,6 +118,15 @@ func loadCatalog(dir string) (*Catalog, error) {
 			return nil, fmt.Errorf("the catalog file %s is corrupt: a service record that cannot be read", path)
 		}
 		svc := &ss.serviceState
+		// A file saved before the hub validated IDs and names may hold one that no route can
+		// reach (".." cannot be deregistered: clients clean it out of the path). Such a service
+		// is left out, and the file is rewritten without it as soon as the hub serves: loading it
+		// would keep an instance nobody can remove, and refusing the file would keep the hub
+		// down over one bad record.
+		if problem := storedServiceProblem(svc); problem != "" {
+			c.dropped = append(c.dropped, droppedService{ID: svc.Service.ID, Name: svc.Service.Service, Problem: problem})
+			continue
+		}
 		svc.CheckIDs = svc.CheckIDs[:0]
 		for _, cs := range ss.Checks {
 			if cs == nil || cs.Def.CheckID == "" {
@@ -136,6 +147,17 @@ func loadCatalog(dir string) (*Catalog, error) {
 		c.names[svc.Service.Service] = c.index
 	}
 	return c, nil
+}
+
+// storedServiceProblem says why a saved service would not be registered today, or "".
+func storedServiceProblem(svc *serviceState) string {
+	if p := identifierProblem(svc.Service.ID); p != "" {
+		return "its ID " + p
+	}
+	if p := identifierProblem(svc.Service.Service); p != "" {
+		return "its name " + p
+	}
+	return ""
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves either the old file or the new
@@ -181,6 +203,7 @@ type persister struct {
 	marked  uint64
 	flushed uint64
 	lastErr error
+	retry   bool          // write once more even with nothing marked: the last write failed
 	done    chan struct{} // closed and replaced after every write
 	kick    chan struct{}
 }
@@ -221,6 +244,39 @@ func (p *persister) wait(ctx context.Context, gen uint64) error {
 	}
 }
 
+// failure is the last write's failure as the hub answers it (an *errs.StorageError), or nil when
+// it succeeded. While writes fail it asks for one more, so that the hub learns by itself, through
+// whoever polls its health, when the disk takes writes again.
+func (p *persister) failure() error {
+	p.mu.Lock()
+	err := p.lastErr
+	if err != nil {
+		p.retry = true
+	}
+	p.mu.Unlock()
+	if err == nil {
+		return nil
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	return saveError(err)
+}
+
+// saveError is how a failed save is answered: a storage failure by its class, anything else as
+// "storage unavailable: save failed", never with the file's path, which belongs in the log.
+func saveError(err error) error {
+	var se *errs.StorageError
+	if errors.As(errs.Storage(err), &se) {
+		return se
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &errs.StorageError{Class: "save timed out", Cause: err}
+	}
+	return &errs.StorageError{Class: "save failed", Cause: err}
+}
+
 // run writes until ctx ends, then writes once more if anything is left.
 func (p *persister) run(ctx context.Context) {
 	for {
@@ -237,7 +293,8 @@ func (p *persister) run(ctx context.Context) {
 func (p *persister) flush() {
 	p.mu.Lock()
 	gen := p.marked
-	pending := gen > p.flushed
+	pending := gen > p.flushed || p.retry
+	p.retry = false
 	p.mu.Unlock()
 	if !pending {
 		return

@@ -69,7 +69,7 @@ func (h *Hub) acknowledge(w http.ResponseWriter, r *http.Request, gen uint64, bo
 	ctx, cancel := context.WithTimeout(r.Context(), flushWait)
 	defer cancel()
 	if err := h.store.wait(ctx, gen); err != nil {
-		httpx.WriteError(w, fmt.Errorf("%w: the change could not be saved: %v", errs.ErrUnavailable, err))
+		httpx.WriteError(w, saveError(err))
 		return
 	}
 	setIndex(w, h.cat.Index())

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/pkg/errs"
 )
 
 // Bucket names. Students are keyed by their ID as 8 big-endian bytes, so that a cursor walks
@@ -25,13 +27,25 @@ const (
 	// bucketMeta holds the store's own facts: its ID, under keyStoreID.
 	bucketMeta = "meta"
 	keyStoreID = "store_id"
+	// keyWriteProbe is what Ping writes while the store is failing, to learn whether writes
+	// succeed again: the time of the probe, which nothing reads.
+	keyWriteProbe = "write_probe"
 )
 
 // Store is a grading.Store in a single bbolt file. Every write is one transaction that bbolt
 // fsyncs before Update returns, so an acknowledged write survives kill -9.
+//
+// A write that fails because of the storage under the file (a full disk, a file size limit, a
+// read-only or failing file system: errs.StorageClass) answers an errs.StorageError, which every
+// transport answers as "storage unavailable: <class>" (503, UNAVAILABLE), and makes Ping fail
+// until a write succeeds again. Ping itself tries one small write while the store is failing, so
+// that an instance whose /health took it out of rotation comes back by itself once there is room.
 type Store struct {
 	db *bolt.DB
 	id string
+
+	// failing is the storage error of the last write, or nil once a write has succeeded.
+	failing atomic.Pointer[errs.StorageError]
 }
 
 // idempotencyRecord is what an Idempotency-Key remembers: the request it was first used for
@@ -141,7 +155,7 @@ func putStudent(tx *bolt.Tx, st grading.Student) error {
 // CreateStudent implements grading.Store.
 func (s *Store) CreateStudent(ctx context.Context, firstName, lastName string) (grading.Student, error) {
 	st := grading.Student{FirstName: firstName, LastName: lastName, Grades: []grading.Grade{}}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		seq, err := tx.Bucket([]byte(bucketStudents)).NextSequence()
 		if err != nil {
 			return err
@@ -150,7 +164,7 @@ func (s *Store) CreateStudent(ctx context.Context, firstName, lastName string) (
 		return putStudent(tx, st)
 	})
 	if err != nil {
-		return grading.Student{}, fmt.Errorf("grading store: create student: %w", err)
+		return grading.Student{}, storeError("create student", err)
 	}
 	return st, nil
 }
@@ -159,7 +173,7 @@ func (s *Store) CreateStudent(ctx context.Context, firstName, lastName string) (
 // transaction, so a crash can never keep one without the other.
 func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, idempotencyKey string) (grading.Grade, error) {
 	var answer grading.Grade
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		idem := tx.Bucket([]byte(bucketIdempotency))
 		if idempotencyKey != "" {
 			if v := idem.Get([]byte(idempotencyKey)); v != nil {
@@ -198,7 +212,7 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 		if errors.Is(err, grading.ErrStudentNotFound) || errors.Is(err, grading.ErrIdempotencyConflict) {
 			return grading.Grade{}, err
 		}
-		return grading.Grade{}, fmt.Errorf("grading store: add grade to student %d: %w", studentID, err)
+		return grading.Grade{}, storeError(fmt.Sprintf("add grade to student %d", studentID), err)
 	}
 	return answer, nil
 }
@@ -207,7 +221,7 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 // failure or a crash anywhere in it leaves the store as it was, and two seeds cannot interleave.
 func (s *Store) SeedIfEmpty(ctx context.Context, students []grading.Student) (int, error) {
 	added := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketStudents))
 		if k, _ := b.Cursor().First(); k != nil {
 			return nil
@@ -226,13 +240,51 @@ func (s *Store) SeedIfEmpty(ctx context.Context, students []grading.Student) (in
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("grading store: seed: %w", err)
+		return 0, storeError("seed", err)
 	}
 	return added, nil
 }
 
-// Ping implements grading.Pinger: it fails once the store is closed or the file cannot be read.
+// update runs fn in a write transaction, keeping track of whether writes fail for a storage
+// reason: such a failure comes back as an *errs.StorageError and makes Ping fail; a successful
+// write clears it.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if err == nil {
+		s.failing.Store(nil)
+		return nil
+	}
+	var se *errs.StorageError
+	if errors.As(errs.Storage(err), &se) {
+		s.failing.Store(se)
+		return se
+	}
+	return err
+}
+
+// storeError is a failed write's answer: a storage failure or a domain error as it is (the
+// former's message must not name the file), anything else with what the store was doing.
+func storeError(op string, err error) error {
+	var se *errs.StorageError
+	if errors.As(err, &se) {
+		return se
+	}
+	return fmt.Errorf("grading store: %s: %w", op, err)
+}
+
+// Ping implements grading.Pinger: it fails once the store is closed or the file cannot be read,
+// and while writes fail for a storage reason. In that state it tries a small write itself (see
+// Store), so it answers nil again as soon as one succeeds.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.failing.Load() != nil {
+		err := s.update(func(tx *bolt.Tx) error {
+			stamp, _ := time.Now().UTC().MarshalText()
+			return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyWriteProbe), stamp)
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketStudents)) == nil {
 			return errors.New("grading store: students bucket is missing")

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingtest"
@@ -40,6 +42,14 @@ func FuzzDecodeGrade(f *testing.F) {
 		`{"title":"a","type":"Quiz","score":100.0000001}`,
 		`{"title":"\u0000\ud800","type":"Quiz","score":0}`,
 		`[1,2,3]`, `null`, `"x"`, `{`, ``,
+		// The attacks the input policy stops: invalid UTF-8, control characters, -0.
+		"{\"title\":\"Quiz \xff\",\"type\":\"Quiz\",\"score\":1}",
+		"{\"title\":\"\xed\xa0\x80\",\"type\":\"Quiz\",\"score\":1}",
+		`{"title":"Quiz\u0000","type":"Quiz","score":1}`,
+		`{"title":"\u001b[2J","type":"Quiz","score":1}`,
+		`{"title":"a\u0085b","type":"Quiz","score":1}`,
+		`{"title":"Quiz","type":"Quiz","score":-0}`,
+		`{"title":"Quiz","type":"Quiz","score":-0.0e5}`,
 	} {
 		f.Add(s)
 	}
@@ -53,7 +63,8 @@ func FuzzDecodeGrade(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &g); err != nil {
 			t.Fatal(err)
 		}
-		if math.IsNaN(g.Score) || g.Score < 0 || g.Score > 100 || strings.TrimSpace(g.Title) != g.Title || g.Title == "" ||
+		if math.IsNaN(g.Score) || g.Score < 0 || g.Score > 100 || math.Signbit(g.Score) || strings.TrimSpace(g.Title) != g.Title || g.Title == "" ||
+			!utf8.ValidString(g.Title) || strings.ContainsFunc(g.Title, unicode.IsControl) || replaced(body, g.Title) ||
 			(g.Type != grading.TypeQuiz && g.Type != grading.TypeTest && g.Type != grading.TypeHomework) {
 			t.Fatalf("accepted an invalid grade %+v from %q", g, body)
 		}
@@ -67,6 +78,11 @@ func FuzzDecodeStudent(f *testing.F) {
 		`{"firstName":"","lastName":"x"}`,
 		`{"firstName":"<script>alert(1)</script>","lastName":"x"}`,
 		`{"firstName":1}`, `{}`, `[]`, `{`,
+		"{\"firstName\":\"Ann\xff\",\"lastName\":\"Lee\"}",
+		"{\"firstName\":\"Ann\",\"lastName\":\"L\xc3\"}",
+		"{\"firstName\xff\":\"Ann\",\"lastName\":\"Lee\"}",
+		`{"firstName":"Ann\u0000","lastName":"Lee"}`,
+		`{"firstName":"Ann","lastName":"\u001b]0;owned\u0007"}`,
 	} {
 		f.Add(s)
 	}
@@ -80,7 +96,8 @@ func FuzzDecodeStudent(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.ID <= 0 || st.FirstName == "" || st.LastName == "" || st.Average != nil {
+		if st.ID <= 0 || st.FirstName == "" || st.LastName == "" || st.Average != nil ||
+			strings.ContainsFunc(st.FirstName+st.LastName, unicode.IsControl) || !utf8.ValidString(st.FirstName+st.LastName) {
 			t.Fatalf("accepted %+v from %q", st, body)
 		}
 	})
@@ -93,4 +110,11 @@ func newOneStudentService(t testing.TB) grading.Service {
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// replaced tells whether stored holds a U+FFFD that body did not send (as the character or as
+// an escape): one that encoding/json put in place of invalid UTF-8.
+func replaced(body, stored string) bool {
+	return strings.ContainsRune(stored, utf8.RuneError) &&
+		!strings.Contains(body, "\uFFFD") && !strings.Contains(strings.ToLower(body), `\ufffd`)
 }

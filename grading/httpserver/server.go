@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/go-kit/kit/transport"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -101,11 +100,12 @@ func decodeAddGradeRequest(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-// studentID reads {id} from the path. Anything that is not a positive int names no student,
-// so it is a 404 like any unknown id, never a 500.
+// studentID reads {id} from the path. Anything that is not a positive int in its canonical
+// decimal form ("01", "+1" and "0x1" are not) names no student, so it is a 404 like any unknown
+// id, never a 500.
 func studentID(r *http.Request) (int, error) {
-	id, err := strconv.Atoi(mux.Vars(r)["id"])
-	if err != nil || id <= 0 {
+	id, ok := grading.ParseStudentID(mux.Vars(r)["id"])
+	if !ok {
 		return 0, grading.ErrStudentNotFound
 	}
 	return id, nil

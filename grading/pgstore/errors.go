@@ -17,11 +17,11 @@ import (
 // errUnavailable is what every method answers while the database cannot be reached: an
 // errs.ErrUnavailable, so that HTTP answers 503 and gRPC UNAVAILABLE, and a caller retries on
 // another instance or later.
-var errUnavailable error = errs.New(errs.ErrUnavailable, "storage unavailable")
+var errUnavailable error = &errs.StorageError{Class: "database unreachable"}
 
 // unavailableError is errUnavailable with the reason kept for errors.As and the store's own log;
-// its message stays "storage unavailable", since the answer to a client is no place for the
-// address of the database.
+// its message stays "storage unavailable: database unreachable", the class of failure every store
+// answers with, since the answer to a client is no place for the address of the database.
 type unavailableError struct{ cause error }
 
 func (e *unavailableError) Error() string   { return errUnavailable.Error() }

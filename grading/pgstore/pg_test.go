@@ -101,7 +101,7 @@ func TestThreeInstancesStartingTogether(t *testing.T) {
 }
 
 // TestUnreachableDatabase: while the database cannot be reached, every method answers
-// errs.ErrUnavailable "storage unavailable" within a bounded time, and everything works again
+// errs.ErrUnavailable "storage unavailable: database unreachable" within a bounded time, and everything works again
 // by itself once it is back. A server that is gone and a network that hangs are both tried.
 func TestUnreachableDatabase(t *testing.T) {
 	for _, tc := range []struct {
@@ -143,8 +143,8 @@ func TestUnreachableDatabase(t *testing.T) {
 				begin := time.Now()
 				err := c.call(ctx)
 				took := time.Since(begin)
-				if !errors.Is(err, errs.ErrUnavailable) || err.Error() != "storage unavailable" {
-					t.Errorf("%s while unreachable = %v; want errs.ErrUnavailable \"storage unavailable\"", c.name, err)
+				if !errors.Is(err, errs.ErrUnavailable) || err.Error() != "storage unavailable: database unreachable" {
+					t.Errorf("%s while unreachable = %v; want errs.ErrUnavailable \"storage unavailable: database unreachable\"", c.name, err)
 				}
 				// A connection attempt and a statement, with room for a loaded machine.
 				if limit := 2*timeout + 2*time.Second; took > limit {

@@ -90,7 +90,7 @@ func (in *instance) students(t *testing.T) []grading.Student {
 // TestRunOnPostgres runs two grading instances on one database, as a scaled-out deployment does:
 // one reaches it through a proxy that the test cuts. Both start at once, seed the demo students
 // once, register the same store, and serve each other's writes. While the proxy is cut, the
-// instance behind it answers 503 {"error":"storage unavailable"} and its /health turns critical
+// instance behind it answers 503 {"error":"storage unavailable: database unreachable"} and its /health turns critical
 // while the other carries on; once the proxy is restored it serves again by itself. The
 // password is in none of its output.
 func TestRunOnPostgres(t *testing.T) {
@@ -144,8 +144,8 @@ func TestRunOnPostgres(t *testing.T) {
 		{"POST", "/students/1/grades", grade},
 	} {
 		code, body := a.do(t, r.method, r.path, r.body)
-		if code != http.StatusServiceUnavailable || body != `{"error":"storage unavailable"}` {
-			t.Errorf("%s %s while the database is unreachable = %d %s; want 503 {\"error\":\"storage unavailable\"}", r.method, r.path, code, body)
+		if code != http.StatusServiceUnavailable || body != `{"error":"storage unavailable: database unreachable"}` {
+			t.Errorf("%s %s while the database is unreachable = %d %s; want 503 {\"error\":\"storage unavailable: database unreachable\"}", r.method, r.path, code, body)
 		}
 	}
 	begin := time.Now()

@@ -119,6 +119,28 @@ func Run(t *testing.T, open func(t *testing.T) Factory) {
 		}
 	})
 
+	// The service's input policy (valid UTF-8, no control characters, at most
+	// grading.MaxNameLen characters) decides what text reaches a store; every store must keep all
+	// of that text exactly, so that the policy, not the store, says what is refused.
+	t.Run("text the input policy allows is kept byte for byte", func(t *testing.T) {
+		s := open(t).open(t)
+		texts := []string{
+			"Zoë Ångström", "O'Brien-Łukasz", "张伟", "🙂 emoji", "\uFFFD as sent", "zero\u200bwidth", "RTL \u202e mark",
+			strings.Repeat("𝄞", grading.MaxNameLen), `<script>"&'</script>`,
+		}
+		for _, text := range texts {
+			st := mustStudent(t, s, text, text)
+			g := grading.Grade{Title: text, Type: grading.TypeQuiz, Score: 0}
+			if _, err := s.AddGrade(ctx, st.ID, g, ""); err != nil {
+				t.Fatalf("AddGrade(title %q): %v", text, err)
+			}
+			got, err := s.GetStudent(ctx, st.ID)
+			if err != nil || got.FirstName != text || got.LastName != text || len(got.Grades) != 1 || got.Grades[0].Title != text {
+				t.Errorf("stored %q; read back %+v, %v", text, got, err)
+			}
+		}
+	})
+
 	t.Run("students in ID order, grades in insertion order, averages left to the service", func(t *testing.T) {
 		s := open(t).open(t)
 		a := mustStudent(t, s, "Averill", "Simen")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gradebook/gradebook/pkg/errs"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/requestid"
 )
@@ -148,6 +150,13 @@ func InvalidArgumentOnDecode(desc grpc.ServiceDesc) *grpc.ServiceDesc {
 					return status.Errorf(codes.Internal, "%T is not a protobuf message", m)
 				}
 				if err := proto.Unmarshal(wire, msg); err != nil {
+					// protobuf refuses a string field that is not UTF-8 without naming it;
+					// the answer names it, as the HTTP API's does, as a field error.
+					if !utf8.Valid(wire) {
+						if field, ok := InvalidUTF8Field(wire, msg.ProtoReflect().Descriptor()); ok {
+							return StatusOf(errs.FieldErrors{field: "must be valid UTF-8 text"}).Err()
+						}
+					}
 					return status.Error(codes.InvalidArgument, "invalid request: "+err.Error())
 				}
 				return nil

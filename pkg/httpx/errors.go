@@ -48,6 +48,12 @@ func WriteError(w http.ResponseWriter, err error) {
 	if errors.As(err, &mbe) {
 		body.Error = "request body is larger than the 1 MiB limit"
 	}
+	// A storage failure is answered by its class alone, whatever context it was wrapped in on
+	// its way up: the rest names files and addresses that belong in the log.
+	var se *errs.StorageError
+	if errors.As(err, &se) {
+		body.Error = se.Error()
+	}
 	if status == http.StatusInternalServerError {
 		body.Error = "internal error"
 	}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gradebook/gradebook/pkg/errs"
 )
@@ -39,7 +42,26 @@ func DecodeJSONBytes(b []byte, v any) error {
 }
 
 func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: reading the request body: %v", errs.ErrInvalid, err)
+	}
+	// encoding/json quietly replaces invalid UTF-8 in strings with U+FFFD, which would store
+	// text nobody sent; such a body is refused instead, naming the field that holds the bytes.
+	if !utf8.Valid(b) {
+		if field, ok := InvalidUTF8Field(b); ok {
+			return errs.FieldErrors{field: "must be valid UTF-8 text"}
+		}
+		// The invalid bytes are outside any string: malformed JSON, which decoding describes.
+		if json.Valid(b) {
+			return errs.FieldErrors{"body": "must be valid UTF-8 text"}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(err)
 	}
@@ -76,5 +98,78 @@ func describeJSONError(err error) error {
 		return fmt.Errorf("%w: %s must be %s, not %s", errs.ErrInvalid, field, te.Type, te.Value)
 	default:
 		return fmt.Errorf("%w: malformed JSON: %v", errs.ErrInvalid, err)
+	}
+}
+
+// InvalidUTF8Field finds the first JSON string in b that holds invalid UTF-8 and names where it
+// sits, the way a request's fields are named in errors: "title", "grades[2].title", "Meta.k" for
+// a value, "Meta (a key)" for an object key, "body" for the top-level value. ok is false when no
+// string holds invalid UTF-8 (including when b is not JSON before one is found); b's validity as
+// a whole is the caller's to check first, with utf8.Valid.
+func InvalidUTF8Field(b []byte) (field string, ok bool) {
+	type level struct {
+		array bool
+		key   string // the current key of an object
+		index int    // the next index of an array
+	}
+	var stack []level
+	path := func() string {
+		var sb strings.Builder
+		for _, l := range stack {
+			switch {
+			case l.array:
+				sb.WriteString("[" + strconv.Itoa(l.index-1) + "]")
+			default:
+				if sb.Len() > 0 {
+					sb.WriteByte('.')
+				}
+				sb.WriteString(l.key)
+			}
+		}
+		if sb.Len() == 0 {
+			return "body"
+		}
+		return sb.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	expectKey := false
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		raw := b[start:dec.InputOffset()]
+		if d, isDelim := tok.(json.Delim); isDelim {
+			switch d {
+			case '{', '[':
+				if n := len(stack); n > 0 && stack[n-1].array {
+					stack[n-1].index++
+				}
+				stack = append(stack, level{array: d == '['})
+				expectKey = d == '{'
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				expectKey = len(stack) > 0 && !stack[len(stack)-1].array
+			}
+			continue
+		}
+		if expectKey {
+			key, _ := tok.(string)
+			if !utf8.Valid(raw) {
+				stack = stack[:len(stack)-1]
+				return path() + " (a key)", true
+			}
+			stack[len(stack)-1].key = key
+			expectKey = false
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].array {
+			stack[n-1].index++
+		}
+		if !utf8.Valid(raw) {
+			return path(), true
+		}
+		expectKey = len(stack) > 0 && !stack[len(stack)-1].array
 	}
 }
