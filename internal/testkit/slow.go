@@ -21,6 +21,8 @@ type SlowBody struct {
 	ContentLength int64
 	// Every is the time between two bytes.
 	Every time.Duration
+	// Fill is the byte the body is made of (zero: 'x'); a space keeps a JSON decoder reading.
+	Fill byte
 }
 
 // SlowResult is how a slow-body request ended.
@@ -77,6 +79,10 @@ func (s SlowBody) Send(t testing.TB, addr string, within time.Duration) SlowResu
 		}
 		ended <- answer{status, time.Since(begin)}
 	}()
+	fill := s.Fill
+	if fill == 0 {
+		fill = 'x'
+	}
 	tick := time.NewTicker(s.Every)
 	defer tick.Stop()
 	sent := 0
@@ -89,7 +95,7 @@ func (s SlowBody) Send(t testing.TB, addr string, within time.Duration) SlowResu
 			return SlowResult{Status: a.status, Closed: a.at, Sent: sent}
 		case <-tick.C:
 			// A write may fail once the server has closed; the reader reports that.
-			if _, err := conn.Write([]byte{'x'}); err == nil {
+			if _, err := conn.Write([]byte{fill}); err == nil {
 				sent++
 			}
 		}

@@ -47,7 +47,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	defer stop()
 
 	slow := testkit.SlowBody{Method: http.MethodPost, Path: "/echo", ContentLength: 100_000, Every: 200 * time.Millisecond,
-		Header: http.Header{"Content-Type": {"application/json"}}}
+		Fill: ' ', Header: http.Header{"Content-Type": {"application/json"}}}
 	t.Run("a write the handler reads", func(t *testing.T) {
 		s := slow
 		s.Header = http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer secret"}}
