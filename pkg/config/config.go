@@ -60,7 +60,7 @@ func (c *Common) Bind(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "least severe log `level` shown: debug, info, warn or error")
 	fs.DurationVar(&c.CheckInterval, "check-interval", time.Second, "how often the registry checks this service's /health")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultReadTimeout, "longest time a client may take to send one whole request, body included; a slower one is cut off")
-	fs.IntVar(&c.MaxConns, "max-conns", DefaultMaxConns, "most connections each listener holds open at once; one past it is accepted and closed at once, and counted in gradebook_net_connections_rejected_total")
+	fs.IntVar(&c.MaxConns, "max-conns", DefaultMaxConns, "hold at most `N` connections open on each listener; one past it is accepted and closed at once, and counted in gradebook_net_connections_rejected_total")
 }
 
 // EnvName is the environment variable that sets flag name: GRADEBOOK_<NAME>, '-' read as '_'.
