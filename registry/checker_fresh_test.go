@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/pkg/netx"
 )
 
 // stuckListener is a listener that, once stuck, takes new connections off the backlog and never
@@ -111,5 +114,78 @@ func TestHTTPCheckDialsAfresh(t *testing.T) {
 	t.Logf("figure: critical %v after the instance stopped taking connections (interval %v)", took.Round(time.Millisecond), interval)
 	if err := keptGet(); err != nil {
 		t.Errorf("the kept-alive connection failed too (%v), so this test shows nothing about fresh dials", err)
+	}
+}
+
+// TestHTTPCheckSeesAnInstanceAtItsConnectionLimit: a greedy client holds every connection an
+// instance allows (netx.LimitListener, as every service's listener is limited by -max-conns).
+// The hub's next check is one connection too many, closed at once: the instance turns critical
+// within three intervals, where a check over a connection of its own kept alive would pass.
+func TestHTTPCheckSeesAnInstanceAtItsConnectionLimit(t *testing.T) {
+	const (
+		interval = 500 * time.Millisecond
+		limit    = 2
+	)
+	h := startHub(t)
+	c := consulClient(t, h.URL(), "")
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	lim := netx.LimitListener(srv.Listener, limit)
+	srv.Listener = lim
+	srv.Start()
+	defer srv.Close()
+	err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "full", ID: "full-1", Check: &api.AgentServiceCheck{
+		HTTP: srv.URL, Interval: interval.String(), Timeout: (interval * 3 / 5).String(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Until(t, 5*time.Second, func() string {
+		if st := checkStatus(t, c, "service:full-1"); st != api.HealthPassing {
+			return "the check is " + st + ", not passing yet"
+		}
+		return ""
+	})
+
+	// The greedy client takes every place the instance has: a connection counts as its own once
+	// a request over it has been answered (one past the limit would have been closed instead),
+	// and it stays open, idle, after that.
+	var greedy []net.Conn
+	defer func() {
+		for _, g := range greedy {
+			g.Close()
+		}
+	}()
+	testkit.Until(t, 5*time.Second, func() string {
+		g, err := net.Dial("tcp", lim.Addr().String())
+		if err != nil {
+			return err.Error()
+		}
+		_ = g.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(g, "GET / HTTP/1.1\r\nHost: instance\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(g), nil)
+		if err != nil {
+			g.Close()
+			return fmt.Sprintf("the greedy client holds %d of %d connections", len(greedy), limit)
+		}
+		resp.Body.Close()
+		_ = g.SetDeadline(time.Time{})
+		greedy = append(greedy, g)
+		if len(greedy) < limit {
+			return fmt.Sprintf("the greedy client holds %d of %d connections", len(greedy), limit)
+		}
+		return ""
+	})
+	rejectedBefore := lim.Rejected()
+	took := testkit.Until(t, 3*interval, func() string {
+		if st := checkStatus(t, c, "service:full-1"); st != api.HealthCritical {
+			return "the check is " + st + ", not critical"
+		}
+		return ""
+	})
+	t.Logf("figure: critical %v after a greedy client took the instance's %d connections (interval %v)", took.Round(time.Millisecond), limit, interval)
+	if lim.Rejected() == rejectedBefore {
+		t.Errorf("the instance refused no connection, so the check did not dial afresh")
 	}
 }
