@@ -20,8 +20,9 @@ const headerTimeout = 10 * time.Second
 // LimitListener bounds ln to the service's -max-conns open connections (netx.Limiter: one past
 // the limit is accepted and closed at once), lowered to fit the process's open-file limit, and
 // exposes the listener's open connections, its limit and its refusals on /metrics with the label
-// listener=name. The runtime does this to its HTTP listener; a service with a listener of its
-// own (grading's gRPC) calls it too.
+// listener=name. The runtime does this to its HTTP listener ("http"); a service with a listener
+// of its own (grading's gRPC) calls it too, once per name, which its metrics are registered
+// under.
 func (rt *Runtime) LimitListener(ln net.Listener, name string) net.Listener {
 	limit, lowered := netx.CapToFileLimit(rt.Config.MaxConns)
 	if lowered {
