@@ -3,7 +3,6 @@ package logging
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ func AddRoutes(r *mux.Router, svc Service, now func() time.Time) {
 
 // readBody reads at most httpx.MaxBody bytes; a larger body is a *http.MaxBytesError (413).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
+	b, err := httpx.ReadBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -55,11 +55,15 @@ type runner struct{ cancel context.CancelFunc }
 
 func newChecker(cat *Catalog, lateness metrics.Histogram) *Checker {
 	transport := httpx.NewTransport(64)
-	transport.MaxIdleConns = 4096 // a thousand services, each checked every second
+	// Every check dials afresh, as Consul's do: a check over a kept-alive connection passes for
+	// as long as that connection lives, even when the instance can no longer take a new one (its
+	// connection limit reached, its accept loop stuck), which is what every other client sees.
+	transport.DisableKeepAlives = true
 	transport.DisableCompression = true
 	// A check's dial is bounded by the check's own timeout, as Consul bounds it, not by a
-	// shorter dial timeout of the transport.
-	transport.DialContext = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+	// shorter dial timeout of the transport. A connection lives for one check, so TCP keep-alive
+	// probes would never fire: not setting them up saves a few system calls per check.
+	transport.DialContext = (&net.Dialer{KeepAlive: -1}).DialContext
 	return &Checker{
 		cat: cat,
 		// Redirects are followed, as Consul's HTTP checks follow them.
@@ -259,8 +263,6 @@ func (p *httpProbe) run(ctx context.Context) (string, string) {
 		return api.HealthCritical, err.Error()
 	}
 	n, _ := io.ReadFull(resp.Body, p.body)
-	// Drain a little more so that the connection can be reused.
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 	resp.Body.Close()
 	p.out = append(p.out[:0], p.prefix...)
 	p.out = append(p.out, resp.Status...)

@@ -157,7 +157,7 @@ func (h *Hub) handleCourseRegister(w http.ResponseWriter, r *http.Request) {
 
 // handleCourseDeregister is the course protocol's DELETE /services; its body is the service URL.
 func (h *Hub) handleCourseDeregister(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
+	body, err := httpx.ReadBody(w, r)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return

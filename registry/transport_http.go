@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,7 +81,7 @@ func (h *Hub) acknowledge(w http.ResponseWriter, r *http.Request, gen uint64, bo
 }
 
 func (h *Hub) handleRegister(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
+	body, err := httpx.ReadBody(w, r)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	gradingserver "github.com/gradebook/gradebook/grading/server"
@@ -31,6 +32,10 @@ func main() {
 	// the setting is the whole process's.
 	if len(os.Args) > 1 && os.Args[1] == "registry" && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(registry.GCPercent)
+	}
+	// Every service command's process keeps to a soft memory limit, as service.Main's do.
+	if len(os.Args) > 1 && slices.ContainsFunc(services(), func(s serviceCommand) bool { return s.name == os.Args[1] }) {
+		service.LimitMemory(os.Getenv)
 	}
 	// SIGHUP too: a closed terminal must stop the services as cleanly as Ctrl-C does.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)

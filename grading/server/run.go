@@ -122,7 +122,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	rt.Meta(grading.StoreKindMeta, kind)
 	self := rt.Registration().ID
 	rt.WhenRegistered(func(ctx context.Context) { warnOfOtherStores(ctx, rt, self, store.ID()) })
-	serveGRPC(ctx, rt, grpcLn, eps, ready)
+	// The gRPC listener holds at most -max-conns connections too, counted as listener="grpc".
+	serveGRPC(ctx, rt, rt.LimitListener(grpcLn, "grpc"), eps, ready)
 	return rt.Serve(ctx)
 }
 

@@ -16,6 +16,16 @@ import (
 // DefaultRegistry is the built-in hub's address.
 const DefaultRegistry = "http://127.0.0.1:3000"
 
+// DefaultReadTimeout bounds the time a client may take to send a whole request, headers and
+// body: a body trickled a byte at a time is cut off when it runs out.
+const DefaultReadTimeout = 30 * time.Second
+
+// DefaultMaxConns bounds the connections a listener holds open at once: well above what the
+// system needs (a few per peer, plus browsers), and below the open-file limit a Go process
+// raises itself to on common systems, so that a flood of clients is refused by the service
+// before the kernel refuses its own files and dials.
+const DefaultMaxConns = 10000
+
 // Common holds the flags that every service takes (listed in the README).
 type Common struct {
 	Listen        string
@@ -26,6 +36,10 @@ type Common struct {
 	Data          string
 	LogLevel      string
 	CheckInterval time.Duration
+	// ReadTimeout bounds reading one whole request, body included (zero: DefaultReadTimeout).
+	ReadTimeout time.Duration
+	// MaxConns bounds the open connections of each listener (zero: DefaultMaxConns).
+	MaxConns int
 }
 
 // Defaults are the per-service defaults of Common.
@@ -45,6 +59,8 @@ func (c *Common) Bind(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&c.Data, "data", d.Data, "`directory` where the service keeps its state")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "least severe log `level` shown: debug, info, warn or error")
 	fs.DurationVar(&c.CheckInterval, "check-interval", time.Second, "how often the registry checks this service's /health")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultReadTimeout, "longest time a client may take to send one whole request, body included; a slower one is cut off")
+	fs.IntVar(&c.MaxConns, "max-conns", DefaultMaxConns, "hold at most `N` connections open on each listener; one past it is accepted and closed at once, and counted in gradebook_net_connections_rejected_total")
 }
 
 // EnvName is the environment variable that sets flag name: GRADEBOOK_<NAME>, '-' read as '_'.
@@ -89,7 +105,8 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 }
 
 // Validate checks the common flags and fills in derived values: an empty Advertise becomes
-// Listen, and a Registry without a scheme gets http://.
+// Listen, a Registry without a scheme gets http://, and a zero ReadTimeout or MaxConns gets its
+// default.
 func (c *Common) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -116,6 +133,18 @@ func (c *Common) Validate() error {
 	}
 	if c.CheckInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("-check-interval %v: the least is 100ms", c.CheckInterval))
+	}
+	switch {
+	case c.ReadTimeout == 0:
+		c.ReadTimeout = DefaultReadTimeout
+	case c.ReadTimeout < 100*time.Millisecond:
+		errs = append(errs, fmt.Errorf("-read-timeout %v: the least is 100ms", c.ReadTimeout))
+	}
+	switch {
+	case c.MaxConns == 0:
+		c.MaxConns = DefaultMaxConns
+	case c.MaxConns < 0:
+		errs = append(errs, fmt.Errorf("-max-conns %d: want a positive number", c.MaxConns))
 	}
 	return errors.Join(errs...)
 }

@@ -74,10 +74,17 @@ func TestValidate(t *testing.T) {
 		func(c *Common) { c.Name = " " },
 		func(c *Common) { c.LogLevel = "loud" },
 		func(c *Common) { c.CheckInterval = time.Millisecond },
+		func(c *Common) { c.ReadTimeout = -time.Second },
+		func(c *Common) { c.ReadTimeout = time.Millisecond },
+		func(c *Common) { c.MaxConns = -1 },
 	}
 	c := ok
 	if err := c.Validate(); err != nil || c.Registry != "http://127.0.0.1:3000" {
 		t.Fatalf("valid config rejected or registry not normalized: %v %q", err, c.Registry)
+	}
+	// Zero values work: a Common built in code, without flags, gets the slow-client bounds too.
+	if c.ReadTimeout != DefaultReadTimeout || c.MaxConns != DefaultMaxConns {
+		t.Errorf("zero bounds became read timeout %v and max conns %d, want the defaults", c.ReadTimeout, c.MaxConns)
 	}
 	for i, mutate := range bad {
 		c := ok
@@ -85,6 +92,21 @@ func TestValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("case %d: invalid config accepted", i)
 		}
+	}
+}
+
+// TestSlowClientFlags: -read-timeout and -max-conns are common flags, set by flag or variable.
+func TestSlowClientFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c Common
+	c.Bind(fs, Defaults{Listen: "127.0.0.1:1", Name: "n"})
+	env := map[string]string{"GRADEBOOK_MAX_CONNS": "500"}
+	if err := Parse(fs, []string{"-read-timeout", "2s"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.ReadTimeout != 2*time.Second || c.MaxConns != 500 {
+		t.Errorf("got read timeout %v and max conns %d, want 2s and 500", c.ReadTimeout, c.MaxConns)
 	}
 }
 

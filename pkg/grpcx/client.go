@@ -12,11 +12,14 @@ import (
 
 // Dial returns a connection to the instance at target ("host:port", as go-kit sd hands it out).
 // It is insecure, as the HTTP transports are plain HTTP, and sends token (when set) with every
-// call as "authorization: Bearer <token>". The connection dials lazily, on the first call, and
+// call as "authorization: Bearer <token>". It pings an idle connection as ClientKeepalive says,
+// which the servers' Enforcement allows, so that a peer gone without a word is noticed. The
+// connection dials lazily, on the first call, and
 // reconnects by itself; Close it when the instance is gone.
 func Dial(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(ClientKeepalive()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponse), grpc.MaxCallSendMsgSize(MaxRequest)),
 	}
 	if token != "" {

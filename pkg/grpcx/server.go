@@ -42,9 +42,10 @@ const MaxRequest = httpx.MaxBody
 const MaxResponse = 32 << 20
 
 // ServerOptions are what every gradebook gRPC server runs with: the request and response
-// limits, the codec that InvalidArgumentOnDecode needs, and interceptors that recover panics, keep or make the request ID (echoed in the
-// response header), log each call, and refuse the methods in writes (full method names) without
-// token when it is set.
+// limits, the connection bounds (Enforcement, ServerKeepalive, MaxConcurrentStreams,
+// HandshakeTimeout), the codec that InvalidArgumentOnDecode needs, and interceptors that recover
+// panics, keep or make the request ID (echoed in the response header), log each call, and refuse
+// the methods in writes (full method names) without token when it is set.
 func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.ServerOption {
 	if logger == nil {
 		logger = log.NewNopLogger()
@@ -52,6 +53,10 @@ func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.Ser
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRequest),
 		grpc.MaxSendMsgSize(MaxResponse),
+		grpc.KeepaliveEnforcementPolicy(Enforcement()),
+		grpc.KeepaliveParams(ServerKeepalive()),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		grpc.ConnectionTimeout(HandshakeTimeout),
 		grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(protoCodecName)}),
 		grpc.ChainUnaryInterceptor(Recover(logger), RequestIDs, AccessLog(logger), RequireToken(token, writes...)),
 	}

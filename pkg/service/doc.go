@@ -1,5 +1,6 @@
-// Package service is the lifecycle every gradebook service shares: bind the listener, then
-// register; serve /health and /metrics beside the service's routes behind the common middleware;
+// Package service is the lifecycle every gradebook service shares: bind the listener (holding at
+// most -max-conns connections), then register; serve /health and /metrics beside the service's
+// routes behind the common middleware, reading each request within -read-timeout;
 // ship the service's logs to the log service; and on shutdown deregister, drain in-flight
 // requests and flush the logs. Two services differ, and say so with an Option to New: the log
 // service does not ship to itself (WithoutLogShipping), and the registry hub is its own registry

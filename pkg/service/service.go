@@ -100,8 +100,8 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		Consul:  client,
 		Router:  httpx.NewRouter(),
 		fanout:  fan,
-		ln:      ln,
 	}
+	rt.ln = rt.LimitListener(ln, "http")
 	rt.Router.Use(telemetry.RouteLabel)
 	rt.Router.Handle("/health", http.HandlerFunc(rt.serveHealth)).Methods(http.MethodGet, http.MethodHead)
 	rt.Router.Handle("/metrics", rt.Metrics.Handler()).Methods(http.MethodGet)
@@ -267,12 +267,7 @@ func (rt *Runtime) Handler() http.Handler {
 // deregisters, drains in-flight requests (ShutdownTimeout), runs the OnClose functions (which
 // flush the logs) and returns nil. An error means the server could not serve at all.
 func (rt *Runtime) Serve(ctx context.Context) error {
-	srv := &http.Server{
-		Handler:           rt.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
-	}
+	srv := rt.newServer(rt.Handler())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(rt.ln) }()
 
