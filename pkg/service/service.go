@@ -45,19 +45,20 @@ type Runtime struct {
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
 
-	fanout         *logx.Fanout
-	ln             net.Listener
-	ready          atomic.Pointer[func(context.Context) error]
-	draining       atomic.Bool
-	mu             sync.Mutex
-	closers        []func(context.Context) error
-	instancers     map[string]stopper
-	tags           []string
-	meta           map[string]string
-	registrar      sd.Registrar
-	whenRegistered []func(context.Context)
-	quiet          []string
-	tokenOnly      []string
+	fanout           *logx.Fanout
+	ln               net.Listener
+	ready            atomic.Pointer[func(context.Context) error]
+	draining         atomic.Bool
+	mu               sync.Mutex
+	closers          []func(context.Context) error
+	instancers       map[string]stopper
+	tags             []string
+	meta             map[string]string
+	registrar        sd.Registrar
+	whenRegistered   []func(context.Context)
+	quiet            []string
+	tokenOnly        []string
+	routesCheckToken bool
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -160,6 +161,10 @@ func (rt *Runtime) TokenOnlyUnder(prefixes ...string) {
 	rt.tokenOnly = append(rt.tokenOnly, prefixes...)
 }
 
+// RoutesCheckToken turns the runtime's -token check off, for a service whose routes check the
+// token themselves: the portal's /api/v1 accepts the token or a signed-in teacher's session.
+func (rt *Runtime) RoutesCheckToken() { rt.routesCheckToken = true }
+
 // SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
 func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
@@ -241,7 +246,11 @@ func checkTimeout(interval time.Duration) time.Duration {
 // instrumentation, with writes guarded by -token.
 func (rt *Runtime) Handler() http.Handler {
 	var h http.Handler = rt.Router
-	if guarded := httpx.RequireTokenForWrites(rt.Config.Token, h); len(rt.tokenOnly) == 0 {
+	token := rt.Config.Token
+	if rt.routesCheckToken {
+		token = ""
+	}
+	if guarded := httpx.RequireTokenForWrites(token, h); len(rt.tokenOnly) == 0 {
 		h = guarded
 	} else {
 		open := h
