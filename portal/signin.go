@@ -28,11 +28,10 @@ const APIUser = "api"
 
 // Defaults of sign-in.
 const (
-	DefaultSessionTTL      = 12 * time.Hour
-	DefaultMaxFailures     = 5
-	DefaultFailureWindow   = 15 * time.Minute
-	defaultAfterSignIn     = "/students"
-	maxUsernameInLoginForm = 256
+	DefaultSessionTTL    = 12 * time.Hour
+	DefaultMaxFailures   = 5
+	DefaultFailureWindow = 15 * time.Minute
+	defaultAfterSignIn   = "/students"
 )
 
 // SignIn configures teacher sign-in. With Users nil the portal is open: every page and form
@@ -225,11 +224,13 @@ func (s *signin) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PostFormValue("username")
 	page := loginPage{Nav: "login", Username: name, Next: safeNext(r.PostFormValue("next"))}
-	if len(name) > maxUsernameInLoginForm {
-		page.Username = ""
+	userKey, addrKey := "user:"+name, "addr:"+clientAddr(r)
+	if len(name) > auth.MaxNameLen {
+		// No one has such a name; counting them under one key keeps the counter's memory small
+		// whatever is posted.
+		page.Username, userKey = "", "user:(too long)"
 	}
 	now := s.Now()
-	userKey, addrKey := "user:"+name, "addr:"+clientAddr(r)
 	if wait := max(s.failures.Blocked(userKey, now), s.failures.Blocked(addrKey, now)); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
