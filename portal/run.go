@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/go-kit/kit/sd"
@@ -146,6 +147,9 @@ func loadSignIn(cfg config.Common, usersFile, keyFile string, ttl time.Duration,
 	users, err := auth.LoadUsers(usersFile)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(users.Names(), APIUser) {
+		return nil, fmt.Errorf("users file %s: the name %q is kept for grades entered with the API's token; give that teacher another name", usersFile, APIUser)
 	}
 	sealer, err := auth.LoadKeyFile(keyFile)
 	if err != nil {

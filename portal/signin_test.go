@@ -496,6 +496,8 @@ func TestRunRefusesOpenOnTheNetwork(t *testing.T) {
 	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	os.WriteFile(usersFile, []byte(teacher+":"+string(h)+"\n"), 0o600)
 	os.WriteFile(badUsers, []byte("# ok\n"+teacher+":plain\n"), 0o600)
+	apiUsers := filepath.Join(dir, "api-users")
+	os.WriteFile(apiUsers, []byte(APIUser+":"+string(h)+"\n"), 0o600)
 	if err := auth.NewKeyFile(keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -508,6 +510,7 @@ func TestRunRefusesOpenOnTheNetwork(t *testing.T) {
 		{[]string{"-listen", "192.0.2.1:0"}, "-users FILE"},
 		{[]string{"-users", usersFile}, "-users needs -session-key-file"},
 		{[]string{"-users", badUsers, "-session-key-file", keyFile}, "line 2"},
+		{[]string{"-users", apiUsers, "-session-key-file", keyFile}, `the name "api" is kept`},
 		{[]string{"-users", usersFile, "-session-key-file", filepath.Join(dir, "missing")}, "session key file"},
 		{[]string{"-users", usersFile, "-session-key-file", keyFile, "-session-ttl", "0s"}, "-session-ttl"},
 	} {
