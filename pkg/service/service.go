@@ -45,19 +45,21 @@ type Runtime struct {
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
 
-	fanout           *logx.Fanout
-	ln               net.Listener
-	ready            atomic.Pointer[func(context.Context) error]
-	draining         atomic.Bool
-	mu               sync.Mutex
-	closers          []func(context.Context) error
-	instancers       map[string]stopper
-	tags             []string
-	meta             map[string]string
-	registrar        sd.Registrar
-	whenRegistered   []func(context.Context)
-	quiet            []string
-	tokenOnly        []string
+	fanout         *logx.Fanout
+	ln             net.Listener
+	ready          atomic.Pointer[func(context.Context) error]
+	draining       atomic.Bool
+	mu             sync.Mutex
+	closers        []func(context.Context) error
+	instancers     map[string]stopper
+	tags           []string
+	meta           map[string]string
+	registrar      sd.Registrar
+	whenRegistered []func(context.Context)
+	quiet          []string
+	tokenOnly      []string
+
+	// routesCheckToken turns the -token check off: the routes check it (RoutesCheckToken).
 	routesCheckToken bool
 }
 
