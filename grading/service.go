@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -31,10 +32,17 @@ const (
 
 // Grade is one scored piece of work. Its JSON keys are lower camel case; the original course's
 // portal sends "Title", "Type" and "Score", which Go's case-insensitive decoding also accepts.
+//
+// EnteredBy and EnteredAt say who recorded the grade and when; grades recorded before they
+// existed have neither. Grading sets EnteredAt from its own clock, whatever a client sends, and
+// stores EnteredBy as its caller gives it: grading trusts its callers (which hold -token when
+// one is set), and the portal names the signed-in teacher, or "api" for its bearer token.
 type Grade struct {
-	Title string  `json:"title"`
-	Type  string  `json:"type"`
-	Score float64 `json:"score"`
+	Title     string    `json:"title"`
+	Type      string    `json:"type"`
+	Score     float64   `json:"score"`
+	EnteredBy string    `json:"enteredBy,omitempty"`
+	EnteredAt time.Time `json:"enteredAt,omitzero"`
 }
 
 // Student is a student with their grades. Average is computed on read and is nil when there are
@@ -67,6 +75,15 @@ var (
 	ErrIdempotencyConflict error = errs.New(errs.ErrConflict, "this Idempotency-Key was already used for a different grade")
 )
 
+// MaxEnteredByLen bounds a grade's EnteredBy, in bytes.
+const MaxEnteredByLen = 64
+
+// SameEntry reports whether g and h record the same grade by the same person, whenever each was
+// entered: a repeat of a request under its Idempotency-Key is the same entry.
+func (g Grade) SameEntry(h Grade) bool {
+	return g.Title == h.Title && g.Type == h.Type && g.Score == h.Score && g.EnteredBy == h.EnteredBy
+}
+
 // Normalized returns g as it is stored: its title trimmed, and a score of -0 made 0, so that no
 // page ever shows "-0" (the two are equal as numbers, and a store keeps whichever it is given).
 func (g Grade) Normalized() Grade {
@@ -97,6 +114,14 @@ func (g Grade) Valid(context.Context) map[string]string {
 		problems["score"] = "must be a finite number"
 	case g.Score < MinScore || g.Score > MaxScore:
 		problems["score"] = fmt.Sprintf("must be from 0 to 100, not %g", g.Score)
+	}
+	switch {
+	case len(g.EnteredBy) > MaxEnteredByLen:
+		problems["enteredBy"] = fmt.Sprintf("must be at most %d bytes, not %d", MaxEnteredByLen, len(g.EnteredBy))
+	default:
+		if problem := textProblem(g.EnteredBy); problem != "" {
+			problems["enteredBy"] = problem
+		}
 	}
 	return problems
 }
@@ -149,9 +174,12 @@ func textProblem(s string) string {
 
 // NewService returns the grading service over store. It validates input, keeps names and
 // titles trimmed, and computes averages on read.
-func NewService(store Store) Service { return &gradingService{store: store} }
+func NewService(store Store) Service { return &gradingService{store: store, now: time.Now} }
 
-type gradingService struct{ store Store }
+type gradingService struct {
+	store Store
+	now   func() time.Time
+}
 
 func (s *gradingService) ListStudents(ctx context.Context) ([]Student, error) {
 	students, err := s.store.ListStudents(ctx)
@@ -195,7 +223,10 @@ func (s *gradingService) AddGrade(ctx context.Context, studentID int, g Grade, i
 	if studentID <= 0 {
 		return Grade{}, ErrStudentNotFound
 	}
-	return s.store.AddGrade(ctx, studentID, g.Normalized(), idempotencyKey)
+	g = g.Normalized()
+	// Microseconds, in UTC: what every store keeps, so a grade reads back as it was answered.
+	g.EnteredAt = s.now().UTC().Truncate(time.Microsecond)
+	return s.store.AddGrade(ctx, studentID, g, idempotencyKey)
 }
 
 // withAverage fills in Average (nil for no grades) and makes Grades a non-nil slice, so that

@@ -17,23 +17,23 @@ func TestGradeValid(t *testing.T) {
 		grade Grade
 		bad   []string // the fields reported, in any order
 	}{
-		{"valid quiz", Grade{"Quiz 1", TypeQuiz, 85}, nil},
-		{"valid test at 0", Grade{"Midterm", TypeTest, 0}, nil},
-		{"valid homework at 100", Grade{"Week 1 Homework", TypeHomework, 100}, nil},
-		{"fractional score", Grade{"Quiz 2", TypeQuiz, 99.5}, nil},
-		{"title of 100 characters", Grade{long, TypeQuiz, 50}, nil},
-		{"title padded with spaces", Grade{"  Quiz  ", TypeQuiz, 50}, nil},
-		{"empty title", Grade{"", TypeQuiz, 50}, []string{"title"}},
-		{"blank title", Grade{" \t\n", TypeQuiz, 50}, []string{"title"}},
-		{"title of 101 characters", Grade{long + "x", TypeQuiz, 50}, []string{"title"}},
-		{"missing type", Grade{"Quiz", "", 50}, []string{"type"}},
-		{"unknown type", Grade{"Quiz", "Exam", 50}, []string{"type"}},
-		{"type in lower case", Grade{"Quiz", "quiz", 50}, []string{"type"}},
-		{"negative score", Grade{"Quiz", TypeQuiz, -0.5}, []string{"score"}},
-		{"score above 100", Grade{"Quiz", TypeQuiz, 100.01}, []string{"score"}},
-		{"NaN score", Grade{"Quiz", TypeQuiz, math.NaN()}, []string{"score"}},
-		{"infinite score", Grade{"Quiz", TypeQuiz, math.Inf(1)}, []string{"score"}},
-		{"everything wrong", Grade{"", "x", 101}, []string{"title", "type", "score"}},
+		{"valid quiz", Grade{Title: "Quiz 1", Type: TypeQuiz, Score: 85}, nil},
+		{"valid test at 0", Grade{Title: "Midterm", Type: TypeTest, Score: 0}, nil},
+		{"valid homework at 100", Grade{Title: "Week 1 Homework", Type: TypeHomework, Score: 100}, nil},
+		{"fractional score", Grade{Title: "Quiz 2", Type: TypeQuiz, Score: 99.5}, nil},
+		{"title of 100 characters", Grade{Title: long, Type: TypeQuiz, Score: 50}, nil},
+		{"title padded with spaces", Grade{Title: "  Quiz  ", Type: TypeQuiz, Score: 50}, nil},
+		{"empty title", Grade{Title: "", Type: TypeQuiz, Score: 50}, []string{"title"}},
+		{"blank title", Grade{Title: " \t\n", Type: TypeQuiz, Score: 50}, []string{"title"}},
+		{"title of 101 characters", Grade{Title: long + "x", Type: TypeQuiz, Score: 50}, []string{"title"}},
+		{"missing type", Grade{Title: "Quiz", Type: "", Score: 50}, []string{"type"}},
+		{"unknown type", Grade{Title: "Quiz", Type: "Exam", Score: 50}, []string{"type"}},
+		{"type in lower case", Grade{Title: "Quiz", Type: "quiz", Score: 50}, []string{"type"}},
+		{"negative score", Grade{Title: "Quiz", Type: TypeQuiz, Score: -0.5}, []string{"score"}},
+		{"score above 100", Grade{Title: "Quiz", Type: TypeQuiz, Score: 100.01}, []string{"score"}},
+		{"NaN score", Grade{Title: "Quiz", Type: TypeQuiz, Score: math.NaN()}, []string{"score"}},
+		{"infinite score", Grade{Title: "Quiz", Type: TypeQuiz, Score: math.Inf(1)}, []string{"score"}},
+		{"everything wrong", Grade{Title: "", Type: "x", Score: 101}, []string{"title", "type", "score"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +76,7 @@ func TestAddStudentRequestValid(t *testing.T) {
 }
 
 func TestAddGradeRequestValidChecksKeyLength(t *testing.T) {
-	req := AddGradeRequest{StudentID: 1, Grade: Grade{"Quiz", TypeQuiz, 1}, IdempotencyKey: strings.Repeat("k", idempotency.MaxKeyLen+1)}
+	req := AddGradeRequest{StudentID: 1, Grade: Grade{Title: "Quiz", Type: TypeQuiz, Score: 1}, IdempotencyKey: strings.Repeat("k", idempotency.MaxKeyLen+1)}
 	if got := req.Valid(context.Background()); got["idempotencyKey"] == "" {
 		t.Errorf("Valid() = %v, want a problem with idempotencyKey", got)
 	}
@@ -95,7 +95,7 @@ func TestAverage(t *testing.T) {
 func TestStudentJSONShape(t *testing.T) {
 	avg := 89.0
 	b, err := json.Marshal(Student{ID: 1, FirstName: "Averill", LastName: "Simen",
-		Grades: []Grade{{"Quiz 1", TypeQuiz, 89}}, Average: &avg})
+		Grades: []Grade{{Title: "Quiz 1", Type: TypeQuiz, Score: 89}}, Average: &avg})
 	if err != nil {
 		t.Fatal(err)
 	}

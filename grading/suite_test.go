@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingtest"
@@ -71,13 +72,13 @@ func testService(t *testing.T, newService func(t *testing.T) grading.Service) {
 
 	t.Run("AddGrade and average", func(t *testing.T) {
 		s, averill, _ := withStudents(t)
-		for _, g := range []grading.Grade{{"Quiz 1", grading.TypeQuiz, 85}, {" Week 1 Homework ", grading.TypeHomework, 94}, {"Quiz 2", grading.TypeQuiz, 82.5}} {
+		for _, g := range []grading.Grade{{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85}, {Title: " Week 1 Homework ", Type: grading.TypeHomework, Score: 94}, {Title: "Quiz 2", Type: grading.TypeQuiz, Score: 82.5}} {
 			got, err := s.AddGrade(ctx, averill.ID, g, "")
 			if err != nil {
 				t.Fatalf("AddGrade(%v) = %v", g, err)
 			}
-			if want := g.Normalized(); got != want {
-				t.Errorf("AddGrade(%v) = %v, want %v", g, got, want)
+			if want := g.Normalized(); !got.SameEntry(want) || got.EnteredAt.IsZero() {
+				t.Errorf("AddGrade(%v) = %v, want %v entered at some time", g, got, want)
 			}
 		}
 		st, err := s.GetStudent(ctx, averill.ID)
@@ -94,7 +95,7 @@ func testService(t *testing.T, newService func(t *testing.T) grading.Service) {
 
 	t.Run("AddGrade invalid", func(t *testing.T) {
 		s, averill, _ := withStudents(t)
-		for _, g := range []grading.Grade{{"", grading.TypeQuiz, 50}, {"Quiz", "Exam", 50}, {"Quiz", grading.TypeQuiz, 101}, {"Quiz", grading.TypeQuiz, math.NaN()}, {"Quiz", grading.TypeQuiz, math.Inf(-1)}} {
+		for _, g := range []grading.Grade{{Title: "", Type: grading.TypeQuiz, Score: 50}, {Title: "Quiz", Type: "Exam", Score: 50}, {Title: "Quiz", Type: grading.TypeQuiz, Score: 101}, {Title: "Quiz", Type: grading.TypeQuiz, Score: math.NaN()}, {Title: "Quiz", Type: grading.TypeQuiz, Score: math.Inf(-1)}} {
 			_, err := s.AddGrade(ctx, averill.ID, g, "")
 			var fe errs.FieldErrors
 			if !errors.As(err, &fe) || !errors.Is(err, errs.ErrInvalid) {
@@ -171,6 +172,42 @@ func testService(t *testing.T, newService func(t *testing.T) grading.Service) {
 		_, err = s.AddGrade(ctx, marge.ID, grading.Grade{Title: "Quiz 3", Type: grading.TypeQuiz, Score: 95}, "form-123")
 		if !errors.Is(err, grading.ErrIdempotencyConflict) || !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("key reused for another grade = %v, want grading.ErrIdempotencyConflict", err)
+		}
+	})
+
+	t.Run("AddGrade records who entered it and when", func(t *testing.T) {
+		s, averill, _ := withStudents(t)
+		before := time.Now().Add(-time.Second)
+		// A client's claim of when is ignored: grading's clock decides.
+		claimed := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		got, err := s.AddGrade(ctx, averill.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 80, EnteredBy: "frizzle", EnteredAt: claimed}, "key-entered")
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now().Add(time.Second)
+		if got.EnteredBy != "frizzle" || got.EnteredAt.Before(before) || got.EnteredAt.After(after) {
+			t.Errorf("AddGrade = %+v, want entered by frizzle between %v and %v", got, before, after)
+		}
+		st, err := s.GetStudent(ctx, averill.ID)
+		if err != nil || len(st.Grades) != 1 {
+			t.Fatalf("GetStudent = %+v, %v", st, err)
+		}
+		if g := st.Grades[0]; g.EnteredBy != "frizzle" || !g.EnteredAt.Equal(got.EnteredAt) {
+			t.Errorf("stored grade = %+v, want entered by frizzle at %v", g, got.EnteredAt)
+		}
+		// A repeat under the same key is the same entry, however much later it comes.
+		again, err := s.AddGrade(ctx, averill.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 80, EnteredBy: "frizzle"}, "key-entered")
+		if err != nil || !again.EnteredAt.Equal(got.EnteredAt) {
+			t.Errorf("repeat = %+v, %v; want the first answer %+v", again, err, got)
+		}
+		// The same key from someone else is another request.
+		if _, err := s.AddGrade(ctx, averill.ID, grading.Grade{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 80, EnteredBy: "mallory"}, "key-entered"); !errors.Is(err, grading.ErrIdempotencyConflict) {
+			t.Errorf("same key, another teacher = %v, want grading.ErrIdempotencyConflict", err)
+		}
+		_, err = s.AddGrade(ctx, averill.ID, grading.Grade{Title: "Quiz 2", Type: grading.TypeQuiz, Score: 80, EnteredBy: strings.Repeat("x", grading.MaxEnteredByLen+1)}, "")
+		var fe errs.FieldErrors
+		if !errors.As(err, &fe) || fe["enteredBy"] == "" {
+			t.Errorf("overlong enteredBy = %v, want a field error on enteredBy", err)
 		}
 	})
 

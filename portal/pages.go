@@ -41,7 +41,7 @@ func parseTemplates() (pageTemplates, error) {
 		return nil, err
 	}
 	pages := pageTemplates{}
-	for _, name := range []string{"students", "student", "problem", "status"} {
+	for _, name := range []string{"students", "student", "problem", "status", "login"} {
 		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
@@ -63,6 +63,8 @@ func staticHandler() http.Handler {
 
 // pages serves the HTML pages over a grading.Service: the load-balanced client in production.
 type pages struct {
+	// open is true when no one needs to sign in: every page says so.
+	open   bool
 	svc    grading.Service
 	status *statusSource
 	tmpl   pageTemplates
@@ -102,7 +104,7 @@ type (
 		GradeCount int
 		Grades     []gradeRow
 	}
-	gradeRow  struct{ Title, Type, Score string }
+	gradeRow  struct{ Title, Type, Score, EnteredBy, EnteredAt string }
 	gradeForm struct{ Title, Type, Score, Key string }
 
 	problemPage struct {
@@ -178,7 +180,10 @@ func newStudentView(st grading.Student) studentView {
 	v := studentView{ID: st.ID, Name: fullName(st), Average: formatAverage(st.Average), GradeCount: len(st.Grades)}
 	v.Grades = make([]gradeRow, len(st.Grades))
 	for i, g := range st.Grades {
-		v.Grades[i] = gradeRow{Title: g.Title, Type: g.Type, Score: formatScore(g.Score)}
+		v.Grades[i] = gradeRow{Title: g.Title, Type: g.Type, Score: formatScore(g.Score), EnteredBy: g.EnteredBy}
+		if !g.EnteredAt.IsZero() {
+			v.Grades[i].EnteredAt = g.EnteredAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
 	}
 	return v
 }
@@ -407,6 +412,14 @@ func (p *pages) problem(w http.ResponseWriter, r *http.Request, status int, v pr
 	p.render(w, r, status, "problem", v)
 }
 
+// layoutView is what the layout shows around every page: who is signed in, or that the portal
+// is open to anyone.
+type layoutView struct {
+	Page any
+	User string
+	Open bool
+}
+
 // render executes a page into a buffer first, so a template failure answers a clean 500
 // instead of half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
@@ -416,7 +429,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	}
 	buf.Reset()
 	defer p.bufs.Put(buf)
-	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", data); err != nil {
+	view := layoutView{Page: data, User: userFrom(r.Context()), Open: p.open}
+	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", view); err != nil {
 		level.Error(p.logger).Log("msg", "page template failed", "page", name, "err", err, "request_id", requestid.FromContext(r.Context()))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

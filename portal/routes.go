@@ -29,6 +29,8 @@ type Deps struct {
 	// hold different data; nil when the instances are not grouped.
 	GradingGroups func() []discovery.Group
 	Logger        log.Logger
+	// SignIn configures teacher sign-in; nil (or nil Users) leaves the portal open.
+	SignIn *SignIn
 }
 
 // AddRoutes puts the portal's whole surface on r: the pages, the stylesheet and the /api/v1
@@ -42,7 +44,12 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	if d.Logger == nil {
 		d.Logger = log.NewNopLogger()
 	}
+	g := newGate(d.SignIn, d.Logger)
+	// Whoever makes the request, a teacher or the API's token, is who enters a grade, on the
+	// pages and through /api/v1 alike.
+	d.Grading.AddGradeEndpoint = stampEnteredBy(d.Grading.AddGradeEndpoint)
 	p := &pages{
+		open:   g.open(),
 		svc:    d.Grading,
 		status: &statusSource{registry: d.Registry, logs: d.Logs, groups: d.GradingGroups},
 		tmpl:   tmpl,
@@ -62,7 +69,10 @@ func AddRoutes(r *mux.Router, d Deps) error {
 			BackLabel: "Go to the students",
 		})
 	}))
-	page := func(h http.HandlerFunc) http.Handler { return cop.Handler(securityHeaders(h)) }
+	page := func(h http.HandlerFunc) http.Handler { return cop.Handler(securityHeaders(g.pages(h))) }
+	// The sign-in routes need no session, but refuse cross-origin posts like every form.
+	s := &signin{gate: g, pages: p}
+	public := func(h http.HandlerFunc) http.Handler { return cop.Handler(securityHeaders(h)) }
 
 	r.Handle("/", page(p.home)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/students", page(p.listStudents)).Methods(http.MethodGet, http.MethodHead)
@@ -70,6 +80,9 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	r.Handle("/students/{id}", page(p.showStudent)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/students/{id}/grades", page(p.addGrade)).Methods(http.MethodPost)
 	r.Handle("/status", page(p.showStatus)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/login", public(s.showLogin)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/login", public(s.login)).Methods(http.MethodPost)
+	r.Handle("/logout", public(s.logout)).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(http.MethodGet, http.MethodHead)
 
 	// The API gateway: grading's own routes and codecs (listed at httpserver.Routes) under
@@ -77,7 +90,7 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	// instance could serve), over the balanced endpoints. They are mounted route by route rather
 	// than as a subrouter, whose wrong-method answers gorilla/mux turns into 404s.
 	for _, rt := range httpserver.Routes(d.Grading, d.Logger) {
-		r.Handle("/api/v1"+rt.Path, cop.Handler(rt.Handler)).Methods(rt.Method)
+		r.Handle("/api/v1"+rt.Path, cop.Handler(g.api(rt.Handler))).Methods(rt.Method)
 	}
 
 	// Unknown pages get a page a person can read; unknown API routes keep the router's JSON.

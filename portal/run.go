@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"slices"
+	"time"
 
 	"github.com/go-kit/kit/sd"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/portal/auth"
 )
 
 // Defaults of the portal's flags, as the README lists them.
@@ -44,6 +48,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	transport := fs.String("grading-transport", "http", "how to reach grading: `http` or grpc (the instances registered with that tag)")
 	gradingName := fs.String("grading-name", "grading", "registered `name` of the grading service to use")
 	logName := fs.String("log-name", "log", "registered `name` of the log service whose recent lines /status shows")
+	users := fs.String("users", "", "users `file`: one name:hash line per teacher (make a line with: gradebook user hash NAME); without it the portal is open to anyone who reaches it")
+	sessionKeyFile := fs.String("session-key-file", "", "`file` holding the secret that seals session cookies (at least 32 bytes, e.g. openssl rand -hex 32); every portal instance must share it")
+	sessionTTL := fs.Duration("session-ttl", DefaultSessionTTL, "how long a sign-in lasts")
+	openPortal := fs.Bool("open", false, "serve without -users even on a non-loopback -listen address: anyone who reaches the portal can see and change grades")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: teacherportalservice [flags]\n\n"+
 			"Serves the teacher portal (web pages and the /api/v1 gateway) over the grading\n"+
@@ -60,6 +68,11 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	case "http", "grpc":
 	default:
 		return nil, fmt.Errorf("-grading-transport %q: want http or grpc", *transport)
+	}
+
+	signIn, err := loadSignIn(cfg, *users, *sessionKeyFile, *sessionTTL, *openPortal)
+	if err != nil {
+		return nil, err
 	}
 
 	rt, err := service.New(cfg, stderr)
@@ -88,8 +101,13 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		})
 		gradingInstancer = in
 	}
-	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
-	rt.TokenOnlyUnder("/api/")
+	if signIn != nil {
+		// /api/v1 takes the token or a session, and checks both itself; pages need a session.
+		rt.RoutesCheckToken()
+	} else {
+		// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
+		rt.TokenOnlyUnder("/api/")
+	}
 	client := gradingclient.NewHTTPClient()
 	// Grading and the log service need the token for writes when it is set.
 	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
@@ -105,8 +123,50 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		client.CloseIdleConnections()
 		return nil
 	})
-	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger}); err != nil {
+	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger, SignIn: signIn}); err != nil {
 		return nil, errors.Join(err, rt.Close())
 	}
 	return rt, nil
+}
+
+// loadSignIn reads the users file and the session key, or, with no users file, checks that an
+// open portal listens only where nobody else can reach it (unless -open says so on purpose).
+func loadSignIn(cfg config.Common, usersFile, keyFile string, ttl time.Duration, open bool) (*SignIn, error) {
+	if usersFile == "" {
+		if !open && !loopback(cfg.Listen) {
+			return nil, fmt.Errorf("-listen %s is reachable from other machines, and without -users anyone who reaches the portal can see and change grades: give -users FILE and -session-key-file FILE, or -open to serve it open anyway", cfg.Listen)
+		}
+		return nil, nil
+	}
+	if keyFile == "" {
+		return nil, errNoSessionKey
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("-session-ttl %s: want a positive duration", ttl)
+	}
+	users, err := auth.LoadUsers(usersFile)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(users.Names(), APIUser) {
+		return nil, fmt.Errorf("users file %s: the name %q is kept for grades entered with the API's token; give that teacher another name", usersFile, APIUser)
+	}
+	sealer, err := auth.LoadKeyFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &SignIn{Users: users, Sealer: sealer, TTL: ttl, Token: cfg.Token}, nil
+}
+
+// loopback reports whether listen's host only takes connections from this machine.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

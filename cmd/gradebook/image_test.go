@@ -54,7 +54,7 @@ func TestHealthCommand(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"health"}, c.args...), os.Getenv, &stdout, &stderr)
+			err := run(context.Background(), append([]string{"health"}, c.args...), os.Getenv, nil, &stdout, &stderr)
 			if (err == nil) != c.ok {
 				t.Fatalf("health %v: err = %v, want ok=%v (stderr %q)", c.args, err, c.ok, stderr.String())
 			}
@@ -64,7 +64,7 @@ func TestHealthCommand(t *testing.T) {
 	t.Run("a slow service fails within the timeout", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		start := time.Now()
-		err := run(context.Background(), []string{"health", "-timeout", "200ms", srv.URL + "/slow"}, os.Getenv, &stdout, &stderr)
+		err := run(context.Background(), []string{"health", "-timeout", "200ms", srv.URL + "/slow"}, os.Getenv, nil, &stdout, &stderr)
 		if err == nil {
 			t.Fatal("health of a service that never answers succeeded")
 		}
@@ -97,7 +97,7 @@ func TestVersionLine(t *testing.T) {
 
 func TestVersionCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, os.Getenv, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"version"}, os.Getenv, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if got := stdout.String(); !strings.HasPrefix(got, "gradebook ") || !strings.Contains(got, " commit ") {

@@ -3,6 +3,7 @@
 //	gradebook up                 start registry, log, grading and portal as separate processes
 //	gradebook registry|log|grading|portal [flags]   run one service in this process
 //	gradebook consul             start a local Consul dev agent built from tools/consul
+//	gradebook user hash NAME     print a -users file line for NAME, the password read from stdin
 //
 // Every service also has its own binary under cmd/ for those who run one per terminal.
 package main
@@ -39,7 +40,7 @@ func main() {
 	}
 	// SIGHUP too: a closed terminal must stop the services as cleanly as Ctrl-C does.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "gradebook:", err)
@@ -64,7 +65,7 @@ func services() []serviceCommand {
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
 		return errors.New("no command given")
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return up(ctx, rest, getenv, stdout, stderr)
 	case "consul":
 		return consulAgent(ctx, rest, stdout, stderr)
+	case "user":
+		return userCommand(rest, stdin, stdout, stderr)
 	case "health", "version":
 		return imageCommand(ctx, cmd, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -97,6 +100,7 @@ Usage:
   gradebook up [flags]         start the whole system, each service as its own process
   gradebook <service> [flags]  run one service in this process
   gradebook consul [flags]     start a local Consul dev agent (built from tools/consul)
+  gradebook user hash NAME     print a line for the portal's -users file (password on stdin)
   gradebook health URL         exit 0 if URL answers 2xx (a container health check)
   gradebook version            print the version and the commit it was built from
 

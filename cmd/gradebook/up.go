@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/portal"
+	"github.com/gradebook/gradebook/portal/auth"
 	"github.com/gradebook/gradebook/registry"
 )
 
@@ -41,6 +43,9 @@ type upConfig struct {
 	startTimeout     time.Duration
 	gradingInstances int // 0 is read as 1, the flag's default
 	store            string
+	users            string // the portal's -users file; empty leaves it open
+	sessionKeyFile   string // the portal's -session-key-file; made under -data when empty
+	open             bool   // the portal's -open
 }
 
 // instances is how many grading instances to start.
@@ -90,6 +95,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout, 
 	fs.IntVar(&c.gradingInstances, "grading-instances", 1, fmt.Sprintf("run `N` grading instances; instance k listens on HTTP %d+%d(k-1) and gRPC %d+%d(k-1); more than one needs -store postgres://…",
 		httpPort, gradingPortStride, grpcPort, gradingPortStride))
 	fs.StringVar(&c.store, "store", "", "grading's store, handed to every grading instance: empty or bolt for a bbolt file under its -data, or a postgres:// or postgresql:// `URL`")
+	fs.StringVar(&c.users, "users", "", "the portal's users `file` (name:hash lines, made with: gradebook user hash NAME): teachers sign in; without it the portal is open to anyone who reaches it")
+	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "the portal's session key `file`; with -users and none given, <data>/portal/session.key, made if missing")
+	fs.BoolVar(&c.open, "open", false, "let the portal serve without -users on a non-loopback -host")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: gradebook up [flags]
 
@@ -126,6 +134,13 @@ Flags:
 			return fmt.Errorf("-registry: %w", err)
 		}
 		c.registry = u
+	}
+	if c.users != "" && c.sessionKeyFile == "" {
+		key, err := ensureSessionKey(c.data)
+		if err != nil {
+			return err
+		}
+		c.sessionKeyFile = key
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -495,10 +510,32 @@ func plan(c upConfig) ([]*child, error) {
 	}
 
 	po, a := newChild(portal.DefaultName, portal.DefaultName)
-	po.args = a.set("-grading-transport", c.gradingTransport).list()
+	a.set("-grading-transport", c.gradingTransport)
+	if c.users != "" {
+		a.set("-users", c.users).set("-session-key-file", c.sessionKeyFile)
+	}
+	po.args = a.list()
+	if c.open {
+		// A flag without a value does not fit argv's pairs; the variable says the same.
+		po.env = []envVar{{name: config.EnvName("open"), value: "true", shown: "true"}}
+	}
 	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
 
 	return append(out, po), nil
+}
+
+// ensureSessionKey is the portal's session key file under data, made now if it is missing: the
+// one key every portal instance of this data folder shares, kept across restarts so that
+// sessions outlive them.
+func ensureSessionKey(data string) (string, error) {
+	path := filepath.Join(data, portal.DefaultName, "session.key")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := auth.NewKeyFile(path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	return path, nil
 }
 
 // commandLine is how a user starts the child again by hand: its environment variables (with a

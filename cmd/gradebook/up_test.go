@@ -45,6 +45,8 @@ func TestPlan(t *testing.T) {
 			"portal -listen 127.0.0.1:5000 -data d/portal -check-interval 1s -token s3cret -registry http://127.0.0.1:3000 -grading-transport grpc",
 		}},
 		{"one instance on PostgreSQL", func(c *upConfig) { c.store = testStore }, withHub},
+		{"teachers sign in", func(c *upConfig) { c.users = "users.txt"; c.sessionKeyFile = "d/portal/session.key" }, append(withHub[:3:3],
+			"portal -listen 127.0.0.2:5100 -data d/portal -check-interval 1s -registry http://127.0.0.2:3100 -grading-transport grpc -users users.txt -session-key-file d/portal/session.key")},
 		{"three instances on PostgreSQL", func(c *upConfig) { c.gradingInstances = 3; c.store = testStore }, []string{
 			"registry -listen 127.0.0.2:3100 -data d/registry -check-interval 1s",
 			"log -listen 127.0.0.2:4100 -data d/log -check-interval 1s -registry http://127.0.0.2:3100",
@@ -344,5 +346,42 @@ func TestUpRefusesTakenPorts(t *testing.T) {
 	children[1].args = nil
 	if err := checkPortsFree(children); err != nil {
 		t.Errorf("checkPortsFree with free ports = %v", err)
+	}
+}
+
+// TestUpOpenReachesThePortal: up's -open reaches the portal alone, through its environment.
+func TestUpOpenReachesThePortal(t *testing.T) {
+	children, err := plan(upConfig{data: "d", host: "0.0.0.0", gradingTransport: "http", checkInterval: time.Second, open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range children {
+		got := slices.ContainsFunc(ch.env, func(e envVar) bool { return e.name == "GRADEBOOK_OPEN" && e.value == "true" })
+		if got != (ch.service == "portal") {
+			t.Errorf("%s: GRADEBOOK_OPEN=true set %v", ch.name, got)
+		}
+	}
+}
+
+// TestEnsureSessionKey: with -users and no -session-key-file, up makes one key under -data and
+// keeps it across runs, so sessions outlive a restart.
+func TestEnsureSessionKey(t *testing.T) {
+	data := t.TempDir()
+	path, err := ensureSessionKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != filepath.Join(data, "portal", "session.key") {
+		t.Errorf("key at %s", path)
+	}
+	first, err := os.ReadFile(path)
+	if err != nil || len(first) < 32 {
+		t.Fatalf("key file: %q, %v", first, err)
+	}
+	if _, err := ensureSessionKey(data); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
+		t.Error("a second run replaced the session key")
 	}
 }

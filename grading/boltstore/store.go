@@ -181,7 +181,7 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 				if err := json.Unmarshal(v, &rec); err != nil {
 					return fmt.Errorf("corrupt idempotency record: %w", err)
 				}
-				if rec.StudentID != studentID || rec.Grade != g {
+				if rec.StudentID != studentID || !rec.Grade.SameEntry(g) {
 					return grading.ErrIdempotencyConflict
 				}
 				answer = rec.Grade

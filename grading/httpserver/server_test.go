@@ -44,7 +44,7 @@ func TestHTTPRoutes(t *testing.T) {
 		{"add student empty body", "POST", "/students", ``, nil, 400, `empty`, ""},
 		{"add student wrong JSON type", "POST", "/students", `{"firstName":3}`, nil, 400, `"error"`, ""},
 		{"add student too large", "POST", "/students", `{"firstName":"` + strings.Repeat("x", httpx.MaxBody) + `"}`, nil, 413, `1 MiB`, ""},
-		{"add grade", "POST", "/students/1/grades", `{"title":"Quiz 3","type":"Quiz","score":90}`, nil, 201, `{"title":"Quiz 3","type":"Quiz","score":90}`, ""},
+		{"add grade", "POST", "/students/1/grades", `{"title":"Quiz 3","type":"Quiz","score":90}`, nil, 201, `{"title":"Quiz 3","type":"Quiz","score":90,"enteredAt":"`, ""},
 		{"add grade invalid", "POST", "/students/1/grades", `{"title":"Quiz 3","type":"Exam","score":190}`, nil, 400, `"fields":{"score"`, ""},
 		{"add grade malformed", "POST", "/students/1/grades", `{"title"`, nil, 400, `"error"`, ""},
 		{"add grade two values", "POST", "/students/1/grades", `{"title":"a","type":"Quiz","score":1}{}`, nil, 400, `single JSON value`, ""},

@@ -1,6 +1,10 @@
 package pb
 
-import "github.com/gradebook/gradebook/grading"
+import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gradebook/gradebook/grading"
+)
 
 // This file is written by hand: the conversions between the generated messages and grading's
 // domain types, which the gRPC server (grading/grpcserver) and client (grading/gradingclient) share.
@@ -22,7 +26,11 @@ func FromStudent(st grading.Student) *Student {
 
 // FromGrade converts a domain grade to its message.
 func FromGrade(g grading.Grade) *Grade {
-	return &Grade{Title: g.Title, Type: g.Type, Score: g.Score}
+	out := &Grade{Title: g.Title, Type: g.Type, Score: g.Score, EnteredBy: g.EnteredBy}
+	if !g.EnteredAt.IsZero() {
+		out.EnteredAt = timestamppb.New(g.EnteredAt)
+	}
+	return out
 }
 
 // ToStudent converts a message to a domain student. A nil message is the zero student.
@@ -46,7 +54,11 @@ func ToStudent(st *Student) grading.Student {
 // ToGrade converts a message to a domain grade. A nil message is the empty grade, which the
 // service rejects field by field like any other invalid grade.
 func ToGrade(g *Grade) grading.Grade {
-	return grading.Grade{Title: g.GetTitle(), Type: g.GetType(), Score: g.GetScore()}
+	out := grading.Grade{Title: g.GetTitle(), Type: g.GetType(), Score: g.GetScore(), EnteredBy: g.GetEnteredBy()}
+	if at := g.GetEnteredAt(); at != nil && at.IsValid() {
+		out.EnteredAt = at.AsTime().UTC()
+	}
+	return out
 }
 
 // ToID maps an id that does not fit an int to 0, which names no student: a NOT_FOUND like any

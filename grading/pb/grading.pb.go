@@ -9,6 +9,7 @@ package pb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -28,7 +29,13 @@ type Grade struct {
 	// One of "Test", "Homework", "Quiz".
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// A finite number from 0 to 100.
-	Score         float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	Score float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	// Who recorded the grade: the caller names them, and grading trusts its callers. Empty for
+	// grades recorded before it was kept.
+	EnteredBy string `protobuf:"bytes,4,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
+	// When grading recorded the grade, by its own clock; ignored in a request. Absent for grades
+	// recorded before it was kept.
+	EnteredAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=entered_at,json=enteredAt,proto3" json:"entered_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -82,6 +89,20 @@ func (x *Grade) GetScore() float64 {
 		return x.Score
 	}
 	return 0
+}
+
+func (x *Grade) GetEnteredBy() string {
+	if x != nil {
+		return x.EnteredBy
+	}
+	return ""
+}
+
+func (x *Grade) GetEnteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EnteredAt
+	}
+	return nil
 }
 
 // Student is a student with their grades.
@@ -536,11 +557,15 @@ var File_grading_proto protoreflect.FileDescriptor
 
 const file_grading_proto_rawDesc = "" +
 	"\n" +
-	"\rgrading.proto\x12\x14gradebook.grading.v1\"G\n" +
+	"\rgrading.proto\x12\x14gradebook.grading.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n" +
 	"\x05Grade\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
-	"\x05score\x18\x03 \x01(\x01R\x05score\"\xb5\x01\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\x12\x1d\n" +
+	"\n" +
+	"entered_by\x18\x04 \x01(\tR\tenteredBy\x129\n" +
+	"\n" +
+	"entered_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tenteredAt\"\xb5\x01\n" +
 	"\aStudent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
@@ -592,37 +617,39 @@ func file_grading_proto_rawDescGZIP() []byte {
 
 var file_grading_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_grading_proto_goTypes = []any{
-	(*Grade)(nil),                // 0: gradebook.grading.v1.Grade
-	(*Student)(nil),              // 1: gradebook.grading.v1.Student
-	(*ListStudentsRequest)(nil),  // 2: gradebook.grading.v1.ListStudentsRequest
-	(*ListStudentsResponse)(nil), // 3: gradebook.grading.v1.ListStudentsResponse
-	(*GetStudentRequest)(nil),    // 4: gradebook.grading.v1.GetStudentRequest
-	(*GetStudentResponse)(nil),   // 5: gradebook.grading.v1.GetStudentResponse
-	(*AddStudentRequest)(nil),    // 6: gradebook.grading.v1.AddStudentRequest
-	(*AddStudentResponse)(nil),   // 7: gradebook.grading.v1.AddStudentResponse
-	(*AddGradeRequest)(nil),      // 8: gradebook.grading.v1.AddGradeRequest
-	(*AddGradeResponse)(nil),     // 9: gradebook.grading.v1.AddGradeResponse
+	(*Grade)(nil),                 // 0: gradebook.grading.v1.Grade
+	(*Student)(nil),               // 1: gradebook.grading.v1.Student
+	(*ListStudentsRequest)(nil),   // 2: gradebook.grading.v1.ListStudentsRequest
+	(*ListStudentsResponse)(nil),  // 3: gradebook.grading.v1.ListStudentsResponse
+	(*GetStudentRequest)(nil),     // 4: gradebook.grading.v1.GetStudentRequest
+	(*GetStudentResponse)(nil),    // 5: gradebook.grading.v1.GetStudentResponse
+	(*AddStudentRequest)(nil),     // 6: gradebook.grading.v1.AddStudentRequest
+	(*AddStudentResponse)(nil),    // 7: gradebook.grading.v1.AddStudentResponse
+	(*AddGradeRequest)(nil),       // 8: gradebook.grading.v1.AddGradeRequest
+	(*AddGradeResponse)(nil),      // 9: gradebook.grading.v1.AddGradeResponse
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_grading_proto_depIdxs = []int32{
-	0,  // 0: gradebook.grading.v1.Student.grades:type_name -> gradebook.grading.v1.Grade
-	1,  // 1: gradebook.grading.v1.ListStudentsResponse.students:type_name -> gradebook.grading.v1.Student
-	1,  // 2: gradebook.grading.v1.GetStudentResponse.student:type_name -> gradebook.grading.v1.Student
-	1,  // 3: gradebook.grading.v1.AddStudentResponse.student:type_name -> gradebook.grading.v1.Student
-	0,  // 4: gradebook.grading.v1.AddGradeRequest.grade:type_name -> gradebook.grading.v1.Grade
-	0,  // 5: gradebook.grading.v1.AddGradeResponse.grade:type_name -> gradebook.grading.v1.Grade
-	2,  // 6: gradebook.grading.v1.Grading.ListStudents:input_type -> gradebook.grading.v1.ListStudentsRequest
-	4,  // 7: gradebook.grading.v1.Grading.GetStudent:input_type -> gradebook.grading.v1.GetStudentRequest
-	6,  // 8: gradebook.grading.v1.Grading.AddStudent:input_type -> gradebook.grading.v1.AddStudentRequest
-	8,  // 9: gradebook.grading.v1.Grading.AddGrade:input_type -> gradebook.grading.v1.AddGradeRequest
-	3,  // 10: gradebook.grading.v1.Grading.ListStudents:output_type -> gradebook.grading.v1.ListStudentsResponse
-	5,  // 11: gradebook.grading.v1.Grading.GetStudent:output_type -> gradebook.grading.v1.GetStudentResponse
-	7,  // 12: gradebook.grading.v1.Grading.AddStudent:output_type -> gradebook.grading.v1.AddStudentResponse
-	9,  // 13: gradebook.grading.v1.Grading.AddGrade:output_type -> gradebook.grading.v1.AddGradeResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	10, // 0: gradebook.grading.v1.Grade.entered_at:type_name -> google.protobuf.Timestamp
+	0,  // 1: gradebook.grading.v1.Student.grades:type_name -> gradebook.grading.v1.Grade
+	1,  // 2: gradebook.grading.v1.ListStudentsResponse.students:type_name -> gradebook.grading.v1.Student
+	1,  // 3: gradebook.grading.v1.GetStudentResponse.student:type_name -> gradebook.grading.v1.Student
+	1,  // 4: gradebook.grading.v1.AddStudentResponse.student:type_name -> gradebook.grading.v1.Student
+	0,  // 5: gradebook.grading.v1.AddGradeRequest.grade:type_name -> gradebook.grading.v1.Grade
+	0,  // 6: gradebook.grading.v1.AddGradeResponse.grade:type_name -> gradebook.grading.v1.Grade
+	2,  // 7: gradebook.grading.v1.Grading.ListStudents:input_type -> gradebook.grading.v1.ListStudentsRequest
+	4,  // 8: gradebook.grading.v1.Grading.GetStudent:input_type -> gradebook.grading.v1.GetStudentRequest
+	6,  // 9: gradebook.grading.v1.Grading.AddStudent:input_type -> gradebook.grading.v1.AddStudentRequest
+	8,  // 10: gradebook.grading.v1.Grading.AddGrade:input_type -> gradebook.grading.v1.AddGradeRequest
+	3,  // 11: gradebook.grading.v1.Grading.ListStudents:output_type -> gradebook.grading.v1.ListStudentsResponse
+	5,  // 12: gradebook.grading.v1.Grading.GetStudent:output_type -> gradebook.grading.v1.GetStudentResponse
+	7,  // 13: gradebook.grading.v1.Grading.AddStudent:output_type -> gradebook.grading.v1.AddStudentResponse
+	9,  // 14: gradebook.grading.v1.Grading.AddGrade:output_type -> gradebook.grading.v1.AddGradeResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_grading_proto_init() }

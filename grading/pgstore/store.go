@@ -114,7 +114,7 @@ func (s *Store) reachable() {
 // studentsQuery reads students with their grades, students in ID order and each one's grades in
 // insertion order, in one statement and so from one snapshot.
 const studentsQuery = `
-SELECT s.id, s.first_name, s.last_name, g.title, g.type, g.score
+SELECT s.id, s.first_name, s.last_name, g.title, g.type, g.score, g.entered_by, g.entered_at
 FROM students s LEFT JOIN grades g ON g.student_id = s.id`
 
 func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
@@ -126,8 +126,10 @@ func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
 			first, last string
 			title, typ  *string
 			score       *float64
+			enteredBy   *string
+			enteredAt   *time.Time
 		)
-		if err := rows.Scan(&id, &first, &last, &title, &typ, &score); err != nil {
+		if err := rows.Scan(&id, &first, &last, &title, &typ, &score, &enteredBy, &enteredAt); err != nil {
 			return nil, err
 		}
 		if n := len(students); n == 0 || students[n-1].ID != id {
@@ -135,7 +137,11 @@ func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
 		}
 		if title != nil {
 			st := &students[len(students)-1]
-			st.Grades = append(st.Grades, grading.Grade{Title: *title, Type: *typ, Score: *score})
+			g := grading.Grade{Title: *title, Type: *typ, Score: *score, EnteredBy: *enteredBy}
+			if enteredAt != nil {
+				g.EnteredAt = enteredAt.UTC()
+			}
+			st.Grades = append(st.Grades, g)
 		}
 	}
 	return students, rows.Err()
@@ -218,8 +224,9 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 			return err
 		}
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO grades (student_id, title, type, score, idempotency_key) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (idempotency_key) DO NOTHING`, studentID, g.Title, g.Type, g.Score, key)
+			INSERT INTO grades (student_id, title, type, score, idempotency_key, entered_by, entered_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (idempotency_key) DO NOTHING`, studentID, g.Title, g.Type, g.Score, key, g.EnteredBy, enteredAt(g))
 		if err != nil {
 			return err
 		}
@@ -244,19 +251,31 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 	return answer, s.answer("add grade", nil)
 }
 
+// enteredAt is g's EnteredAt as a column value: NULL when it is not known.
+func enteredAt(g grading.Grade) *time.Time {
+	if g.EnteredAt.IsZero() {
+		return nil
+	}
+	return &g.EnteredAt
+}
+
 // firstUse looks up the grade stored under key. When there is one, it sets answer to it if it is
 // the same student and grade, and answers ErrIdempotencyConflict if not.
 func firstUse(ctx context.Context, tx pgx.Tx, key []byte, studentID int, g grading.Grade, answer *grading.Grade) (bool, error) {
 	var stored grading.Grade
 	var storedStudent int
-	err := tx.QueryRow(ctx, `SELECT student_id, title, type, score FROM grades WHERE idempotency_key = $1`, key).
-		Scan(&storedStudent, &stored.Title, &stored.Type, &stored.Score)
+	var storedAt *time.Time
+	err := tx.QueryRow(ctx, `SELECT student_id, title, type, score, entered_by, entered_at FROM grades WHERE idempotency_key = $1`, key).
+		Scan(&storedStudent, &stored.Title, &stored.Type, &stored.Score, &stored.EnteredBy, &storedAt)
+	if storedAt != nil {
+		stored.EnteredAt = storedAt.UTC()
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, err
-	case storedStudent != studentID || stored != g:
+	case storedStudent != studentID || !stored.SameEntry(g):
 		return true, grading.ErrIdempotencyConflict
 	}
 	*answer = stored
@@ -290,8 +309,8 @@ func (s *Store) SeedIfEmpty(ctx context.Context, students []grading.Student) (in
 				return fmt.Errorf("student %s %s: %w", st.FirstName, st.LastName, err)
 			}
 			for _, g := range st.Grades {
-				if _, err := tx.Exec(ctx, `INSERT INTO grades (student_id, title, type, score) VALUES ($1, $2, $3, $4)`,
-					id, g.Title, g.Type, g.Score); err != nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO grades (student_id, title, type, score, entered_by, entered_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+					id, g.Title, g.Type, g.Score, g.EnteredBy, enteredAt(g)); err != nil {
 					return fmt.Errorf("student %s %s: %w", st.FirstName, st.LastName, err)
 				}
 			}

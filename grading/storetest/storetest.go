@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gradebook/gradebook/grading"
 )
@@ -408,6 +409,40 @@ func Run(t *testing.T, open func(t *testing.T) Factory) {
 		all, _ := s.ListStudents(ctx)
 		if len(all) != 3 || all[0].ID != a.ID || all[1].ID != b.ID || all[2].ID != c.ID {
 			t.Errorf("ListStudents() = %+v, want Averill, Marge and Sydnie in that order", all)
+		}
+	})
+
+	t.Run("who entered a grade and when are kept, and a repeat answers the first entry", func(t *testing.T) {
+		f := open(t)
+		s := f.open(t)
+		a := mustStudent(t, s, "Averill", "Simen")
+		at := time.Date(2026, 11, 30, 4, 5, 6, 123456000, time.UTC)
+		entered := grading.Grade{Title: "Quiz 9", Type: grading.TypeQuiz, Score: 77, EnteredBy: "frizzle", EnteredAt: at}
+		if _, err := s.AddGrade(ctx, a.ID, entered, "key-entered"); err != nil {
+			t.Fatal(err)
+		}
+		// A grade from before grades had an author keeps having none.
+		if _, err := s.AddGrade(ctx, a.ID, hw1, ""); err != nil {
+			t.Fatal(err)
+		}
+		// The repeat comes later: it is the same entry, answered as first stored.
+		later := entered
+		later.EnteredAt = at.Add(time.Minute)
+		if g, err := s.AddGrade(ctx, a.ID, later, "key-entered"); err != nil || !g.EnteredAt.Equal(at) || g.EnteredBy != "frizzle" {
+			t.Errorf("repeat = %+v, %v; want the first entry, at %v", g, err, at)
+		}
+		other := entered
+		other.EnteredBy = "mallory"
+		if _, err := s.AddGrade(ctx, a.ID, other, "key-entered"); !errors.Is(err, grading.ErrIdempotencyConflict) {
+			t.Errorf("the key in another teacher's name: %v, want ErrIdempotencyConflict", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = f.open(t)
+		got := mustGrades(t, s, a.ID)
+		if len(got) != 2 || got[0].EnteredBy != "frizzle" || !got[0].EnteredAt.Equal(at) || got[1].EnteredBy != "" || !got[1].EnteredAt.IsZero() {
+			t.Errorf("after a reopen: %+v; want Quiz 9 entered by frizzle at %v, then %v entered by no one known", got, at, hw1)
 		}
 	})
 

@@ -64,6 +64,11 @@ func rules() []rule {
 				stores...),
 		},
 		{
+			why:   "who a teacher is is decided without HTTP or any service: the portal's handlers put it on the wire",
+			from:  []string{mod + "portal/auth"},
+			never: append([]string{mod + "grading/...", mod + "logging/...", mod + "registry/...", mod + "pkg/..."}, transports...),
+		},
+		{
 			why:   "the grading binary links no other service's server",
 			from:  []string{mod + "cmd/gradingservice"},
 			never: []string{mod + "portal/...", mod + "registry", mod + "logging"},

@@ -70,6 +70,7 @@ func startCluster(t *testing.T, tool composeTool) *cluster {
 	start := time.Now()
 	p.compose(10*time.Minute, "up", "-d")
 	testkit.Until(t, 180*time.Second, c.allPassing)
+	signInDemo(t, c.web, c.portals[0])
 	t.Logf("figure: cluster up to all passing in Consul (%s, 13 containers): %v", tool.name, time.Since(start).Round(100*time.Millisecond))
 
 	// Each service registered with its own host's agent, so its registration is on that node.
@@ -103,7 +104,7 @@ func (c *cluster) killLeader(t *testing.T) {
 	server := c.serviceAt(t, strings.Split(leader, ":")[0], "consul-server-1", "consul-server-2", "consul-server-3")
 	t.Logf("the leader is %s (%s)", server, leader)
 
-	load := startLoad(c.portals, false)
+	load := startLoad(c.web.Jar, c.portals, false)
 	time.Sleep(time.Second)
 	kill := time.Now()
 	c.compose(time.Minute, "kill", server)
@@ -139,7 +140,7 @@ func (c *cluster) partitionGrading(t *testing.T) {
 	container := c.containerOf(t, "grading-2")
 	network := c.name + "_default"
 
-	load := startLoad(c.portals, false)
+	load := startLoad(c.web.Jar, c.portals, false)
 	time.Sleep(time.Second)
 	cut := time.Now()
 	if out, err := docker(t, time.Minute, "network", "disconnect", network, container); err != nil {
@@ -179,7 +180,7 @@ func (c *cluster) partitionGrading(t *testing.T) {
 // the database is down, recovers by itself once it is back, and every acknowledged grade is
 // stored exactly once.
 func (c *cluster) restartDatabase(t *testing.T) {
-	load := startLoad(c.portals[:1], true)
+	load := startLoad(c.web.Jar, c.portals[:1], true)
 	time.Sleep(2 * time.Second)
 
 	stop := time.Now()
@@ -250,7 +251,7 @@ func (c *cluster) restartDatabase(t *testing.T) {
 // killPortal kills portal-1: portal-2 keeps serving without a failure, and Consul marks portal-1
 // critical.
 func (c *cluster) killPortal(t *testing.T) {
-	load := startLoad(c.portals[1:], false)
+	load := startLoad(c.web.Jar, c.portals[1:], false)
 	time.Sleep(time.Second)
 	c.compose(time.Minute, "kill", "portal-1")
 	testkit.Until(t, 3*checkInterval+time.Second, func() string {
@@ -285,12 +286,12 @@ type load struct {
 	acked    []string // titles of acknowledged grades
 }
 
-func startLoad(portals []string, write bool) *load {
+func startLoad(jar http.CookieJar, portals []string, write bool) *load {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	l := &load{cancel: cancel}
 	// Longer than the portal's own budget for a call (8 s), so that a slow answer is the portal's
 	// to give, not a timeout of this client's.
-	c := &http.Client{Timeout: 15 * time.Second}
+	c := &http.Client{Timeout: 15 * time.Second, Jar: jar}
 	for i := range 2 {
 		l.wg.Go(func() {
 			for n := 0; ctx.Err() == nil; n++ {

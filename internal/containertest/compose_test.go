@@ -69,7 +69,9 @@ func testDefaultCompose(t *testing.T, tool composeTool) {
 	testkit.Until(t, 120*time.Second, func() string { return allPassing(web, consul) })
 	t.Logf("figure: up to all passing in Consul (%s): %v", tool.name, time.Since(start).Round(100*time.Millisecond))
 
-	// The portal shows the demo students and records a grade from its form.
+	// The portal shows the demo students and records a grade from its form, to a signed-in
+	// teacher when it asks for one.
+	signInDemo(t, web, portal)
 	page := get(t, web, portal+"/students")
 	if page.status != http.StatusOK {
 		t.Fatalf("GET /students = %d\n%s", page.status, page.body)

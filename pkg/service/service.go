@@ -58,6 +58,9 @@ type Runtime struct {
 	whenRegistered []func(context.Context)
 	quiet          []string
 	tokenOnly      []string
+
+	// routesCheckToken turns the -token check off: the routes check it (RoutesCheckToken).
+	routesCheckToken bool
 }
 
 // New validates cfg, builds the logger (logfmt on stderr) and the registry client, and binds the
@@ -160,6 +163,10 @@ func (rt *Runtime) TokenOnlyUnder(prefixes ...string) {
 	rt.tokenOnly = append(rt.tokenOnly, prefixes...)
 }
 
+// RoutesCheckToken turns the runtime's -token check off, for a service whose routes check the
+// token themselves: the portal's /api/v1 accepts the token or a signed-in teacher's session.
+func (rt *Runtime) RoutesCheckToken() { rt.routesCheckToken = true }
+
 // SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
 func (rt *Runtime) SetRegistrar(r sd.Registrar) { rt.registrar = r }
@@ -241,7 +248,11 @@ func checkTimeout(interval time.Duration) time.Duration {
 // instrumentation, with writes guarded by -token.
 func (rt *Runtime) Handler() http.Handler {
 	var h http.Handler = rt.Router
-	if guarded := httpx.RequireTokenForWrites(rt.Config.Token, h); len(rt.tokenOnly) == 0 {
+	token := rt.Config.Token
+	if rt.routesCheckToken {
+		token = ""
+	}
+	if guarded := httpx.RequireTokenForWrites(token, h); len(rt.tokenOnly) == 0 {
 		h = guarded
 	} else {
 		open := h
