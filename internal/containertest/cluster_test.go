@@ -70,8 +70,8 @@ func startCluster(t *testing.T, tool composeTool) *cluster {
 	start := time.Now()
 	p.compose(10*time.Minute, "up", "-d")
 	testkit.Until(t, 180*time.Second, c.allPassing)
-	signInDemo(t, c.web, c.portals[0])
 	t.Logf("figure: cluster up to all passing in Consul (%s, 13 containers): %v", tool.name, time.Since(start).Round(100*time.Millisecond))
+	signInDemo(t, c.web, c.portals[0])
 
 	// Each service registered with its own host's agent, so its registration is on that node.
 	want := map[string]string{
