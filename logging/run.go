@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 
 	"github.com/go-kit/log"
@@ -60,6 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// are logged), and the first write that succeeds makes it healthy again.
 	rt.SetReady(func(context.Context) error { return store.Err() })
 	AddRoutes(rt.Router, svc, nil)
+	// The course's services send their lines as text/plain; batches are JSON, and must say so.
+	rt.NotJSON(http.MethodPost, "/log")
 	return rt.Serve(ctx)
 }
 

@@ -88,8 +88,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		})
 		gradingInstancer = in
 	}
-	// Only the API needs -token: form posts come from browsers, which cross-origin protection guards.
+	// Only the API needs -token, and only the API takes JSON: form posts come from browsers,
+	// which cross-origin protection guards.
 	rt.TokenOnlyUnder("/api/")
+	rt.JSONOnlyUnder("/api/")
 	client := gradingclient.NewHTTPClient()
 	// Grading and the log service need the token for writes when it is set.
 	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
@@ -105,7 +107,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		client.CloseIdleConnections()
 		return nil
 	})
-	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger}); err != nil {
+	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger, CrossOrigin: rt.CrossOrigin}); err != nil {
 		return nil, errors.Join(err, rt.Close())
 	}
 	return rt, nil
