@@ -132,7 +132,7 @@ func (l *HostAllowList) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.Allows(r.Host) {
 			Error(w, http.StatusMisdirectedRequest, fmt.Sprintf(
-				"this server does not answer to the host name %q: reach it by one of its own names, or add that name to its allowed hosts", r.Host))
+				"this server does not answer to the host name %q: reach it by one of its own names, or add this one to its -allowed-hosts", r.Host))
 			return
 		}
 		next.ServeHTTP(w, r)
