@@ -175,23 +175,29 @@ func normalizeName(s string) (string, bool) {
 	if s == "" || len(s) > 253 {
 		return "", false
 	}
-	b := []byte(s)
-	start := 0
-	for i := 0; i <= len(b); i++ {
-		if i == len(b) || b[i] == '.' {
+	start, upper := 0, false
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
 			if n := i - start; n == 0 || n > 63 {
 				return "", false
 			}
 			start = i + 1
 			continue
 		}
-		c := b[i]
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_':
+			return "", false
+		}
+	}
+	if !upper {
+		return s, true // the usual case, without a copy
+	}
+	b := []byte(s)
+	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			b[i] = c + 'a' - 'A'
-			continue
-		}
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return "", false
 		}
 	}
 	return string(b), true
