@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 
 	"github.com/go-kit/log"
@@ -61,6 +62,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// The answer names the class of failure only, never the file's path.
 	rt.SetReady(func(context.Context) error { return storageError(store.Err()) })
 	AddRoutes(rt.Router, svc, nil)
+	// The course's services send their lines as text/plain; batches are JSON, and must say so.
+	rt.NotJSON(http.MethodPost, "/log")
 	return rt.Serve(ctx)
 }
 

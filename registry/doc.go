@@ -22,6 +22,12 @@
 // one stop signal: Serve returns once all of them have stopped. A Hub that New returns must
 // therefore be served.
 //
+// Where it departs from Consul, it is to keep a browser from using it. Every write with a body
+// must be declared application/json (the course protocol's DELETE /services, whose body is a bare
+// URL, excepted), and browsers' cross-origin writes are refused, so that a web page cannot
+// register a service; and an HTTP check's output is its status line without the body Consul
+// shows, since a registration names any URL the hub can reach and the output is public.
+//
 // There is no endpoint layer, unlike the other services. The hub's API is Consul's wire
 // protocol, and its clients are consul/api and go-kit sd/consul, the same code that talks to a
 // real Consul: nobody calls the hub through a Go service interface or balances load over it. Its

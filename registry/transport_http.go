@@ -44,6 +44,9 @@ func (h *Hub) routes() {
 	get("/", h.handlePage)
 	r.HandleFunc("/services", h.handleCourseRegister).Methods(http.MethodPost)
 	r.HandleFunc("/services", h.handleCourseDeregister).Methods(http.MethodDelete)
+	// The course's services send the URL to deregister as a bare text body; every other write
+	// with a body is JSON, and must say so.
+	h.rt.NotJSON(http.MethodDelete, "/services")
 }
 
 // consulHeaders gives every answer the headers consul/api reads: an index that never goes

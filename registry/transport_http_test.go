@@ -43,7 +43,7 @@ func TestRegisterHealthDeregister(t *testing.T) {
 
 	checks, _ := c.Agent().Checks()
 	ch := checks["service:grading-1"]
-	if ch.Name != "Service 'grading' check" || ch.Type != "http" || !strings.HasPrefix(ch.Output, "HTTP GET "+tg.URL+"/health: 200 OK Output: target says hi") {
+	if ch.Name != "Service 'grading' check" || ch.Type != "http" || ch.Output != "HTTP GET "+tg.URL+"/health: 200 OK" {
 		t.Errorf("check = %+v", ch)
 	}
 
@@ -392,7 +392,7 @@ func TestStatusPage(t *testing.T) {
 		page := string(b)
 		return resp.StatusCode == 200 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") &&
 			strings.Contains(page, "grading-7") && strings.Contains(page, "http://127.0.0.1:6007") &&
-			strings.Contains(page, "target says hi") && strings.Contains(page, `http-equiv="refresh"`)
+			strings.Contains(page, "HTTP GET "+tg.URL+": 200 OK") && strings.Contains(page, `http-equiv="refresh"`)
 	})
 }
 
@@ -432,12 +432,24 @@ func TestBadInput(t *testing.T) {
 		{"course protocol delete unknown", "DELETE", "/services", `http://127.0.0.1:1`, "s3cret", 404},
 		{"good token", "PUT", "/v1/agent/service/register", `{"Name":"x"}`, "s3cret", 200},
 		{"reads stay open", "GET", "/v1/agent/services", "", "", 200},
+		{"register as text/plain", "PUT", "/v1/agent/service/register", `{"Name":"x"}`, "s3cret", 415},
+		{"course protocol as text/plain", "POST", "/services", `{"ServiceName":"x"}`, "s3cret", 415},
+		{"TTL update without a Content-Type", "PUT", "/v1/agent/check/update/ghost", `{"Status":"passing"}`, "s3cret", 415},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, h.URL()+tc.path, strings.NewReader(tc.body))
 			if tc.token != "" {
 				req.Header.Set("X-Consul-Token", tc.token)
+			}
+			// Bodies are JSON and say so, as consul/api sends them, except where a case is about
+			// the media type, and the course protocol's deregistration, whose body is text.
+			switch {
+			case strings.HasSuffix(tc.name, "as text/plain"):
+				req.Header.Set("Content-Type", "text/plain")
+			case strings.HasSuffix(tc.name, "without a Content-Type"), tc.path == "/services" && tc.method == "DELETE":
+			case tc.body != "":
+				req.Header.Set("Content-Type", "application/json")
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -462,6 +474,7 @@ func TestBadInput(t *testing.T) {
 	// The bearer form works as well as X-Consul-Token.
 	req, _ := http.NewRequest("PUT", h.URL()+"/v1/agent/service/register", strings.NewReader(`{"Name":"y"}`))
 	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("bearer token: %v %v", resp, err)

@@ -68,6 +68,9 @@ func (in *instance) do(t *testing.T, method, path, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := in.client.Do(req)
 	if err != nil {
 		return 0, err.Error()

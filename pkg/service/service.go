@@ -44,6 +44,10 @@ type Runtime struct {
 	Consul  *api.Client
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
+	// CrossOrigin refuses browsers' cross-origin writes to every route (403 with a JSON error).
+	// A service may configure it before Serve: the portal answers its pages' refusals with a
+	// page.
+	CrossOrigin *http.CrossOriginProtection
 
 	fanout         *logx.Fanout
 	ln             net.Listener
@@ -58,6 +62,9 @@ type Runtime struct {
 	whenRegistered []func(context.Context)
 	quiet          []string
 	tokenOnly      []string
+	jsonOnly       []string
+	notJSON        map[[2]string]bool
+	hosts          *httpx.HostAllowList
 
 	// routesCheckToken turns the -token check off: the routes check it (RoutesCheckToken).
 	routesCheckToken bool
@@ -102,7 +109,9 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		Metrics: telemetry.New(),
 		Consul:  client,
 		Router:  httpx.NewRouter(),
-		fanout:  fan,
+		// One protection for the whole surface, so that no route can be left out of it.
+		CrossOrigin: httpx.NewCrossOriginProtection(),
+		fanout:      fan,
 	}
 	rt.ln = rt.LimitListener(ln, "http")
 	rt.Router.Use(telemetry.RouteLabel)
@@ -166,6 +175,42 @@ func (rt *Runtime) TokenOnlyUnder(prefixes ...string) {
 // RoutesCheckToken turns the runtime's -token check off, for a service whose routes check the
 // token themselves: the portal's /api/v1 accepts the token or a signed-in teacher's session.
 func (rt *Runtime) RoutesCheckToken() { rt.routesCheckToken = true }
+
+// JSONOnlyUnder limits the rule that writes with a body must be JSON to paths that start with one
+// of prefixes. The portal uses it for its /api/ gateway: its pages take HTML form posts, which
+// cross-origin protection guards.
+func (rt *Runtime) JSONOnlyUnder(prefixes ...string) {
+	rt.jsonOnly = append(rt.jsonOnly, prefixes...)
+}
+
+// NotJSON exempts one route (method and exact path) from the rule that writes with a body must be
+// JSON: the course protocol's text/plain routes, which the course's own services still call.
+func (rt *Runtime) NotJSON(method, path string) {
+	if rt.notJSON == nil {
+		rt.notJSON = map[[2]string]bool{}
+	}
+	rt.notJSON[[2]string{method, path}] = true
+}
+
+// AllowHosts makes the service answer only to the Host names hosts allows (421 to the rest), its
+// defence against DNS rebinding. Without it every Host is answered.
+func (rt *Runtime) AllowHosts(hosts *httpx.HostAllowList) { rt.hosts = hosts }
+
+// bodyNeedNotBeJSON is the exemption from httpx.RequireJSON that JSONOnlyUnder and NotJSON set.
+func (rt *Runtime) bodyNeedNotBeJSON(r *http.Request) bool {
+	if rt.notJSON[[2]string{r.Method, r.URL.Path}] {
+		return true
+	}
+	if len(rt.jsonOnly) == 0 {
+		return false
+	}
+	for _, p := range rt.jsonOnly {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return false
+		}
+	}
+	return true
+}
 
 // SetRegistrar replaces the registrar Serve uses, for a service that registers itself some other
 // way: the hub inserts its own registration into its catalog instead of calling itself over HTTP.
@@ -245,9 +290,12 @@ func checkTimeout(interval time.Duration) time.Duration {
 }
 
 // Handler is the full HTTP surface: the router behind recovery, request IDs, access logs and
-// instrumentation, with writes guarded by -token.
+// instrumentation. From the outside in, a request must carry a Host the service answers to (when
+// AllowHosts was called: else 421), must not be a browser's cross-origin write (403), must carry
+// -token if it writes (401), and, if it writes a body, must say it is JSON (415) unless
+// JSONOnlyUnder or NotJSON exempt its route.
 func (rt *Runtime) Handler() http.Handler {
-	var h http.Handler = rt.Router
+	var h http.Handler = httpx.RequireJSON(rt.bodyNeedNotBeJSON, rt.Router)
 	token := rt.Config.Token
 	if rt.routesCheckToken {
 		token = ""
@@ -265,6 +313,10 @@ func (rt *Runtime) Handler() http.Handler {
 			}
 			open.ServeHTTP(w, r)
 		})
+	}
+	h = rt.CrossOrigin.Handler(h)
+	if rt.hosts != nil {
+		h = rt.hosts.Handler(h)
 	}
 	h = rt.accessLog(h)
 	h = httpx.WithRequestIDs(h)
