@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-kit/kit/sd"
@@ -53,7 +52,6 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	sessionKeyFile := fs.String("session-key-file", "", "`file` holding the secret that seals session cookies (at least 32 bytes, e.g. openssl rand -hex 32); every portal instance must share it")
 	sessionTTL := fs.Duration("session-ttl", DefaultSessionTTL, "how long a sign-in lasts")
 	openPortal := fs.Bool("open", false, "serve without -users even on a non-loopback -listen address: anyone who reaches the portal can see and change grades")
-	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host `names` the portal answers to besides IP addresses, localhost and the -listen and -advertise hosts (name, name:port, .domain, or * for any): the names browsers reach it by, such as a proxy's public name")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: teacherportalservice [flags]\n\n"+
 			"Serves the teacher portal (web pages and the /api/v1 gateway) over the grading\n"+
@@ -77,34 +75,10 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		return nil, err
 	}
 
-	// Against DNS rebinding: a page on a name the portal does not know is refused (421) even if
-	// that name now points here. The listen and advertise hosts are names it is known by (the
-	// registry's health checks use the advertised one), with any port, since a container's
-	// published port is not the one it listens on.
-	// A host that is not a name is left out here, for -listen or -advertise to report it.
-	entries := strings.Split(*allowedHosts, ",")
-	if _, err := httpx.NewHostAllowList(entries...); err != nil {
-		return nil, fmt.Errorf("-allowed-hosts: %w", err)
-	}
-	advertise := cfg.Advertise
-	if advertise == "" {
-		advertise = cfg.Listen
-	}
-	for _, own := range []string{hostOf(cfg.Listen), hostOf(advertise)} {
-		if _, err := httpx.NewHostAllowList(own); err == nil {
-			entries = append(entries, own)
-		}
-	}
-	hosts, err := httpx.NewHostAllowList(entries...)
-	if err != nil {
-		return nil, err
-	}
-
 	rt, err := service.New(cfg, stderr)
 	if err != nil {
 		return nil, err
 	}
-	rt.AllowHosts(hosts)
 	// The stylesheet is fetched with every first page view; its lines would only be noise.
 	rt.QuietRoutes("/static/")
 	var gradingGroups func() []discovery.Group
@@ -197,13 +171,4 @@ func loopback(listen string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// hostOf is the host of a host:port address, or "" when addr has none.
-func hostOf(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return ""
-	}
-	return host
 }

@@ -40,6 +40,9 @@ type Common struct {
 	ReadTimeout time.Duration
 	// MaxConns bounds the open connections of each listener (zero: DefaultMaxConns).
 	MaxConns int
+	// AllowedHosts lists, comma-separated, the Host names the service answers to besides IP
+	// addresses, localhost and the -listen and -advertise hosts (see httpx.HostAllowList).
+	AllowedHosts string
 }
 
 // Defaults are the per-service defaults of Common.
@@ -60,6 +63,7 @@ func (c *Common) Bind(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "least severe log `level` shown: debug, info, warn or error")
 	fs.DurationVar(&c.CheckInterval, "check-interval", time.Second, "how often the registry checks this service's /health")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultReadTimeout, "longest time a client may take to send one whole request, body included; a slower one is cut off")
+	fs.StringVar(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host `names` this service answers to besides IP addresses, localhost and the -listen and -advertise hosts (name, name:port, .domain, or * for any); any other Host gets 421, against DNS rebinding")
 	fs.IntVar(&c.MaxConns, "max-conns", DefaultMaxConns, "hold at most `N` connections open on each listener; one past it is accepted and closed at once, and counted in gradebook_net_connections_rejected_total")
 }
 

@@ -83,3 +83,52 @@ func TestHandlerGuards(t *testing.T) {
 		})
 	}
 }
+
+// Every service answers only to its own names, not only the portal: a page on a rebound name
+// (evil.example resolving to 127.0.0.1) is same-origin to the browser, so it could otherwise send
+// JSON writes to grading, the log service or the hub on a machine without -token. The names are
+// -allowed-hosts and the -listen and -advertise hosts, on any port; IP addresses and localhost
+// are always answered.
+func TestEveryServiceRefusesReboundHosts(t *testing.T) {
+	cfg := config.Common{Listen: "127.0.0.1:0", Advertise: "grading-2:6000", AllowedHosts: "grades.example,.intra.example",
+		Registry: "http://127.0.0.1:1", Name: "rebind", LogLevel: "error", CheckInterval: time.Second}
+	rt, err := service.New(cfg, io.Discard, service.WithoutLogShipping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	reached := 0
+	rt.Router.HandleFunc("/things", func(http.ResponseWriter, *http.Request) { reached++ }).Methods(http.MethodPost)
+	h := rt.Handler()
+	for host, want := range map[string]int{
+		"evil.example":           http.StatusMisdirectedRequest,
+		"evil.example:6000":      http.StatusMisdirectedRequest,
+		"grading-2.evil.example": http.StatusMisdirectedRequest,
+		"grading-2:6000":         http.StatusOK, // the advertised name, as health checks and peers dial it
+		"grading-2:16000":        http.StatusOK, // the same name through a published port
+		"grades.example":         http.StatusOK,
+		"a.intra.example:80":     http.StatusOK,
+		"127.0.0.1:6000":         http.StatusOK,
+		"localhost:6000":         http.StatusOK,
+		"[::1]:6000":             http.StatusOK,
+	} {
+		before := reached
+		r := httptest.NewRequest(http.MethodPost, "http://"+host+"/things", strings.NewReader("{}"))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Origin", "http://"+host)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("Host %s: status %d, want %d: %s", host, w.Code, want, w.Body)
+		}
+		if want != http.StatusOK && reached != before {
+			t.Errorf("Host %s: the route ran", host)
+		}
+	}
+
+	cfg.AllowedHosts = "http://bad.example"
+	if _, err := service.New(cfg, io.Discard, service.WithoutLogShipping()); err == nil || !strings.Contains(err.Error(), "-allowed-hosts") {
+		t.Errorf("New with -allowed-hosts %q = %v; want an error naming the flag", cfg.AllowedHosts, err)
+	}
+}

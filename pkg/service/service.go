@@ -95,6 +95,10 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		_, realPort, _ := net.SplitHostPort(ln.Addr().String())
 		cfg.Advertise = net.JoinHostPort(host, realPort)
 	}
+	hosts, err := allowedHosts(cfg)
+	if err != nil {
+		return nil, errors.Join(err, ln.Close())
+	}
 	registryURL := cfg.Registry
 	if o.selfRegistry {
 		registryURL = "http://" + ln.Addr().String()
@@ -112,6 +116,7 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		// One protection for the whole surface, so that no route can be left out of it.
 		CrossOrigin: httpx.NewCrossOriginProtection(),
 		fanout:      fan,
+		hosts:       hosts,
 	}
 	rt.ln = rt.LimitListener(ln, "http")
 	rt.Router.Use(telemetry.RouteLabel)
@@ -192,8 +197,8 @@ func (rt *Runtime) NotJSON(method, path string) {
 	rt.notJSON[[2]string{method, path}] = true
 }
 
-// AllowHosts makes the service answer only to the Host names hosts allows (421 to the rest), its
-// defence against DNS rebinding. Without it every Host is answered.
+// AllowHosts replaces the Host names the service answers to (421 to the rest), its defence
+// against DNS rebinding; New starts from -allowed-hosts and the -listen and -advertise hosts.
 func (rt *Runtime) AllowHosts(hosts *httpx.HostAllowList) { rt.hosts = hosts }
 
 // bodyNeedNotBeJSON is the exemption from httpx.RequireJSON that JSONOnlyUnder and NotJSON set.
@@ -424,4 +429,24 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 		lg.Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
 			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(r.Context()))
 	})
+}
+
+// allowedHosts is the Host allow-list of cfg, against DNS rebinding: -allowed-hosts, and the hosts
+// of -listen and -advertise, which are names the service is known by (the registry's health
+// checks and the other services dial the advertised one), with any port, since a container's
+// published port is not the one it listens on. IP addresses and localhost are always allowed.
+func allowedHosts(cfg config.Common) (*httpx.HostAllowList, error) {
+	entries := strings.Split(cfg.AllowedHosts, ",")
+	if _, err := httpx.NewHostAllowList(entries...); err != nil {
+		return nil, fmt.Errorf("-allowed-hosts: %w", err)
+	}
+	// A host that is not a name is left out here, for -listen or -advertise to report it.
+	for _, addr := range []string{cfg.Listen, cfg.Advertise} {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if _, err := httpx.NewHostAllowList(host); err == nil {
+				entries = append(entries, host)
+			}
+		}
+	}
+	return httpx.NewHostAllowList(entries...)
 }
