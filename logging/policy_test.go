@@ -57,6 +57,9 @@ func TestLogInvalidUTF8IsRefusedNotReplaced(t *testing.T) {
 // A log file that cannot be written answered 503 with the file's path; it names the class of
 // failure only now, /health is critical, and both recover once a write succeeds.
 func TestLogDiskFullIs503AndHealthCritical(t *testing.T) {
+	if !testkit.Isolate(t) {
+		return
+	}
 	dir := t.TempDir()
 	addr, stop := runLogService(t, dir, "http://127.0.0.1:1")
 	defer stop()

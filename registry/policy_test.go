@@ -225,6 +225,9 @@ func TestSavedDotDotIDIsDroppedAtLoad(t *testing.T) {
 // hub's /health stayed passing. Now the answer names only the class of failure, /health is
 // critical, and both recover once a save succeeds.
 func TestRegistryStorageFailureIs503AndHealthCritical(t *testing.T) {
+	if !testkit.Isolate(t) {
+		return
+	}
 	h := startHub(t)
 	reg := `{"Name":"grading","ID":"grading-9","Port":6000}`
 	restore := testkit.LimitFileSize(t)

@@ -22,6 +22,9 @@ import (
 // 503 naming the class of failure and nothing else (no path), /health turns critical, and both
 // come back by themselves once writes succeed again.
 func TestDiskFullIs503AndTurnsHealthCritical(t *testing.T) {
+	if !testkit.Isolate(t) {
+		return
+	}
 	data := t.TempDir()
 	grpcAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	addr, stderr, stop := testkit.StartRun(t, Run, []string{"-listen", "127.0.0.1:0", "-grpc-listen", grpcAddr,
