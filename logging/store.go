@@ -221,9 +221,10 @@ func (s *Store) Append(entries []logclient.Entry, durable bool) (int, error) {
 				}
 			}
 		}
-		s.lastErr = fmt.Errorf("write %s: %w", s.path, err)
+		err = fmt.Errorf("write %s: %w", s.path, err)
+		s.lastErr = err
 		s.mu.Unlock()
-		return 0, s.lastErr
+		return 0, err
 	}
 	s.lastErr = nil
 	s.size += int64(n)
