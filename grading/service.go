@@ -6,7 +6,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gradebook/gradebook/pkg/errs"
@@ -103,7 +102,7 @@ func (g Grade) Valid(context.Context) map[string]string {
 	case "":
 		problems["type"] = "is required: one of Test, Homework, Quiz"
 	default:
-		if problem := textProblem(g.Type); problem != "" {
+		if problem := text.Problem(g.Type); problem != "" {
 			problems["type"] = problem
 			break
 		}
@@ -119,7 +118,7 @@ func (g Grade) Valid(context.Context) map[string]string {
 	case len(g.EnteredBy) > MaxEnteredByLen:
 		problems["enteredBy"] = fmt.Sprintf("must be at most %d bytes, not %d", MaxEnteredByLen, len(g.EnteredBy))
 	default:
-		if problem := textProblem(g.EnteredBy); problem != "" {
+		if problem := text.Problem(g.EnteredBy); problem != "" {
 			problems["enteredBy"] = problem
 		}
 	}
@@ -142,7 +141,7 @@ func validIdempotencyKey(problems map[string]string, key string) {
 
 func checkText(problems map[string]string, field, s string) {
 	s = strings.TrimSpace(s)
-	if problem := textProblem(s); problem != "" {
+	if problem := text.Problem(s); problem != "" {
 		problems[field] = problem
 		return
 	}
@@ -152,24 +151,6 @@ func checkText(problems map[string]string, field, s string) {
 	case n > MaxNameLen:
 		problems[field] = fmt.Sprintf("must be at most %d characters, not %d", MaxNameLen, n)
 	}
-}
-
-// textProblem says what makes s unfit for a name, a title or a type, or "" when nothing does.
-// Every transport and both stores see text only after this check, so they agree on it: invalid
-// UTF-8 (which encoding/json would silently replace, and PostgreSQL refuses) and control
-// characters (C0 including NUL, tab and newline, DEL, and C1: unicode.IsControl) are refused,
-// since none of them belongs in a one-line name and some (NUL, ESC) can break a store or a
-// terminal that shows the text.
-func textProblem(s string) string {
-	if !utf8.ValidString(s) {
-		return "must be valid UTF-8 text"
-	}
-	for i, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Sprintf("must not contain control characters (found U+%04X at byte %d)", r, i)
-		}
-	}
-	return ""
 }
 
 // NewService returns the grading service over store. It validates input, keeps names and

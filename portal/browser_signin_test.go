@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/go-kit/kit/sd"
 
+	"github.com/gradebook/gradebook/internal/browsertest"
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/portal/auth"
 )
@@ -22,12 +22,7 @@ import (
 // for, a grade recorded there shows "entered by" the teacher, and after signing out the page
 // asks for sign-in again.
 func TestBrowserSignIn(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing under CI=true: install the chromium package", chromiumPath)
-		}
-		t.Skipf("SKIPPING THE BROWSER SIGN-IN TEST: %s is missing (apt-get install chromium); under CI=true this fails", chromiumPath)
-	}
+	browsertest.Require(t)
 	g := startGrading(t)
 	sealer, err := auth.NewSealer(sharedKey)
 	if err != nil {
@@ -40,24 +35,9 @@ func TestBrowserSignIn(t *testing.T) {
 		return p.do(t, "GET", "/api/v1/students/1", "", "", "Authorization", "Bearer "+testToken).status == http.StatusOK
 	})
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+	ctx := browsertest.Start(t,
 		chromedp.WindowSize(1100, 900),
 	)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	step, cancelStep := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelStep()
 	text := func(sel string) string {

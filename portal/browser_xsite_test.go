@@ -6,12 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gradebook/gradebook/internal/browsertest"
 )
 
 // TestBrowserCrossSiteAttacks drives Chromium the way a teacher's browser would be used against
@@ -20,12 +21,7 @@ import (
 // and DNS rebinding (the attacker's name pointing at the portal's address). Each fails, grading
 // stores nothing, and the teacher's own form still works.
 func TestBrowserCrossSiteAttacks(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing under CI=true: install the chromium package", chromiumPath)
-		}
-		t.Skipf("SKIPPING THE BROWSER TEST: %s is missing (apt-get install chromium); under CI=true this fails", chromiumPath)
-	}
+	browsertest.Require(t)
 	p := startXsitePortal(t, nil, nil)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(p.base, "http://"))
 	target := p.base + "/students/1/grades"
@@ -49,25 +45,10 @@ fetch(%q, {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plai
 	_, attackerPort, _ := net.SplitHostPort(strings.TrimPrefix(attacker.URL, "http://"))
 	evil := "http://evil.example:" + attackerPort
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+	ctx := browsertest.Start(t,
 		// evil.example is this machine, as a rebinding attacker's DNS would make it.
 		chromedp.Flag("host-resolver-rules", "MAP evil.example 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()),
 	)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	step, cancelStep := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelStep()
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {

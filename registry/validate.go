@@ -3,8 +3,9 @@ package registry
 import (
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/gradebook/gradebook/pkg/text"
 )
 
 // Limits on what a registration may carry. The meta limits are Consul's own (64 pairs, keys of
@@ -41,20 +42,7 @@ func identifierProblem(s string) string {
 	case strings.Contains(s, "/"):
 		return "must not contain '/'"
 	}
-	return textProblem(s)
-}
-
-// textProblem says why s is not valid UTF-8 text without control characters, or "".
-func textProblem(s string) string {
-	if !utf8.ValidString(s) {
-		return "must be valid UTF-8 text"
-	}
-	for i, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Sprintf("must not contain control characters (found U+%04X at byte %d)", r, i)
-		}
-	}
-	return ""
+	return text.Problem(s)
 }
 
 // validIdentifier adds a problem for field to fe when s is not a valid identifier.
@@ -76,7 +64,7 @@ func validTags(fe map[string]string, tags []string) {
 		case len(tag) > MaxTagLen:
 			fe[field] = fmt.Sprintf("must be at most %d bytes, not %d", MaxTagLen, len(tag))
 		default:
-			if p := textProblem(tag); p != "" {
+			if p := text.Problem(tag); p != "" {
 				fe[field] = p
 			}
 		}
@@ -108,7 +96,7 @@ func validMeta(fe map[string]string, meta map[string]string) {
 		case len(v) > MaxMetaValueLen:
 			fe[field] = fmt.Sprintf("must be at most %d bytes, not %d", MaxMetaValueLen, len(v))
 		default:
-			if p := textProblem(v); p != "" {
+			if p := text.Problem(v); p != "" {
 				fe[field] = p
 			}
 		}

@@ -4,7 +4,9 @@
 package text
 
 import (
+	"fmt"
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,4 +40,22 @@ func Count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// Problem says what makes s unfit for one line of text that people read (a name, a title, an ID),
+// or "" when nothing does: invalid UTF-8 (which encoding/json would silently replace, and
+// PostgreSQL refuses) and control characters (C0 including NUL, tab and newline, DEL, and C1:
+// unicode.IsControl), none of which belongs in a one-line name and some of which (NUL, ESC) can
+// break a store or the terminal that shows the text. Every service applies it to the names it
+// keeps, so that every transport and every store agree on them.
+func Problem(s string) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8 text"
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("must not contain control characters (found U+%04X at byte %d)", r, i)
+		}
+	}
+	return ""
 }

@@ -49,3 +49,21 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestProblem(t *testing.T) {
+	for s, want := range map[string]string{
+		"Ann Lee":        "",
+		"Zoë Ω":          "",
+		"":               "",
+		"a\x00b":         "must not contain control characters (found U+0000 at byte 1)",
+		"\x1b[31mred":    "must not contain control characters (found U+001B at byte 0)",
+		"tab\there":      "must not contain control characters (found U+0009 at byte 3)",
+		"c1\u0085":       "must not contain control characters (found U+0085 at byte 2)",
+		"del\x7f":        "must not contain control characters (found U+007F at byte 3)",
+		"bad \xff utf-8": "must be valid UTF-8 text",
+	} {
+		if got := Problem(s); got != want {
+			t.Errorf("Problem(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
