@@ -221,9 +221,11 @@ func (s *Store) Append(entries []logclient.Entry, durable bool) (int, error) {
 				}
 			}
 		}
-		s.lastErr = fmt.Errorf("write %s: %w", s.path, err)
+		werr := fmt.Errorf("write %s: %w", s.path, err)
+		s.lastErr = werr
 		s.mu.Unlock()
-		return 0, s.lastErr
+		// werr, not s.lastErr: once unlocked, another write may be setting it.
+		return 0, werr
 	}
 	s.lastErr = nil
 	s.size += int64(n)

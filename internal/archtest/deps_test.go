@@ -46,10 +46,11 @@ func rules() []rule {
 			never: transports,
 		},
 		{
-			why:  "the grading domain knows no store, no transport, no metrics backend and none of its own adapters",
+			why:  "the grading domain knows no store, no transport, no metrics or tracing backend and none of its own adapters",
 			from: []string{mod + "grading"},
 			never: append([]string{"net/http/...", "google.golang.org/grpc/...", "github.com/gorilla/mux/...", mod + "pkg/httpx/...",
-				"github.com/prometheus/...", mod + "grading/..."}, stores...),
+				"github.com/prometheus/...", "go.opentelemetry.io/otel/sdk/...", "go.opentelemetry.io/contrib/...",
+				mod + "pkg/tracing/...", mod + "grading/..."}, stores...),
 		},
 		{
 			why:    "pkg is plumbing shared by the services and depends on none of them; the runtime may attach the log shipping client",

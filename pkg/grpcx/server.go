@@ -67,7 +67,7 @@ func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
-				level.Error(logger).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v), "request_id", requestid.FromContext(ctx))
+				log.With(level.Error(logger), requestid.LogFields(ctx)...).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v))
 				resp, err = nil, status.Error(codes.Internal, "internal error")
 			}
 		}()
@@ -100,8 +100,8 @@ func AccessLog(logger log.Logger) grpc.UnaryServerInterceptor {
 		case strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") && code == codes.OK:
 			lg = level.Debug(logger)
 		}
-		lg.Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
-			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(ctx))
+		log.With(lg, requestid.LogFields(ctx)...).Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
+			"took", time.Since(begin).Round(time.Microsecond))
 		return resp, err
 	}
 }
