@@ -198,7 +198,8 @@ Flags:
 	}
 	registryURL := c.registry
 	if registryURL == "" {
-		registryURL = "http://" + children[0].listen
+		hub := slices.IndexFunc(children, func(ch *child) bool { return ch.service == registry.DefaultName })
+		registryURL = "http://" + children[hub].listen
 	}
 	if err := waitHealthy(ctx, children, registryURL, c.startTimeout); err != nil {
 		stopAll(children, stdout)
