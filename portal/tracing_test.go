@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -153,5 +154,29 @@ func TestTraceFollowsARequestAcrossServices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A -tracing-ui that is not an http(s) URL is refused at start-up: its links would lead nowhere.
+func TestTracingUIMustBeAURL(t *testing.T) {
+	for _, v := range []string{"localhost:16686", "javascript:alert(1)", "ftp://jaeger"} {
+		_, err := newRuntime([]string{"-listen", "127.0.0.1:0", "-tracing-ui", v}, func(string) string { return "" }, io.Discard, sd.FixedInstancer{})
+		if err == nil || !strings.Contains(err.Error(), "-tracing-ui") {
+			t.Errorf("-tracing-ui %q: err = %v, want one naming the flag", v, err)
+		}
+	}
+}
+
+// A malformed OTEL_* variable stops the portal at start-up, naming the variable.
+func TestMalformedTracingVariableFailsStart(t *testing.T) {
+	getenv := func(k string) string {
+		if k == "OTEL_TRACES_SAMPLER" {
+			return "sometimes"
+		}
+		return ""
+	}
+	_, err := newRuntime([]string{"-listen", "127.0.0.1:0"}, getenv, io.Discard, sd.FixedInstancer{})
+	if err == nil || !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") {
+		t.Errorf("err = %v, want one naming OTEL_TRACES_SAMPLER", err)
 	}
 }
