@@ -13,7 +13,9 @@ import (
 	"github.com/gradebook/gradebook/grading/pgtest"
 	gradingserver "github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/registry"
 )
 
 // tracingEnv points a service's exporter at col, with a short batch delay so that spans arrive
@@ -31,7 +33,12 @@ func serveTracedPortal(t testing.TB, args []string, getenv func(string) string, 
 	t.Helper()
 	reg := fakeRegistryServer(t)
 	stderr := &testkit.Buffer{}
-	rt, err := newRuntime(append([]string{"-listen", "127.0.0.1:0", "-registry", reg.URL}, args...), getenv, stderr, sd.FixedInstancer(gradingAddrs))
+	// With no grading addresses given, the portal finds grading through -registry (in args).
+	var instancer sd.Instancer
+	if len(gradingAddrs) > 0 {
+		instancer = sd.FixedInstancer(gradingAddrs)
+	}
+	rt, err := newRuntime(append([]string{"-listen", "127.0.0.1:0", "-registry", reg.URL}, args...), getenv, stderr, instancer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +142,10 @@ func TestTraceFollowsARequestAcrossServices(t *testing.T) {
 				}
 				parent = s.SpanID
 			}
-			if got := chain[0].Attrs["request.id"]; got != "trace-test-"+transport {
-				t.Errorf("the portal's server span carries request.id %q, want the request's X-Request-ID", got)
+			for _, i := range []int{0, 2} {
+				if got := chain[i].Attrs["request.id"]; got != "trace-test-"+transport {
+					t.Errorf("the %s server span carries request.id %q, want the request's X-Request-ID", chain[i].Service, got)
+				}
 			}
 			if got := chain[storeSpan].Attrs["db.system"]; got != system {
 				t.Errorf("the store span's db.system is %q, want %s", got, system)
@@ -178,5 +187,66 @@ func TestMalformedTracingVariableFailsStart(t *testing.T) {
 	_, err := newRuntime([]string{"-listen", "127.0.0.1:0"}, getenv, io.Discard, sd.FixedInstancer{})
 	if err == nil || !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") {
 		t.Errorf("err = %v, want one naming OTEL_TRACES_SAMPLER", err)
+	}
+}
+
+// The whole system traced, through the real hub and log service: a page request's trace, and
+// nothing else. Registrations, health checks, the hub's blocking queries and log shipping make no
+// spans, in any service; the shipped entries of the request carry its trace_id.
+func TestPlumbingIsNotTraced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole system in one process; skipped with -short")
+	}
+	col := testkit.StartCollector(t)
+	env := tracingEnv(col)
+	hub, _, stopHub := testkit.StartRun(t, registry.Run, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn"}, env)
+	t.Cleanup(stopHub)
+	hubURL := "http://" + hub
+	logAddr, _, stopLog := testkit.StartRun(t, logging.Run,
+		[]string{"-listen", "127.0.0.1:0", "-registry", hubURL, "-data", t.TempDir(), "-check-interval", "200ms"}, env)
+	t.Cleanup(stopLog)
+	_, _, stopGrading := testkit.StartRun(t, gradingserver.Run,
+		[]string{"-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0", "-registry", hubURL, "-data", t.TempDir(), "-check-interval", "200ms"}, env)
+	t.Cleanup(stopGrading)
+	rt, _ := serveTracedPortal(t, []string{"-registry", hubURL, "-check-interval", "200ms"}, env)
+
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	testkit.Eventually(t, 15*time.Second, "the student page through the hub", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+rt.Addr()+"/students/1", nil)
+		req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	// By the time both services' lines of the request are at the log service, shipping has run
+	// and the hub has answered many blocking queries.
+	for _, service := range []string{"portal", "grading"} {
+		testkit.Eventually(t, 15*time.Second, service+"'s shipped lines carrying the trace_id", func() bool {
+			resp, err := client.Get("http://" + logAddr + "/v1/logs?limit=500&service=" + service)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(body), `"trace_id":"`+traceID+`"`)
+		})
+	}
+	testkit.Eventually(t, 5*time.Second, "the store's span", func() bool {
+		for _, s := range col.Trace(traceID) {
+			if s.Name == "store.GetStudent" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, s := range col.Spans() {
+		if s.TraceID != traceID || (s.Service != "portal" && s.Service != "grading") {
+			t.Errorf("a span that is not the page request's: %s %s %q %v", s.Service, s.Kind, s.Name, s.Attrs)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"context"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -23,9 +26,11 @@ type Span struct {
 }
 
 // Collector is a stand-in for a trace collector: it takes OTLP over HTTP (protobuf, POST
-// /v1/traces) on a real socket, as a service's exporter sends it, and keeps every span.
+// /v1/traces) and over gRPC, each on a real socket, as a service's exporter sends it, and keeps
+// every span.
 type Collector struct {
-	URL string // the base URL, for OTEL_EXPORTER_OTLP_ENDPOINT
+	URL     string // the OTLP/HTTP base URL, for OTEL_EXPORTER_OTLP_ENDPOINT
+	GRPCURL string // the OTLP/gRPC URL, with OTEL_EXPORTER_OTLP_PROTOCOL=grpc
 
 	mu    sync.Mutex
 	spans []Span
@@ -38,7 +43,33 @@ func StartCollector(t testing.TB) *Collector {
 	srv := httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(srv.Close)
 	c.URL = srv.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(gs, grpcCollector{c: c})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = gs.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		gs.Stop()
+		<-served
+	})
+	c.GRPCURL = "http://" + ln.Addr().String()
 	return c
+}
+
+type grpcCollector struct {
+	coltracepb.UnimplementedTraceServiceServer
+	c *Collector
+}
+
+func (g grpcCollector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	g.c.keep(req)
+	return &coltracepb.ExportTraceServiceResponse{}, nil
 }
 
 // Spans returns the spans received so far.
@@ -73,6 +104,14 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	c.keep(&req)
+	resp, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(resp)
+}
+
+// keep flattens and keeps the spans of one export.
+func (c *Collector) keep(req *coltracepb.ExportTraceServiceRequest) {
 	var got []Span
 	for _, rs := range req.GetResourceSpans() {
 		service := ""
@@ -102,9 +141,6 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.spans = append(c.spans, got...)
 	c.mu.Unlock()
-	resp, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
 }
 
 func spanKind(k tracepb.Span_SpanKind) string {

@@ -3,6 +3,8 @@ package grpcx
 import (
 	"context"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"slices"
 	"strings"
 	"time"
@@ -84,6 +86,8 @@ func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
+	// On the call's server span, when it is traced, under the key HTTP server spans use.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("request.id", id))
 	return next(requestid.NewContext(ctx, id), req)
 }
 

@@ -44,7 +44,8 @@ func Valid(id string) bool {
 func LogFields(ctx context.Context) []any {
 	kv := []any{"request_id", FromContext(ctx)}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		kv = append(kv, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+		// The IDs themselves, not their hex: a line the level filter drops is never formatted.
+		kv = append(kv, "trace_id", sc.TraceID(), "span_id", sc.SpanID())
 	}
 	return kv
 }

@@ -329,8 +329,9 @@ func checkTimeout(interval time.Duration) time.Duration {
 	return time.Second
 }
 
-// Handler is the full HTTP surface: the router behind recovery, request IDs, access logs and
-// instrumentation. From the outside in, a request must carry a Host the service answers to (when
+// Handler is the full HTTP surface: the router behind recovery, instrumentation, tracing (a
+// server span unless UntracedRoutes says otherwise), request IDs and access logs. From the
+// outside in, a request must carry a Host the service answers to (when
 // AllowHosts was called: else 421), must not be a browser's cross-origin write (403), must carry
 // -token if it writes (401), and, if it writes a body, must say it is JSON (415) unless
 // JSONOnlyUnder or NotJSON exempt its route.

@@ -15,8 +15,8 @@ import (
 	"github.com/gradebook/gradebook/pkg/requestid"
 )
 
-// untracedPaths make no server spans: health checks and scrapes
-// come every few seconds and say nothing about a user's request.
+// untracedPaths make no server spans: health checks and scrapes come every few seconds and say
+// nothing about a user's request.
 var untracedPaths = []string{"/health", "/metrics"}
 
 // Handler makes a server span of every request next serves, continuing the trace the request's
@@ -35,7 +35,7 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := t.tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		sw := httpx.NewStatusWriter(w)
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -47,6 +47,17 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 			}
 		}
 	})
+}
+
+// method is the method as a span's name gives it: net/http accepts any token as a method, and
+// span names must stay few, so the ones HTTP defines are kept and the rest read "HTTP".
+func method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "HTTP"
 }
 
 // traced reports whether requests for path make server spans.
@@ -71,7 +82,7 @@ func RouteName(next http.Handler) http.Handler {
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 			if cr := mux.CurrentRoute(r); cr != nil {
 				if tpl, err := cr.GetPathTemplate(); err == nil {
-					span.SetName(r.Method + " " + tpl)
+					span.SetName(method(r.Method) + " " + tpl)
 					span.SetAttributes(attribute.String("http.route", tpl))
 				}
 			}
@@ -116,7 +127,7 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx := r.Context()
 	var span trace.Span
 	if tr.t.Enabled() {
-		ctx, span = tr.tracer.Start(ctx, r.Method+" "+r.URL.Host, trace.WithSpanKind(trace.SpanKindClient))
+		ctx, span = tr.tracer.Start(ctx, method(r.Method)+" "+r.URL.Host, trace.WithSpanKind(trace.SpanKindClient))
 		defer span.End()
 	}
 	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {

@@ -182,3 +182,30 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 		t.Errorf("dropped %v for a full queue and %v for failed exports: want all 100 spans accounted for", queued, failed)
 	}
 }
+
+// Spans reach a collector over either OTLP protocol, named by the standard variables.
+func TestOTLPProtocols(t *testing.T) {
+	col := testkit.StartCollector(t)
+	for _, c := range []struct{ protocol, endpoint string }{{"http/protobuf", col.URL}, {"grpc", col.GRPCURL}} {
+		t.Run(c.protocol, func(t *testing.T) {
+			tr, err := tracing.New(context.Background(), tracing.Config{Service: "grading-" + c.protocol,
+				Getenv: env("OTEL_EXPORTER_OTLP_ENDPOINT", c.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL", c.protocol)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := tr.Tracer().Start(context.Background(), "work")
+			span.End()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range col.Spans() {
+				if s.Service == "grading-"+c.protocol && s.Name == "work" {
+					return
+				}
+			}
+			t.Errorf("the collector has no span from grading-%s: %+v", c.protocol, col.Spans())
+		})
+	}
+}
