@@ -11,33 +11,19 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gradebook/gradebook/internal/browsertest"
 	"github.com/gradebook/gradebook/internal/testkit"
-	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 // TraceScreenshot opens the trace traceID as the Jaeger at uiURL serves it, in headless Chromium,
 // waits until the page shows the trace's ID and every one of want (white space aside), and returns
-// a screenshot. The
-// page is the query API's /api/traces/{id}: a Jaeger built from the Go module serves a placeholder
+// a screenshot. The page is the query API's /api/traces/{id}: a Jaeger built from the Go module serves a placeholder
 // where the UI's trace view would be, since the UI's assets are not in the module. The screenshot
 // is also saved, named after the test, under the test's temp dir and in $GRADEBOOK_ARTIFACTS when
-// that is set. Call registrytest.HaveChromium first.
+// that is set. Call browsertest.Have first.
 func TraceScreenshot(t testing.TB, uiURL, traceID string, want ...string) []byte {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(registrytest.ChromiumPath), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	// The first Do starts the browser and must carry no timeout (it would bound the browser's
-	// life); everything after it does.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	ctx := browsertest.Start(t, chromedp.WindowSize(1280, 900))
 	step, cancelStep := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelStep()
 	if err := chromedp.Do(step, chromedp.Navigate(uiURL+"/api/traces/"+traceID+"?prettyPrint=true")); err != nil {
