@@ -49,7 +49,7 @@ type cluster struct {
 }
 
 func startCluster(t *testing.T, tool composeTool) *cluster {
-	ports := []int{testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)}
+	ports := testkit.FreePorts(t, 3)
 	p := newProject(t, tool, clusterFile,
 		"GRADEBOOK_IMAGE="+testImage,
 		"GRADEBOOK_COMMIT="+headCommit(t),

@@ -42,7 +42,8 @@ func TestDefaultCompose(t *testing.T) {
 
 func testDefaultCompose(t *testing.T, tool composeTool) {
 	commit := headCommit(t)
-	portalPort, consulPort, jaegerPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
+	ports := testkit.FreePorts(t, 3)
+	portalPort, consulPort, jaegerPort := ports[0], ports[1], ports[2]
 	p := newProject(t, tool, "docker-compose.yml",
 		"GRADEBOOK_IMAGE="+testImage,
 		"GRADEBOOK_COMMIT="+commit,

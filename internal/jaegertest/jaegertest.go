@@ -35,13 +35,13 @@ type Jaeger struct {
 func Start(t testing.TB) *Jaeger {
 	t.Helper()
 	bin := Binary(t)
+	ports := testkit.FreePorts(t, 4)
 	var err error
 	j := &Jaeger{
-		t:   t,
-		bin: bin,
-		dir: t.TempDir(),
-		addrs: jaeger.Addrs{Host: "127.0.0.1", UI: testkit.FreePort(t), QueryGRPC: testkit.FreePort(t),
-			OTLPGRPC: testkit.FreePort(t), OTLPHTTP: testkit.FreePort(t)},
+		t:     t,
+		bin:   bin,
+		dir:   t.TempDir(),
+		addrs: jaeger.Addrs{Host: "127.0.0.1", UI: ports[0], QueryGRPC: ports[1], OTLPGRPC: ports[2], OTLPHTTP: ports[3]},
 	}
 	if j.config, err = jaeger.WriteConfig(j.dir, j.addrs, 10000, "warn"); err != nil {
 		t.Fatalf("jaeger config: %v", err)

@@ -28,6 +28,24 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreePorts returns n different TCP ports on 127.0.0.1 that were free a moment ago. Unlike n
+// calls of FreePort, which each let its port go before the next call, it holds every port until
+// it has all n, so the kernel cannot hand the same one out twice: a program given two equal
+// ports (Consul's serf and gRPC ports, say) fails to start.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // Eventually polls cond every few milliseconds until it holds or within has passed, and returns
 // how long it took; it fails the test with msg when the deadline passes.
 func Eventually(t testing.TB, within time.Duration, msg string, cond func() bool) time.Duration {

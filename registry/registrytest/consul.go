@@ -51,8 +51,9 @@ func NewConsul(t testing.TB) *Consul {
 	}
 	dir := t.TempDir()
 	ports := map[string]int{"grpc_tls": -1, "https": -1}
-	for _, name := range []string{"http", "dns", "serf_lan", "serf_wan", "server", "grpc"} {
-		ports[name] = testkit.FreePort(t)
+	names := []string{"http", "dns", "serf_lan", "serf_wan", "server", "grpc"}
+	for i, port := range testkit.FreePorts(t, len(names)) {
+		ports[names[i]] = port
 	}
 	cfg, _ := json.Marshal(map[string]any{
 		"ports":                ports,
