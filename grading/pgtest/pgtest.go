@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL is the environment variable with the admin URL of the server tests use: a role that
@@ -47,22 +50,49 @@ func URL(t testing.TB) string {
 	_, _ = rand.Read(b[:])
 	name := "gradebook_test_" + hex.EncodeToString(b[:])
 	exec(t, admin, "CREATE DATABASE "+name)
-	t.Cleanup(func() { exec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	t.Cleanup(func() { dropDatabase(t, admin, name) })
 	u.Path = "/" + name
 	return u.String()
 }
 
-// exec runs one statement on the admin URL's database.
-func exec(t testing.TB, admin, sql string) {
+// dropDatabase drops the test's database, with every connection to it still open. WITH (FORCE)
+// ends those connections, but it is refused (42501) when one of them is not the test role's to
+// end: an autovacuum worker that the server happened to start on the database, which finishes in
+// moments. So a refusal is tried again for a while before it fails the test.
+func dropDatabase(t testing.TB, admin, name string) {
 	t.Helper()
+	sql := "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := try(admin, sql)
+		var pe *pgconn.PgError
+		if err == nil {
+			return
+		}
+		if !errors.As(err, &pe) || (pe.Code != "42501" && pe.Code != "55006") || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// try runs one statement on the admin URL's database.
+func try(admin, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvURL, err)
+		return fmt.Errorf("connect to %s: %w", EnvURL, err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// exec runs one statement on the admin URL's database, and fails the test if it fails.
+func exec(t testing.TB, admin, sql string) {
+	t.Helper()
+	if err := try(admin, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
