@@ -37,7 +37,7 @@ func (s *loggingService) log(ctx context.Context, write bool, err error, keyvals
 	default:
 		l = level.Debug(s.logger)
 	}
-	keyvals = append(keyvals, "request_id", requestid.FromContext(ctx))
+	keyvals = append(keyvals, requestid.LogFields(ctx)...)
 	if err != nil {
 		keyvals = append(keyvals, "err", err)
 	}

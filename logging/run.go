@@ -49,7 +49,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	// The log service never ships to itself: its own entries go straight into its store.
-	rt, err := service.New(cfg, stderr, service.WithoutLogShipping())
+	rt, err := service.New(cfg, stderr, service.WithoutLogShipping(), service.WithEnv(getenv))
 	if err != nil {
 		return fmt.Errorf("%w (and closing the log file: %v)", err, store.Close())
 	}
@@ -62,6 +62,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// The answer names the class of failure only, never the file's path.
 	rt.SetReady(func(context.Context) error { return storageError(store.Err()) })
 	AddRoutes(rt.Router, svc, nil)
+	// Shipped batches and the status pages' reads of recent entries make no traces: a trace of
+	// every batch would itself be logged, and shipped, and traced.
+	rt.UntracedRoutes("/v1/logs", "/log")
 	// The course's services send their lines as text/plain; batches are JSON, and must say so.
 	rt.NotJSON(http.MethodPost, "/log")
 	return rt.Serve(ctx)

@@ -364,7 +364,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errs.ErrNotFound):
 		p.notFound(w, r)
 	case errors.Is(err, errs.ErrUnavailable):
-		level.Warn(p.logger).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err, "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Warn(p.logger), requestid.LogFields(r.Context())...).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
 		page := problemPage{
 			Title:     "The grading service is unavailable",
@@ -389,7 +389,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		p.problem(w, r, http.StatusServiceUnavailable, page)
 	default:
-		level.Error(p.logger).Log("msg", "grading failed a page's request", "path", r.URL.Path, "err", err, "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Error(p.logger), requestid.LogFields(r.Context())...).Log("msg", "grading failed a page's request", "path", r.URL.Path, "err", err)
 		p.problem(w, r, http.StatusBadGateway, problemPage{
 			Title:     "The grading service could not answer",
 			Detail:    "The grading service failed while answering this page. Reference: " + requestid.FromContext(r.Context()),
@@ -431,7 +431,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	defer p.bufs.Put(buf)
 	view := layoutView{Page: data, User: userFrom(r.Context()), Open: p.open}
 	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", view); err != nil {
-		level.Error(p.logger).Log("msg", "page template failed", "page", name, "err", err, "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Error(p.logger), requestid.LogFields(r.Context())...).Log("msg", "page template failed", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

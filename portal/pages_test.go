@@ -188,7 +188,9 @@ func TestStatusPage(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`[{"time":"2026-01-02T10:00:00Z","service":"grading","level":"info","msg":"seeded","students":5},
-			{"time":"2026-01-02T10:00:01Z","service":"portal","level":"warn","msg":"<b>careful</b>","request_id":"r1"}]`))
+			{"time":"2026-01-02T10:00:01Z","service":"portal","level":"warn","msg":"<b>careful</b>","request_id":"r1"},
+			{"time":"2026-01-02T10:00:02Z","service":"grading","level":"info","msg":"traced","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"},
+			{"time":"2026-01-02T10:00:03Z","service":"grading","level":"info","msg":"forged","trace_id":"\"><script>x</script>"}]`))
 	}))
 	t.Cleanup(logs.Close)
 	client := gradingclient.NewHTTPClient()
@@ -213,6 +215,23 @@ func TestStatusPage(t *testing.T) {
 		}
 		if strings.Index(a.body, "careful") > strings.Index(a.body, "seeded") {
 			t.Error("log lines are not newest first")
+		}
+	})
+	t.Run("log lines link to their traces", func(t *testing.T) {
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Logs, d.TracingUI = logsEP, "http://jaeger.example:16686/" })
+		a := p.get(t, "/status")
+		const link = `<a class="trace" href="http://jaeger.example:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736">trace</a>`
+		if !strings.Contains(a.body, link) {
+			t.Errorf("status page lacks %s\n%s", link, a.body)
+		}
+		if n := strings.Count(a.body, `class="trace"`); n != 1 {
+			t.Errorf("%d trace links, want 1: only a line with a well-formed trace_id gets one", n)
+		}
+	})
+	t.Run("no tracing UI, no links", func(t *testing.T) {
+		p := newTestPortalNoWait(t, sd.FixedInstancer{}, func(d *Deps) { d.Logs = logsEP })
+		if a := p.get(t, "/status"); strings.Contains(a.body, `class="trace"`) || !strings.Contains(a.body, "traced") {
+			t.Errorf("status page without -tracing-ui:\n%s", a.body)
 		}
 	})
 	t.Run("grading instances with different data", func(t *testing.T) {

@@ -28,7 +28,10 @@ type Deps struct {
 	// Grading endpoints use first (a discovery.GroupedInstancer's Groups). /status says when they
 	// hold different data; nil when the instances are not grouped.
 	GradingGroups func() []discovery.Group
-	Logger        log.Logger
+	// TracingUI is the base URL of a tracing UI (Jaeger's); /status links each log line that
+	// carries a trace_id to URL/trace/<trace_id>. Empty: no links.
+	TracingUI string
+	Logger    log.Logger
 	// SignIn configures teacher sign-in; nil (or nil Users) leaves the portal open.
 	SignIn *SignIn
 	// CrossOrigin is the protection against cross-origin writes that the portal's refusals are
@@ -54,7 +57,7 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	p := &pages{
 		open:   g.open(),
 		svc:    d.Grading,
-		status: &statusSource{registry: d.Registry, logs: d.Logs, groups: d.GradingGroups},
+		status: &statusSource{registry: d.Registry, logs: d.Logs, groups: d.GradingGroups, tracingUI: strings.TrimSuffix(d.TracingUI, "/")},
 		tmpl:   tmpl,
 		logger: d.Logger,
 	}

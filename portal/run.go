@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -51,6 +53,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	users := fs.String("users", "", "users `file`: one name:hash line per teacher (make a line with: gradebook user hash NAME); without it the portal is open to anyone who reaches it")
 	sessionKeyFile := fs.String("session-key-file", "", "`file` holding the secret that seals session cookies (at least 32 bytes, e.g. openssl rand -hex 32); every portal instance must share it")
 	sessionTTL := fs.Duration("session-ttl", DefaultSessionTTL, "how long a sign-in lasts")
+	tracingUI := fs.String("tracing-ui", "", "base `URL` of a tracing UI such as Jaeger's (http://localhost:16686): /status links each recent log line to its trace at URL/trace/<trace_id>")
 	openPortal := fs.Bool("open", false, "serve without -users even on a non-loopback -listen address: anyone who reaches the portal can see and change grades")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: teacherportalservice [flags]\n\n"+
@@ -64,6 +67,9 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if err := validTracingUI(*tracingUI); err != nil {
+		return nil, err
+	}
 	switch *transport {
 	case "http", "grpc":
 	default:
@@ -75,7 +81,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		return nil, err
 	}
 
-	rt, err := service.New(cfg, stderr)
+	rt, err := service.New(cfg, stderr, service.WithEnv(getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +119,12 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	client := gradingclient.NewHTTPClient()
 	// Grading and the log service need the token for writes when it is set.
 	client.Transport = &httpx.BearerTransport{Token: cfg.Token, Base: client.Transport}
-	connect := gradingclient.HTTPConnector(client)
+	// Calls to grading are traced, and carry the page's trace along; reads of recent log entries
+	// are not: the log service is plumbing, and makes no traces.
+	gradingHTTP := &http.Client{Transport: rt.Tracing.Transport(client.Transport)}
+	connect := gradingclient.HTTPConnector(gradingHTTP)
 	if *transport == "grpc" {
-		connect = gradingclient.GRPCConnector(cfg.Token)
+		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOption())
 	}
 	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, gradingclient.DefaultBalancing(), *gradingName, rt.Logger)
 	logs := logclient.NewReader(rt.Instancer(*logName), client, rt.Logger)
@@ -125,10 +134,23 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		client.CloseIdleConnections()
 		return nil
 	})
-	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, Logger: rt.Logger, SignIn: signIn, CrossOrigin: rt.CrossOrigin}); err != nil {
+	if err := AddRoutes(rt.Router, Deps{Grading: gradingEndpoints, Registry: rt.Consul, Logs: logs, GradingGroups: gradingGroups, TracingUI: *tracingUI, Logger: rt.Logger, SignIn: signIn, CrossOrigin: rt.CrossOrigin}); err != nil {
 		return nil, errors.Join(err, rt.Close())
 	}
 	return rt, nil
+}
+
+// validTracingUI refuses a -tracing-ui that is not an http:// or https:// URL: the links would
+// lead nowhere.
+func validTracingUI(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-tracing-ui %q: want an http:// or https:// URL", v)
+	}
+	return nil
 }
 
 // loadSignIn reads the users file and the session key, or, with no users file, checks that an

@@ -241,7 +241,7 @@ func (s *signin) login(w http.ResponseWriter, r *http.Request) {
 	if !s.Users.Check(name, r.PostFormValue("password")) {
 		s.failures.Fail(userKey, now)
 		s.failures.Fail(addrKey, now)
-		level.Info(s.logger).Log("msg", "sign-in failed", "client", clientAddr(r), "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Info(s.logger), requestid.LogFields(r.Context())...).Log("msg", "sign-in failed", "client", clientAddr(r))
 		page.Error = "The name or the password is not right."
 		s.pages.render(w, r, http.StatusUnauthorized, "login", page)
 		return
@@ -260,14 +260,14 @@ func (s *signin) login(w http.ResponseWriter, r *http.Request) {
 		// Only the connection itself says it is TLS: a header saying so could come from anyone.
 		Secure: r.TLS != nil,
 	})
-	level.Info(s.logger).Log("msg", "signed in", "user", name, "request_id", requestid.FromContext(r.Context()))
+	log.With(level.Info(s.logger), requestid.LogFields(r.Context())...).Log("msg", "signed in", "user", name)
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 }
 
 func (s *signin) logout(w http.ResponseWriter, r *http.Request) {
 	if sess, ok := s.session(r); ok {
 		s.revoked.Revoke(sess, s.Now())
-		level.Info(s.logger).Log("msg", "signed out", "user", sess.User, "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Info(s.logger), requestid.LogFields(r.Context())...).Log("msg", "signed out", "user", sess.User)
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,

@@ -34,6 +34,8 @@ type statusSource struct {
 	logs     *logclient.Reader
 	// groups is how grading's instances divide by store; nil when unknown.
 	groups func() []discovery.Group
+	// tracingUI is the base URL log lines link their traces under; "" for no links.
+	tracingUI string
 }
 
 type (
@@ -67,6 +69,8 @@ type (
 	}
 	logView struct {
 		Time, Service, Level, Msg, Fields string
+		// TraceURL is where the line's trace is shown, when it has one and a tracing UI is set.
+		TraceURL string
 	}
 )
 
@@ -192,7 +196,11 @@ func (s *statusSource) recentLogs(ctx context.Context) ([]logView, error) {
 	views := make([]logView, 0, len(entries))
 	// Newest first: the page is read from the top.
 	for i := len(entries) - 1; i >= 0; i-- {
-		views = append(views, newLogView(entries[i]))
+		v := newLogView(entries[i])
+		if id, _ := entries[i]["trace_id"].(string); s.tracingUI != "" && isTraceID(id) {
+			v.TraceURL = s.tracingUI + "/trace/" + id
+		}
+		views = append(views, v)
 	}
 	return views, nil
 }
@@ -214,6 +222,20 @@ func newLogView(e map[string]any) logView {
 	sort.Strings(rest)
 	v.Fields = text.Clip(strings.Join(rest, " "), 400)
 	return v
+}
+
+// isTraceID reports whether id is a W3C trace ID as log lines carry it: 32 lowercase hex digits,
+// not all zero. Anything else is not put in a link.
+func isTraceID(id string) bool {
+	if len(id) != 32 || id == strings.Repeat("0", 32) {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func str(v any) string {

@@ -62,6 +62,7 @@ func TestConformance(t *testing.T) {
 				{"InstancerSeesNewAndRemoved", confInstancerSeesNewAndRemoved},
 				{"ReapsCriticalService", confReapsCriticalService},
 				{"MetaLimitsRefused", confMetaLimitsRefused},
+				{"AgentSelf", confAgentSelf},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -542,5 +543,33 @@ func confMetaLimitsRefused(t *testing.T, be registrytest.Backend) {
 	registrytest.Register(t, c, &api.AgentServiceRegistration{ID: name + "-ok", Name: name, Port: 21010, Meta: atLimits})
 	if services := confAgentServices(t, c); len(services[name+"-ok"].Meta) != 64 {
 		t.Errorf("%s: meta at every limit kept %d pairs; want 64", be.Name, len(services[name+"-ok"].Meta))
+	}
+}
+
+// /v1/agent/self names the agent's datacenter and node, and the member it is, as clients read
+// them: consul/api's Agent().NodeName(), and Prometheus's Consul discovery, which finds nothing
+// until it knows the datacenter.
+func confAgentSelf(t *testing.T, be registrytest.Backend) {
+	c := be.Client(t)
+	self, err := c.Agent().Self()
+	if err != nil {
+		t.Fatalf("Agent().Self(): %v", err)
+	}
+	dc, _ := self["Config"]["Datacenter"].(string)
+	node, _ := self["Config"]["NodeName"].(string)
+	if dc == "" || node == "" {
+		t.Fatalf("Config.Datacenter = %q, Config.NodeName = %q; want both", dc, node)
+	}
+	if name, err := c.Agent().NodeName(); err != nil || name != node {
+		t.Errorf("Agent().NodeName() = %q, %v; want %q", name, err, node)
+	}
+	if name, _ := self["Member"]["Name"].(string); name != node {
+		t.Errorf("Member.Name = %q; want the node, %q", name, node)
+	}
+	if addr, _ := self["Member"]["Addr"].(string); addr == "" {
+		t.Error("Member.Addr is empty")
+	}
+	if status, _ := self["Member"]["Status"].(float64); status != 1 {
+		t.Errorf("Member.Status = %v; want 1 (alive)", self["Member"]["Status"])
 	}
 }

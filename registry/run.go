@@ -36,12 +36,15 @@ type Config struct {
 	config.Common
 	// HeartbeatInterval is how often course-protocol services' HeartbeatURLs are checked.
 	HeartbeatInterval time.Duration
+	// Getenv is the environment the hub was started with, for its OTEL_* variables; nil traces
+	// nothing.
+	Getenv func(string) string
 }
 
 // NewConfig parses the hub's command line (and GRADEBOOK_* variables) into a Config. It returns
 // flag.ErrHelp for -h, after printing the usage to stderr.
 func NewConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	var cfg Config
+	cfg := Config{Getenv: getenv}
 	fs := flag.NewFlagSet("registryservice", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -114,7 +117,7 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 		return nil, err
 	}
 	// The hub is its own registry: its log shipper finds the log service by asking the hub.
-	rt, err := service.New(cfg.Common, stderr, service.WithSelfRegistry())
+	rt, err := service.New(cfg.Common, stderr, service.WithSelfRegistry(), service.WithEnv(cfg.Getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +158,9 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 	// itself; its successful requests, mostly blocking queries, anti-entropy probes and status
 	// page refreshes, would drown those lines, so they are logged at debug level.
 	rt.QuietRoutes("/")
+	// Consul's API is the system's plumbing (registrations, blocking queries, health checks), not
+	// a user's request: it makes no traces, or every Instancer's long poll would fill them.
+	rt.UntracedRoutes("/v1/")
 	rt.SetRegistrar(selfRegistrar{h})
 	// The hub cannot serve registrations while its catalog cannot be saved: each would be
 	// answered 503. /health says so, and passes again once a save succeeds.

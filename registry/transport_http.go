@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,6 +42,7 @@ func (h *Hub) routes() {
 	get("/v1/health/service/{name:.+}", h.handleHealthService)
 	get("/v1/catalog/services", h.handleCatalogServices)
 	get("/v1/status/leader", h.handleLeader)
+	get("/v1/agent/self", h.handleAgentSelf)
 	get("/", h.handlePage)
 	r.HandleFunc("/services", h.handleCourseRegister).Methods(http.MethodPost)
 	r.HandleFunc("/services", h.handleCourseDeregister).Methods(http.MethodDelete)
@@ -201,6 +203,33 @@ func (h *Hub) handleCatalogServices(w http.ResponseWriter, r *http.Request) {
 
 func (h *Hub) handleLeader(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, h.rt.Config.Advertise)
+}
+
+// handleAgentSelf answers the part of Consul's /v1/agent/self that clients read: Config's
+// Datacenter and NodeName (consul/api's Agent().NodeName(), and Prometheus's Consul discovery,
+// which asks for the datacenter before anything else) and the Member the agent is in the cluster.
+// The hub is its one node and the server of its one datacenter.
+func (h *Hub) handleAgentSelf(w http.ResponseWriter, r *http.Request) {
+	port := 0
+	if _, p, err := net.SplitHostPort(h.rt.Config.Advertise); err == nil {
+		port, _ = strconv.Atoi(p)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
+		"Config": map[string]any{
+			"Datacenter":        datacenter,
+			"PrimaryDatacenter": datacenter,
+			"NodeName":          nodeName,
+			"Server":            true,
+		},
+		"Member": map[string]any{
+			"Name":   nodeName,
+			"Addr":   nodeAddr,
+			"Port":   port,
+			"Tags":   map[string]string{"dc": datacenter, "role": "node"},
+			"Status": 1, // alive, in Serf's numbering
+		},
+		"Meta": map[string]string{},
+	})
 }
 
 // blockingParams reads ?index= and ?wait= as Consul does.

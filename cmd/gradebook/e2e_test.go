@@ -19,13 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gradebook/gradebook/internal/jaeger"
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // system is a running "gradebook up": the real launcher starting the four services as real
 // processes, on ports moved by a random offset so that it runs beside a developer's copy.
 type system struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	offset   int
 	mu       sync.Mutex
@@ -51,7 +52,7 @@ func (s *system) output() string {
 }
 
 // buildGradebook builds this command into a temp dir of the test.
-func buildGradebook(t *testing.T) string {
+func buildGradebook(t testing.TB) string {
 	t.Helper()
 	return testkit.BuildCommand(t, "github.com/gradebook/gradebook/cmd/gradebook")
 }
@@ -60,15 +61,21 @@ func buildGradebook(t *testing.T) string {
 const maxGradingInstances = 4
 
 // freeOffset finds a port offset at which all of gradebook's ports are free, with room for
-// maxGradingInstances grading instances.
-func freeOffset(t *testing.T) int {
+// maxGradingInstances grading instances, and Jaeger's too, for a test that runs up -tracing.
+func freeOffset(t testing.TB) int {
 	t.Helper()
 	ports := []int{3000, 4000, 5000}
 	for p := 6000; p < 6000+2*maxGradingInstances; p++ {
 		ports = append(ports, p)
 	}
+	for _, a := range jaeger.DefaultAddrs("127.0.0.1").Listens() {
+		_, p, _ := net.SplitHostPort(a)
+		n, _ := strconv.Atoi(p)
+		ports = append(ports, n)
+	}
 	for range 50 {
-		off := 20000 + rand.IntN(30)*1000 + rand.IntN(900)
+		// At most 20000+27899: Jaeger's UI port, 16686, moved by it stays under 65536.
+		off := 20000 + rand.IntN(28)*1000 + rand.IntN(900)
 		ok := true
 		for _, p := range ports {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+off))
@@ -92,7 +99,7 @@ func startSystem(t *testing.T, bin string, extra ...string) *system {
 }
 
 // startSystemWithEnv is startSystem with env added to up's environment.
-func startSystemWithEnv(t *testing.T, bin string, env []string, extra ...string) *system {
+func startSystemWithEnv(t testing.TB, bin string, env []string, extra ...string) *system {
 	t.Helper()
 	s := &system{t: t, offset: freeOffset(t), upCh: make(chan struct{}), exitedCh: make(chan struct{})}
 	args := append([]string{"up", "-port-offset", strconv.Itoa(s.offset), "-data", t.TempDir(), "-check-interval", "200ms"}, extra...)
@@ -123,16 +130,7 @@ func startSystemWithEnv(t *testing.T, bin string, env []string, extra ...string)
 		close(s.exitedCh)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-s.exitedCh:
-		default:
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.exitedCh:
-			case <-time.After(30 * time.Second):
-				_ = s.cmd.Process.Kill()
-			}
-		}
+		s.stop()
 		if t.Failed() {
 			t.Logf("gradebook up output:\n%s", s.output())
 		}
@@ -145,6 +143,21 @@ func startSystemWithEnv(t *testing.T, bin string, env []string, extra ...string)
 		t.Fatalf("gradebook up did not come up in 90s\n%s", s.output())
 	}
 	return s
+}
+
+// stop stops up as Ctrl-C would, and waits until it has exited (killing it after 30 s).
+func (s *system) stop() {
+	select {
+	case <-s.exitedCh:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exitedCh:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exitedCh
+		}
+	}
 }
 
 // pid finds the process ID up printed for a service: the newest, if it was restarted.
@@ -169,7 +182,7 @@ type answer struct {
 	body   string
 }
 
-func do(t *testing.T, method, u, contentType, body string, hdr ...string) answer {
+func do(t testing.TB, method, u, contentType, body string, hdr ...string) answer {
 	t.Helper()
 	a, err := try(method, u, contentType, body, hdr...)
 	if err != nil {

@@ -3,6 +3,7 @@
 //	gradebook up                 start registry, log, grading and portal as separate processes
 //	gradebook registry|log|grading|portal [flags]   run one service in this process
 //	gradebook consul             start a local Consul dev agent built from tools/consul
+//	gradebook jaeger             start a local Jaeger (traces in memory) built from tools/jaeger
 //	gradebook user hash NAME     print a -users file line for NAME, the password read from stdin
 //
 // Every service also has its own binary under cmd/ for those who run one per terminal.
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return up(ctx, rest, getenv, stdout, stderr)
 	case "consul":
 		return consulAgent(ctx, rest, stdout, stderr)
+	case "jaeger":
+		return jaegerCommand(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return userCommand(rest, stdin, stdout, stderr)
 	case "health", "version":
@@ -100,6 +103,7 @@ Usage:
   gradebook up [flags]         start the whole system, each service as its own process
   gradebook <service> [flags]  run one service in this process
   gradebook consul [flags]     start a local Consul dev agent (built from tools/consul)
+  gradebook jaeger [flags]     start a local Jaeger, traces kept in memory (built from tools/jaeger)
   gradebook user hash NAME     print a line for the portal's -users file (password on stdin)
   gradebook health URL         exit 0 if URL answers 2xx (a container health check)
   gradebook version            print the version and the commit it was built from

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	gradingserver "github.com/gradebook/gradebook/grading/server"
+	"github.com/gradebook/gradebook/internal/jaeger"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/portal"
@@ -46,6 +47,8 @@ type upConfig struct {
 	users            string // the portal's -users file; empty leaves it open
 	sessionKeyFile   string // the portal's -session-key-file; made under -data when empty
 	open             bool   // the portal's -open
+	tracing          bool   // start Jaeger first and point every service at it
+	jaegerBin        string // the Jaeger binary to run; with -tracing and none given, built from tools/jaeger
 }
 
 // instances is how many grading instances to start.
@@ -60,6 +63,8 @@ type child struct {
 	env     []envVar     // set in its environment on top of up's own
 	links   []string     // what to print once everything is up
 	regs    []registered // each registration it makes
+	health  string       // the path that answers 200 once it serves: /health unless set
+	also    []string     // addresses it listens on besides listen and a -grpc-listen
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -98,6 +103,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout, 
 	fs.StringVar(&c.users, "users", "", "the portal's users `file` (name:hash lines, made with: gradebook user hash NAME): teachers sign in; without it the portal is open to anyone who reaches it")
 	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "the portal's session key `file`; with -users and none given, <data>/portal/session.key, made if missing")
 	fs.BoolVar(&c.open, "open", false, "let the portal serve without -users on a non-loopback -host")
+	fs.BoolVar(&c.tracing, "tracing", false, fmt.Sprintf("start Jaeger (traces in memory; UI on %d, OTLP on %d and %d, each moved by -port-offset) before the services, and have every service export its traces to it",
+		jaeger.DefaultUIPort, jaeger.DefaultOTLPGRPCPort, jaeger.DefaultOTLPHTTPPort))
+	fs.StringVar(&c.jaegerBin, "jaeger-bin", "", "with -tracing, run this Jaeger `binary` instead of the one built from tools/jaeger (built once, then cached)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: gradebook up [flags]
 
@@ -114,6 +122,13 @@ more than one needs -store postgres://… (one database that all of them share).
 reaches the instances through their GRADEBOOK_STORE variable, never their command lines, and up
 prints it with its password hidden; set GRADEBOOK_STORE rather than -store to keep the password
 off up's own command line too.
+
+With -tracing, up first builds Jaeger from tools/jaeger (minutes the first time, then cached; run
+it from the gradebook source tree, or give -jaeger-bin), starts it as a process named jaeger
+before the services and stops it after them, sets OTEL_EXPORTER_OTLP_ENDPOINT and
+OTEL_EXPORTER_OTLP_PROTOCOL in every service's environment, and gives the portal Jaeger's UI
+(GRADEBOOK_TRACING_UI) for the links on /status. Without it, OTEL_* variables in up's own
+environment reach every service unchanged.
 
 Flags:
 `, httpPort, gradingPortStride, grpcPort, gradingPortStride)
@@ -146,6 +161,19 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("find this program to start the services: %w", err)
 	}
+	if c.tracing && c.jaegerBin == "" {
+		root, err := findModuleRoot()
+		if err != nil {
+			return fmt.Errorf("-tracing builds Jaeger from tools/jaeger, or runs -jaeger-bin: %w", err)
+		}
+		fmt.Fprintln(stdout, "gradebook: Jaeger is built from tools/jaeger once, then cached (the first build takes several minutes)...")
+		if c.jaegerBin, err = jaeger.Binary(ctx, root, stderr); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("build jaeger: %w", err)
+		}
+	}
 	children, err := plan(c)
 	if err != nil {
 		return err
@@ -170,7 +198,8 @@ Flags:
 	}
 	registryURL := c.registry
 	if registryURL == "" {
-		registryURL = "http://" + children[0].listen
+		hub := slices.IndexFunc(children, func(ch *child) bool { return ch.service == registry.DefaultName })
+		registryURL = "http://" + children[hub].listen
 	}
 	if err := waitHealthy(ctx, children, registryURL, c.startTimeout); err != nil {
 		stopAll(children, stdout)
@@ -438,9 +467,10 @@ func checkPortsFree(children []*child) error {
 	return nil
 }
 
-// listenAddrs are the addresses the child will listen on: -listen, and grading's -grpc-listen.
+// listenAddrs are the addresses the child will listen on: -listen, grading's -grpc-listen, and
+// any others it was planned with.
 func (ch *child) listenAddrs() []string {
-	out := []string{ch.listen}
+	out := append([]string{ch.listen}, ch.also...)
 	for i := 0; i+1 < len(ch.args); i++ {
 		if ch.args[i] == "-grpc-listen" {
 			out = append(out, ch.args[i+1])
@@ -479,6 +509,13 @@ func plan(c upConfig) ([]*child, error) {
 		return ch, a
 	}
 	var out []*child
+	var tracer *child
+	if c.tracing {
+		if tracer, err = planJaeger(c, at); err != nil {
+			return nil, err
+		}
+		out = append(out, tracer)
+	}
 	if c.registry == "" {
 		hub, a := newChild(registry.DefaultName, registry.DefaultName)
 		hub.args = a.list()
@@ -520,8 +557,62 @@ func plan(c upConfig) ([]*child, error) {
 		po.env = []envVar{{name: config.EnvName("open"), value: "true", shown: "true"}}
 	}
 	po.links = []string{"http://" + po.listen + "/   (the teacher portal)", "http://" + po.listen + "/status"}
+	out = append(out, po)
 
-	return append(out, po), nil
+	if tracer != nil {
+		addrs := jaegerAddrs(c)
+		for _, ch := range out[1:] {
+			ch.env = append(ch.env,
+				envVar{name: "OTEL_EXPORTER_OTLP_ENDPOINT", value: addrs.OTLPHTTPEndpoint(), shown: addrs.OTLPHTTPEndpoint()},
+				envVar{name: "OTEL_EXPORTER_OTLP_PROTOCOL", value: "http/protobuf", shown: "http/protobuf"})
+		}
+		po.env = append(po.env, envVar{name: config.EnvName("tracing-ui"), value: addrs.UIURL(), shown: addrs.UIURL()})
+	}
+	return out, nil
+}
+
+// jaegerAddrs are where up's Jaeger listens: Jaeger's own ports on -host, moved by -port-offset.
+func jaegerAddrs(c upConfig) jaeger.Addrs {
+	return jaeger.DefaultAddrs(c.host).Offset(c.portOffset)
+}
+
+// planJaeger is the process that runs Jaeger for -tracing: "gradebook jaeger" on up's Jaeger
+// addresses, its configuration under <data>/jaeger. It registers nothing; it is ready once its
+// query API answers. Its ports must be in range and clear of every service's.
+func planJaeger(c upConfig, at addrs) (*child, error) {
+	a := jaegerAddrs(c)
+	taken := map[string]bool{}
+	for _, addr := range at {
+		taken[addr] = true
+	}
+	for _, port := range []int{a.UI, a.QueryGRPC, a.OTLPGRPC, a.OTLPHTTP} {
+		if port < 1 || port > 65535 {
+			return nil, fmt.Errorf("-port-offset %d moves a Jaeger port to %d, outside 1-65535", c.portOffset, port)
+		}
+		if addr := net.JoinHostPort(c.host, strconv.Itoa(port)); taken[addr] {
+			return nil, fmt.Errorf("-tracing: Jaeger and a service would both listen on %s", addr)
+		}
+	}
+	const name = "jaeger"
+	ch := &child{name: name, service: name, listen: net.JoinHostPort(a.Host, strconv.Itoa(a.UI)), health: "/api/services"}
+	for _, addr := range a.Listens() {
+		if addr != ch.listen {
+			ch.also = append(ch.also, addr)
+		}
+	}
+	slices.Sort(ch.also)
+	ch.args = newArgv(name).
+		set("-bin", c.jaegerBin).
+		set("-host", a.Host).
+		set("-ui-port", strconv.Itoa(a.UI)).
+		set("-query-grpc-port", strconv.Itoa(a.QueryGRPC)).
+		set("-otlp-grpc-port", strconv.Itoa(a.OTLPGRPC)).
+		set("-otlp-http-port", strconv.Itoa(a.OTLPHTTP)).
+		set("-data", filepath.Join(c.data, name)).
+		set("-log-level", "warn").
+		list()
+	ch.links = []string{a.UIURL() + "/   (Jaeger: traces)", a.OTLPHTTPEndpoint() + "  (OTLP/HTTP; OTLP/gRPC at " + a.OTLPGRPCEndpoint() + ")"}
+	return ch, nil
 }
 
 // ensureSessionKey is the portal's session key file under data, made now if it is missing: the
@@ -634,7 +725,11 @@ func waitHealthy(ctx context.Context, children []*child, registryURL string, tim
 	}
 	for _, ch := range children {
 		for {
-			if _, ok := get("http://" + ch.listen + "/health"); ok {
+			health := ch.health
+			if health == "" {
+				health = "/health"
+			}
+			if _, ok := get("http://" + ch.listen + health); ok {
 				break
 			}
 			if err := pause(ctx, ch); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/sony/gobreaker"
+	"google.golang.org/grpc"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/errs"
@@ -99,10 +100,11 @@ func HTTPConnector(client *http.Client) Connector {
 
 // GRPCConnector reaches each instance over gRPC: one *grpc.ClientConn per instance (insecure,
 // with token, when set, sent as "authorization: Bearer <token>" on every call), shared by all
-// four methods and closed when the instance leaves.
-func GRPCConnector(token string) Connector {
+// four methods and closed when the instance leaves. opts are added to every dial: a tracing
+// stats handler, say.
+func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 	return func(instance string) (grading.Endpoints, io.Closer, error) {
-		conn, err := DialGRPC(instance, token)
+		conn, err := DialGRPC(instance, token, opts...)
 		if err != nil {
 			return grading.Endpoints{}, nil, err
 		}

@@ -85,7 +85,7 @@ type grpcErrorHandler struct{ logger log.Logger }
 
 func (h grpcErrorHandler) Handle(ctx context.Context, err error) {
 	if grpcx.IsServerFailure(status.Code(err)) {
-		level.Error(h.logger).Log("msg", "gRPC transport failed", "err", err, "request_id", requestid.FromContext(ctx))
+		log.With(level.Error(h.logger), requestid.LogFields(ctx)...).Log("msg", "gRPC transport failed", "err", err)
 	}
 }
 

@@ -55,7 +55,7 @@ func Routes(eps grading.Endpoints, logger log.Logger) []Route {
 		// 4xx and an access-log line; only failures on our side are worth logging here.
 		kithttp.ServerErrorHandler(transport.ErrorHandlerFunc(func(ctx context.Context, err error) {
 			if httpx.StatusOf(err) >= http.StatusInternalServerError {
-				level.Error(logger).Log("msg", "HTTP transport failed", "err", err, "request_id", requestid.FromContext(ctx))
+				log.With(level.Error(logger), requestid.LogFields(ctx)...).Log("msg", "HTTP transport failed", "err", err)
 			}
 		})),
 	}

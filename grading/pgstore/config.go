@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"net/url"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	// Logger is told the migrations applied at Open, and each time the database becomes
 	// unreachable (with why) and reachable again. Nil discards them.
 	Logger log.Logger
+	// QueryTracer, when set, is told of every statement sent on the pool's connections: the
+	// process traces them with it. Nil traces nothing.
+	QueryTracer pgx.QueryTracer
 }
 
 func (c Config) withDefaults() Config {

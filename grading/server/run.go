@@ -78,7 +78,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("-grpc-listen %s: %w", *grpcListen, err)
 	}
-	rt, err := service.New(cfg, stderr)
+	rt, err := service.New(cfg, stderr, service.WithEnv(getenv))
 	if err != nil {
 		return errors.Join(err, grpcLn.Close())
 	}
@@ -87,7 +87,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// file another process holds, or a database that cannot be reached, fails the start instead
 	// of registering an instance that cannot serve. It gets the runtime's logger, so that the
 	// migrations it applies, and a database that goes away and comes back, are in the log.
-	store, kind, err := sf.open(ctx, cfg.Data, logger)
+	store, kind, err := sf.open(ctx, cfg.Data, logger, rt.Tracing.Tracer())
 	if err != nil {
 		return errors.Join(err, grpcLn.Close(), rt.Close())
 	}
@@ -102,10 +102,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			level.Info(logger).Log("msg", "seeded the demo students into an empty store", "students", seeded)
 		}
 	}
-	svc := grading.NewService(store)
+	tracer := rt.Tracing.Tracer()
+	svc := grading.NewService(traceStore(store, kind, tracer))
 	svc = grading.LoggingMiddleware(logger)(svc)
 	svc = instrument(rt.Metrics, store)(svc)
-	eps := grading.MakeServerEndpoints(svc)
+	eps := traceEndpoints(grading.MakeServerEndpoints(svc), tracer)
 	httpserver.AddRoutes(rt.Router, eps, logger)
 	ready := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
@@ -133,7 +134,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // rest are cut off. The runtime's shutdown waits for all of it before the store is closed.
 func serveGRPC(ctx context.Context, rt *service.Runtime, ln net.Listener, eps grading.Endpoints, ready func(context.Context) error) {
 	logger := log.With(rt.Logger, "transport", "grpc")
-	srv := grpc.NewServer(grpcserver.ServerOptions(rt.Config.Token, logger)...)
+	srv := grpc.NewServer(append(grpcserver.ServerOptions(rt.Config.Token, logger), rt.Tracing.GRPCServerOption())...)
 	grpcserver.Register(srv, eps, logger)
 	hs := grpcserver.NewHealth(ready)
 	healthpb.RegisterHealthServer(srv, hs)

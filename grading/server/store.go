@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/boltstore"
@@ -77,7 +78,7 @@ func (f *storeFlags) where(data string) string {
 }
 
 // open opens the store the flags select, and answers its kind.
-func (f *storeFlags) open(ctx context.Context, data string, logger log.Logger) (store, string, error) {
+func (f *storeFlags) open(ctx context.Context, data string, logger log.Logger, tracer trace.Tracer) (store, string, error) {
 	if !f.postgres() {
 		s, err := boltstore.Open(filepath.Join(data, StoreFile))
 		if err != nil {
@@ -91,6 +92,7 @@ func (f *storeFlags) open(ctx context.Context, data string, logger log.Logger) (
 		ConnectTimeout:   f.connectTimeout,
 		StatementTimeout: f.statementTimeout,
 		Logger:           log.With(logger, "component", "store"),
+		QueryTracer:      pgQueryTracer{tracer},
 	})
 	if err != nil {
 		return nil, "", err

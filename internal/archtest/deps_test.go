@@ -38,7 +38,7 @@ func rules() []rule {
 		"github.com/jackc/pgx/...", "github.com/pressly/goose/..."}
 	// testKits are for tests only: no binary links them.
 	testKits := []string{mod + "grading/gradingtest/...", mod + "grading/storetest/...", mod + "grading/pgtest/...",
-		mod + "internal/testkit/...", mod + "registry/registrytest/..."}
+		mod + "internal/testkit/...", mod + "internal/jaegertest/...", mod + "registry/registrytest/..."}
 	return []rule{
 		{
 			why:   "shared vocabulary is transport-neutral: each transport maps it once",
@@ -46,10 +46,11 @@ func rules() []rule {
 			never: transports,
 		},
 		{
-			why:  "the grading domain knows no store, no transport, no metrics backend and none of its own adapters",
+			why:  "the grading domain knows no store, no transport, no metrics or tracing backend and none of its own adapters",
 			from: []string{mod + "grading"},
 			never: append([]string{"net/http/...", "google.golang.org/grpc/...", "github.com/gorilla/mux/...", mod + "pkg/httpx/...",
-				"github.com/prometheus/...", mod + "grading/..."}, stores...),
+				"github.com/prometheus/...", "go.opentelemetry.io/otel/sdk/...", "go.opentelemetry.io/contrib/...",
+				mod + "pkg/tracing/...", mod + "grading/..."}, stores...),
 		},
 		{
 			why:    "pkg is plumbing shared by the services and depends on none of them; the runtime may attach the log shipping client",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gradebook/gradebook/grading"
+	"github.com/gradebook/gradebook/internal/jaegertest"
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
@@ -33,7 +34,7 @@ const maxImageBytes = 40_000_000
 func TestDefaultCompose(t *testing.T) {
 	requireDocker(t)
 	tools := composeTools(t)
-	requireImages(t, "golang:1.26-bookworm", "hashicorp/consul:1.14")
+	requireImages(t, "golang:1.26-bookworm", "hashicorp/consul:1.14", "jaegertracing/jaeger:2.13.0")
 	for _, tool := range tools {
 		t.Run(tool.name, func(t *testing.T) { testDefaultCompose(t, tool) })
 	}
@@ -41,13 +42,14 @@ func TestDefaultCompose(t *testing.T) {
 
 func testDefaultCompose(t *testing.T, tool composeTool) {
 	commit := headCommit(t)
-	portalPort, consulPort := testkit.FreePort(t), testkit.FreePort(t)
+	portalPort, consulPort, jaegerPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	p := newProject(t, tool, "docker-compose.yml",
 		"GRADEBOOK_IMAGE="+testImage,
 		"GRADEBOOK_COMMIT="+commit,
 		"GRADEBOOK_VERSION=containertest",
 		"GRADEBOOK_PORTAL_PORT="+strconv.Itoa(portalPort),
 		"GRADEBOOK_CONSUL_PORT="+strconv.Itoa(consulPort),
+		"GRADEBOOK_JAEGER_PORT="+strconv.Itoa(jaegerPort),
 	)
 	portal := fmt.Sprintf("http://127.0.0.1:%d", portalPort)
 	consul := fmt.Sprintf("http://127.0.0.1:%d", consulPort)
@@ -83,6 +85,33 @@ func testDefaultCompose(t *testing.T, tool composeTool) {
 	}
 	title := "Container check " + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	addGrade(t, web, portal, title)
+
+	// The page's trace, in Jaeger: the portal's spans and grading's, under one trace ID.
+	traceID := fmt.Sprintf("%032x", time.Now().UnixNano())
+	req, _ := http.NewRequest(http.MethodGet, portal+"/students/1", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := web.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /students/1 with a traceparent = %d", resp.StatusCode)
+	}
+	testkit.Until(t, 30*time.Second, func() string {
+		spans, found, err := jaegertest.TraceAt(fmt.Sprintf("http://127.0.0.1:%d", jaegerPort), traceID)
+		if err != nil || !found {
+			return fmt.Sprintf("Jaeger has no trace %s yet (%v)", traceID, err)
+		}
+		services := map[string]bool{}
+		for _, s := range spans {
+			services[s.Service] = true
+		}
+		if !services["portal"] || !services["grading"] {
+			return fmt.Sprintf("trace %s has spans of %v; want the portal's and grading's", traceID, services)
+		}
+		return ""
+	})
 
 	// Consul's UI, as a person opens it.
 	if registrytest.HaveChromium(t) {

@@ -3,6 +3,8 @@ package grpcx
 import (
 	"context"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"slices"
 	"strings"
 	"time"
@@ -67,7 +69,7 @@ func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
-				level.Error(logger).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v), "request_id", requestid.FromContext(ctx))
+				log.With(level.Error(logger), requestid.LogFields(ctx)...).Log("msg", "gRPC handler panicked", "method", info.FullMethod, "panic", fmt.Sprint(v))
 				resp, err = nil, status.Error(codes.Internal, "internal error")
 			}
 		}()
@@ -84,6 +86,8 @@ func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
+	// On the call's server span, when it is traced, under the key HTTP server spans use.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("request.id", id))
 	return next(requestid.NewContext(ctx, id), req)
 }
 
@@ -100,8 +104,8 @@ func AccessLog(logger log.Logger) grpc.UnaryServerInterceptor {
 		case strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") && code == codes.OK:
 			lg = level.Debug(logger)
 		}
-		lg.Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
-			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(ctx))
+		log.With(lg, requestid.LogFields(ctx)...).Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
+			"took", time.Since(begin).Round(time.Microsecond))
 		return resp, err
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -35,4 +37,15 @@ func New() string {
 // and on one line (it goes into log lines and headers).
 func Valid(id string) bool {
 	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, "\r\n")
+}
+
+// LogFields are the key-value pairs that tie a log line to its request: request_id, and, when
+// ctx carries a trace, trace_id and span_id, so that a line can be followed to its trace.
+func LogFields(ctx context.Context) []any {
+	kv := []any{"request_id", FromContext(ctx)}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		// The IDs themselves, not their hex: a line the level filter drops is never formatted.
+		kv = append(kv, "trace_id", sc.TraceID(), "span_id", sc.SpanID())
+	}
+	return kv
 }

@@ -1,9 +1,13 @@
 package requestid
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/go-kit/log"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestContextCarriesTheID(t *testing.T) {
@@ -31,5 +35,23 @@ func TestValid(t *testing.T) {
 		if got := Valid(id); got != want {
 			t.Errorf("Valid(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// A log line of a traced request carries the trace's IDs in hex, beside the request's ID; a line
+// of an untraced one carries the request ID alone.
+func TestLogFields(t *testing.T) {
+	var buf bytes.Buffer
+	logger := log.NewLogfmtLogger(&buf)
+	ctx := NewContext(context.Background(), "r1")
+	log.With(logger, LogFields(ctx)...).Log("msg", "untraced")
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	log.With(logger, LogFields(ctx)...).Log("msg", "traced")
+	want := "request_id=r1 msg=untraced\n" +
+		"request_id=r1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7 msg=traced\n"
+	if buf.String() != want {
+		t.Errorf("got\n%swant\n%s", buf.String(), want)
 	}
 }

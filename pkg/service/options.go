@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/gradebook/gradebook/logging/logclient"
 )
@@ -21,6 +22,19 @@ type Option func(*options)
 type options struct {
 	noLogShipping bool
 	selfRegistry  bool
+	getenv        func(string) string
+	spanExporter  sdktrace.SpanExporter
+}
+
+// WithEnv gives New the environment the service was started with, from which it reads the
+// OTEL_* variables that configure tracing (see tracing.New). Without it nothing is traced.
+func WithEnv(getenv func(string) string) Option { return func(o *options) { o.getenv = getenv } }
+
+// WithSpanExporter sends the service's spans to exp, whatever the OTEL_EXPORTER_OTLP_*
+// variables say (OTEL_SDK_DISABLED still turns tracing off). It is for tests, with an in-memory
+// exporter.
+func WithSpanExporter(exp sdktrace.SpanExporter) Option {
+	return func(o *options) { o.spanExporter = exp }
 }
 
 // WithoutLogShipping keeps New from shipping the service's logs to the log service. It is for

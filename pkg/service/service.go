@@ -25,10 +25,15 @@ import (
 	"github.com/gradebook/gradebook/pkg/logx"
 	"github.com/gradebook/gradebook/pkg/requestid"
 	"github.com/gradebook/gradebook/pkg/telemetry"
+	"github.com/gradebook/gradebook/pkg/tracing"
 )
 
 // ShutdownTimeout bounds the drain of in-flight requests.
 const ShutdownTimeout = 10 * time.Second
+
+// TraceFlushTimeout bounds how long a stopping service waits to export its last spans: a trace
+// collector that is gone must not hold up a shutdown.
+const TraceFlushTimeout = 3 * time.Second
 
 // readyTimeout bounds the readiness check behind one GET /health, so that a check stuck on a
 // sick dependency answers 503 while the health checker still listens (its own timeout is at
@@ -42,6 +47,9 @@ type Runtime struct {
 	Logger  log.Logger
 	Metrics *telemetry.Metrics
 	Consul  *api.Client
+	// Tracing is where the service's spans come from and go to; a no-op unless OTEL_* variables
+	// (given with WithEnv) name a collector.
+	Tracing *tracing.Tracing
 	// Router is where the service adds its routes; /health and /metrics are already on it.
 	Router *mux.Router
 	// CrossOrigin refuses browsers' cross-origin writes to every route (403 with a JSON error).
@@ -61,6 +69,7 @@ type Runtime struct {
 	registrar      sd.Registrar
 	whenRegistered []func(context.Context)
 	quiet          []string
+	untraced       []string
 	tokenOnly      []string
 	jsonOnly       []string
 	notJSON        map[[2]string]bool
@@ -107,10 +116,19 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 	if err != nil {
 		return nil, errors.Join(err, ln.Close())
 	}
+	metrics := telemetry.New()
+	tr, err := tracing.New(context.Background(), tracing.Config{
+		Service: cfg.Name, Instance: cfg.Advertise, Getenv: o.getenv, Metrics: metrics,
+		Logger: logger, Exporter: o.spanExporter,
+	})
+	if err != nil {
+		return nil, errors.Join(err, ln.Close())
+	}
 	rt := &Runtime{
 		Config:  cfg,
 		Logger:  logger,
-		Metrics: telemetry.New(),
+		Metrics: metrics,
+		Tracing: tr,
 		Consul:  client,
 		Router:  httpx.NewRouter(),
 		// One protection for the whole surface, so that no route can be left out of it.
@@ -119,7 +137,17 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		hosts:       hosts,
 	}
 	rt.ln = rt.LimitListener(ln, "http")
-	rt.Router.Use(telemetry.RouteLabel)
+	rt.Router.Use(telemetry.RouteLabel, tracing.RouteName)
+	// Flushed last of all (closers run in reverse order of adding), after the log shipper, so that
+	// the spans of the last requests and of shutdown itself are sent.
+	rt.OnClose(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, TraceFlushTimeout)
+		defer cancel()
+		if err := tr.Shutdown(ctx); err != nil {
+			level.Warn(logger).Log("msg", "spans not exported at shutdown", "err", err)
+		}
+		return nil
+	})
 	rt.Router.Handle("/health", http.HandlerFunc(rt.serveHealth)).Methods(http.MethodGet, http.MethodHead)
 	rt.Router.Handle("/metrics", rt.Metrics.Handler()).Methods(http.MethodGet)
 	if !o.noLogShipping {
@@ -163,6 +191,13 @@ func (rt *Runtime) Meta(k, v string) {
 		rt.meta = map[string]string{}
 	}
 	rt.meta[k] = v
+}
+
+// UntracedRoutes makes no server spans for requests whose path starts with one of prefixes (nor
+// for /health and /metrics, which are never traced): the registry's blocking queries and the log
+// service's incoming batches are plumbing that would drown the traces of real requests.
+func (rt *Runtime) UntracedRoutes(prefixes ...string) {
+	rt.untraced = append(rt.untraced, prefixes...)
 }
 
 // QuietRoutes logs successful requests whose path starts with one of prefixes at debug level
@@ -294,8 +329,9 @@ func checkTimeout(interval time.Duration) time.Duration {
 	return time.Second
 }
 
-// Handler is the full HTTP surface: the router behind recovery, request IDs, access logs and
-// instrumentation. From the outside in, a request must carry a Host the service answers to (when
+// Handler is the full HTTP surface: the router behind recovery, instrumentation, tracing (a
+// server span unless UntracedRoutes says otherwise), request IDs and access logs. From the
+// outside in, a request must carry a Host the service answers to (when
 // AllowHosts was called: else 421), must not be a browser's cross-origin write (403), must carry
 // -token if it writes (401), and, if it writes a body, must say it is JSON (415) unless
 // JSONOnlyUnder or NotJSON exempt its route.
@@ -324,10 +360,12 @@ func (rt *Runtime) Handler() http.Handler {
 		h = rt.hosts.Handler(h)
 	}
 	h = rt.accessLog(h)
+	h = tracing.RecordRequestID(h)
 	h = httpx.WithRequestIDs(h)
+	h = rt.Tracing.Handler(h, rt.untraced...)
 	h = rt.Metrics.Instrument(h)
 	return httpx.Recover(func(r *http.Request, v any) {
-		level.Error(rt.Logger).Log("msg", "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "request_id", requestid.FromContext(r.Context()))
+		log.With(level.Error(rt.Logger), requestid.LogFields(r.Context())...).Log("msg", "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
 	}, h)
 }
 
@@ -426,8 +464,8 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 		case quiet && sw.Status < 400:
 			lg = level.Debug(rt.Logger)
 		}
-		lg.Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
-			"took", time.Since(begin).Round(time.Microsecond), "request_id", requestid.FromContext(r.Context()))
+		log.With(lg, requestid.LogFields(r.Context())...).Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
+			"took", time.Since(begin).Round(time.Microsecond))
 	})
 }
 
