@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ type prometheusConfig struct {
 	bin            string
 	data           string
 	scrapeInterval time.Duration
+	logLevel       string
 }
 
 // prometheusFlags declares the flags of "gradebook prometheus" on fs.
@@ -31,6 +33,7 @@ func prometheusFlags(fs *flag.FlagSet, c *prometheusConfig) {
 	fs.StringVar(&c.bin, "bin", "", "run this Prometheus `binary` instead of the one built from tools/prometheus")
 	fs.StringVar(&c.data, "data", "", "`directory` for Prometheus's configuration and storage (default: a temporary one, removed at exit)")
 	fs.DurationVar(&c.scrapeInterval, "scrape-interval", 5*time.Second, "how often Prometheus scrapes each instance and asks the registry for changes")
+	fs.StringVar(&c.logLevel, "log-level", "info", "Prometheus's own log `level`: debug, info, warn or error")
 }
 
 // prometheusCommand runs the Prometheus server pinned in tools/prometheus, discovering the
@@ -105,7 +108,7 @@ Flags:
 	}
 	addr := prometheus.Addr(c.host, c.port)
 	baseURL := "http://" + addr
-	cmd := prometheus.Command(c.bin, cfg, c.data+"/tsdb", addr)
+	cmd := prometheus.Command(c.bin, cfg, filepath.Join(c.data, "tsdb"), addr, c.logLevel)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Prometheus must not outlive this process, even one killed with SIGKILL: it would keep the
 	// port and its storage's lock.

@@ -126,10 +126,11 @@ func WriteConfig(dir, server string, interval time.Duration) (string, error) {
 func Addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 // Command is the command that runs the binary bin with the configuration file config, its
-// storage in data (kept for Retention) and its UI and API on addr (host:port) only.
-func Command(bin, config, data, addr string) *exec.Cmd {
+// storage in data (kept for Retention), its UI and API on addr (host:port) only, and its own log
+// at logLevel (debug, info, warn, error).
+func Command(bin, config, data, addr, logLevel string) *exec.Cmd {
 	return exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data,
-		"--storage.tsdb.retention.time="+Retention, "--web.listen-address="+addr)
+		"--storage.tsdb.retention.time="+Retention, "--web.listen-address="+addr, "--log.level="+logLevel)
 }
 
 // WaitReady polls until the Prometheus at baseURL (http://host:port) says it is ready, or ctx
