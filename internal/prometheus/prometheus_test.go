@@ -1,6 +1,8 @@
 package prometheus
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,17 @@ func TestModelDuration(t *testing.T) {
 		if got := model(d); got != want {
 			t.Errorf("model(%s) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// TestComposeConfig: the configuration compose mounts is Config against the Consul agent, so that
+// compose and the launcher scrape the same way.
+func TestComposeConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "tools", "docker", "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(Config("consul:8500", 5*time.Second)); !strings.HasSuffix(string(b), want) {
+		t.Errorf("tools/docker/prometheus/prometheus.yml does not end with Config(\"consul:8500\", 5s):\n%s\nwant it to end with:\n%s", b, want)
 	}
 }
