@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gradebook/gradebook/internal/jaeger"
+	"github.com/gradebook/gradebook/internal/prometheus"
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
@@ -61,10 +62,11 @@ func buildGradebook(t testing.TB) string {
 const maxGradingInstances = 4
 
 // freeOffset finds a port offset at which all of gradebook's ports are free, with room for
-// maxGradingInstances grading instances, and Jaeger's too, for a test that runs up -tracing.
+// maxGradingInstances grading instances, and Jaeger's and Prometheus's too, for a test that runs
+// up -tracing or up -monitoring.
 func freeOffset(t testing.TB) int {
 	t.Helper()
-	ports := []int{3000, 4000, 5000}
+	ports := []int{3000, 4000, 5000, prometheus.DefaultPort}
 	for p := 6000; p < 6000+2*maxGradingInstances; p++ {
 		ports = append(ports, p)
 	}

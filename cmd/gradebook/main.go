@@ -4,6 +4,7 @@
 //	gradebook registry|log|grading|portal [flags]   run one service in this process
 //	gradebook consul             start a local Consul dev agent built from tools/consul
 //	gradebook jaeger             start a local Jaeger (traces in memory) built from tools/jaeger
+//	gradebook prometheus         start a local Prometheus that scrapes every service, built from tools/prometheus
 //	gradebook user hash NAME     print a -users file line for NAME, the password read from stdin
 //
 // Every service also has its own binary under cmd/ for those who run one per terminal.
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return consulAgent(ctx, rest, stdout, stderr)
 	case "jaeger":
 		return jaegerCommand(ctx, rest, getenv, stdout, stderr)
+	case "prometheus":
+		return prometheusCommand(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return userCommand(rest, stdin, stdout, stderr)
 	case "health", "version":
@@ -104,6 +107,7 @@ Usage:
   gradebook <service> [flags]  run one service in this process
   gradebook consul [flags]     start a local Consul dev agent (built from tools/consul)
   gradebook jaeger [flags]     start a local Jaeger, traces kept in memory (built from tools/jaeger)
+  gradebook prometheus [flags] start a local Prometheus scraping every service (built from tools/prometheus)
   gradebook user hash NAME     print a line for the portal's -users file (password on stdin)
   gradebook health URL         exit 0 if URL answers 2xx (a container health check)
   gradebook version            print the version and the commit it was built from

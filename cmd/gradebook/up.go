@@ -24,6 +24,7 @@ import (
 
 	gradingserver "github.com/gradebook/gradebook/grading/server"
 	"github.com/gradebook/gradebook/internal/jaeger"
+	"github.com/gradebook/gradebook/internal/prometheus"
 	"github.com/gradebook/gradebook/logging"
 	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/portal"
@@ -49,6 +50,8 @@ type upConfig struct {
 	open             bool   // the portal's -open
 	tracing          bool   // start Jaeger first and point every service at it
 	jaegerBin        string // the Jaeger binary to run; with -tracing and none given, built from tools/jaeger
+	monitoring       bool   // start Prometheus last, scraping every service through the registry
+	prometheusBin    string // the Prometheus binary to run; with -monitoring and none given, built from tools/prometheus
 }
 
 // instances is how many grading instances to start.
@@ -106,6 +109,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout, 
 	fs.BoolVar(&c.tracing, "tracing", false, fmt.Sprintf("start Jaeger (traces in memory; UI on %d, OTLP on %d and %d, each moved by -port-offset) before the services, and have every service export its traces to it",
 		jaeger.DefaultUIPort, jaeger.DefaultOTLPGRPCPort, jaeger.DefaultOTLPHTTPPort))
 	fs.StringVar(&c.jaegerBin, "jaeger-bin", "", "with -tracing, run this Jaeger `binary` instead of the one built from tools/jaeger (built once, then cached)")
+	fs.BoolVar(&c.monitoring, "monitoring", false, fmt.Sprintf("start Prometheus (API on %d, moved by -port-offset) after the services, discovering and scraping each of them through the registry",
+		prometheus.DefaultPort))
+	fs.StringVar(&c.prometheusBin, "prometheus-bin", "", "with -monitoring, run this Prometheus `binary` instead of the one built from tools/prometheus (built once, then cached)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: gradebook up [flags]
 
@@ -129,6 +135,12 @@ before the services and stops it after them, sets OTEL_EXPORTER_OTLP_ENDPOINT an
 OTEL_EXPORTER_OTLP_PROTOCOL in every service's environment, and gives the portal Jaeger's UI
 (GRADEBOOK_TRACING_UI) for the links on /status. Without it, OTEL_* variables in up's own
 environment reach every service unchanged.
+
+With -monitoring, up builds Prometheus from tools/prometheus (many minutes the first time, then
+cached; or give -prometheus-bin) and starts it as a process named prometheus after the services
+and stops it before them, so that it records no shutdown as an outage. It discovers every service
+through the registry (the hub, or -registry) and scrapes each HTTP instance's /metrics every 5s;
+its configuration and storage are under <data>/prometheus.
 
 Flags:
 `, httpPort, gradingPortStride, grpcPort, gradingPortStride)
@@ -172,6 +184,19 @@ Flags:
 				return nil
 			}
 			return fmt.Errorf("build jaeger: %w", err)
+		}
+	}
+	if c.monitoring && c.prometheusBin == "" {
+		root, err := findModuleRoot()
+		if err != nil {
+			return fmt.Errorf("-monitoring builds Prometheus from tools/prometheus, or runs -prometheus-bin: %w", err)
+		}
+		fmt.Fprintln(stdout, "gradebook: Prometheus is built from tools/prometheus once, then cached (the first build takes many minutes)...")
+		if c.prometheusBin, err = prometheus.Binary(ctx, root, stderr); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("build prometheus: %w", err)
 		}
 	}
 	children, err := plan(c)
@@ -568,7 +593,65 @@ func plan(c upConfig) ([]*child, error) {
 		}
 		po.env = append(po.env, envVar{name: config.EnvName("tracing-ui"), value: addrs.UIURL(), shown: addrs.UIURL()})
 	}
+	// Prometheus starts last and so stops first: it never sees the services go away as an outage.
+	if c.monitoring {
+		mon, err := planPrometheus(c, at, registryURL)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mon)
+	}
 	return out, nil
+}
+
+// prometheusScrapeInterval is how often up's Prometheus scrapes each instance and asks the
+// registry for changes: short, so that a new instance shows within seconds.
+const prometheusScrapeInterval = 5 * time.Second
+
+// prometheusAddr is where up's Prometheus listens: its own port on -host, moved by -port-offset.
+func prometheusAddr(c upConfig) (string, error) {
+	port := prometheus.DefaultPort + c.portOffset
+	if port < 1 || port > 65535 {
+		return "", fmt.Errorf("-port-offset %d moves Prometheus's port to %d, outside 1-65535", c.portOffset, port)
+	}
+	return prometheus.Addr(c.host, port), nil
+}
+
+// planPrometheus is the process that runs Prometheus for -monitoring: "gradebook prometheus" on
+// up's Prometheus address, discovering the services through registryURL, its configuration and
+// storage under <data>/prometheus. It registers nothing; it is ready once /-/ready answers. Its
+// port must be clear of every service's and of Jaeger's.
+func planPrometheus(c upConfig, at addrs, registryURL string) (*child, error) {
+	listen, err := prometheusAddr(c)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	for _, addr := range at {
+		taken[addr] = true
+	}
+	if c.tracing {
+		for _, addr := range jaegerAddrs(c).Listens() {
+			taken[addr] = true
+		}
+	}
+	if taken[listen] {
+		return nil, fmt.Errorf("-monitoring: Prometheus and another process would both listen on %s", listen)
+	}
+	const name = "prometheus"
+	ch := &child{name: name, service: name, listen: listen, health: "/-/ready"}
+	_, port, _ := net.SplitHostPort(listen)
+	ch.args = newArgv(name).
+		set("-bin", c.prometheusBin).
+		set("-registry", registryURL).
+		set("-host", c.host).
+		set("-port", port).
+		set("-data", filepath.Join(c.data, name)).
+		set("-scrape-interval", prometheusScrapeInterval.String()).
+		set("-log-level", "warn").
+		list()
+	ch.links = []string{"http://" + listen + "/api/v1/targets   (Prometheus: its API; no UI in this build)"}
+	return ch, nil
 }
 
 // jaegerAddrs are where up's Jaeger listens: Jaeger's own ports on -host, moved by -port-offset.

@@ -38,7 +38,7 @@ func rules() []rule {
 		"github.com/jackc/pgx/...", "github.com/pressly/goose/..."}
 	// testKits are for tests only: no binary links them.
 	testKits := []string{mod + "grading/gradingtest/...", mod + "grading/storetest/...", mod + "grading/pgtest/...",
-		mod + "internal/testkit/...", mod + "internal/jaegertest/...", mod + "registry/registrytest/..."}
+		mod + "internal/testkit/...", mod + "internal/jaegertest/...", mod + "internal/prometheustest/...", mod + "registry/registrytest/..."}
 	return []rule{
 		{
 			why:   "shared vocabulary is transport-neutral: each transport maps it once",

@@ -1,10 +1,7 @@
 package jaeger
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,10 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/toolbuild"
 )
 
 // Version is the Jaeger release that tools/jaeger pins: the v1.76.0 Go module is Jaeger v2.13.0's
@@ -193,65 +190,12 @@ func WaitReady(ctx context.Context, a Addrs, exited <-chan struct{}) error {
 	}
 }
 
-// BuildFlags are how the binary is built: static and with -trimpath, as .ci/run and
-// tools/docker/standins build it, so that one cold build of Jaeger's packages (minutes) serves
-// all three and the others only link.
-const BuildFlags = "CGO_ENABLED=0 -trimpath"
+// Tool is the all-in-one pinned in tools/jaeger, for toolbuild.
+var Tool = toolbuild.Tool{Name: "jaeger", Title: "Jaeger", Dir: "jaeger", Package: Package}
 
 // Binary returns the path of the Jaeger all-in-one built from tools/jaeger under root (the
-// gradebook source tree). The binary is kept in the user's cache directory under a key made of
-// tools/jaeger/go.mod, go.sum, the Go version and BuildFlags, so it is built once and again only
-// when the pin or the toolchain changes. A file lock keeps processes that start together from
-// building it twice. The go command's output goes to progress.
+// gradebook source tree), built once per pin and Go version and kept in the user's cache
+// directory (see toolbuild.Binary). The go command's output goes to progress.
 func Binary(ctx context.Context, root string, progress io.Writer) (string, error) {
-	mod := filepath.Join(root, "tools", "jaeger", "go.mod")
-	h := sha256.New()
-	for _, f := range []string{mod, filepath.Join(root, "tools", "jaeger", "go.sum")} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("the Jaeger pin: %w (run this from the gradebook source tree)", err)
-		}
-		h.Write(b)
-	}
-	h.Write([]byte(runtime.Version() + runtime.GOOS + runtime.GOARCH + BuildFlags))
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "gradebook", "jaeger-"+hex.EncodeToString(h.Sum(nil))[:16])
-	bin := filepath.Join(dir, "jaeger")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o100 != 0 {
-		return bin, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("building Jaeger needs the go command on the PATH: %w", err)
-	}
-	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-modfile="+mod, "-o", tmp, Package)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	w := io.Writer(&out)
-	if progress != nil {
-		w = io.MultiWriter(&out, progress)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", Package, err, out.String())
-	}
-	// Rename is atomic, so no one ever runs a half-written binary.
-	return bin, os.Rename(tmp, bin)
+	return toolbuild.Binary(ctx, root, Tool, progress)
 }
