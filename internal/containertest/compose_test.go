@@ -15,6 +15,7 @@ import (
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/internal/jaegertest"
+	"github.com/gradebook/gradebook/internal/prometheustest"
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
@@ -34,7 +35,7 @@ const maxImageBytes = 40_000_000
 func TestDefaultCompose(t *testing.T) {
 	requireDocker(t)
 	tools := composeTools(t)
-	requireImages(t, "golang:1.26-bookworm", "hashicorp/consul:1.14", "jaegertracing/jaeger:2.13.0")
+	requireImages(t, "golang:1.26-bookworm", "hashicorp/consul:1.14", "jaegertracing/jaeger:2.13.0", "prom/prometheus:v3.16.0")
 	for _, tool := range tools {
 		t.Run(tool.name, func(t *testing.T) { testDefaultCompose(t, tool) })
 	}
@@ -42,8 +43,8 @@ func TestDefaultCompose(t *testing.T) {
 
 func testDefaultCompose(t *testing.T, tool composeTool) {
 	commit := headCommit(t)
-	ports := testkit.FreePorts(t, 3)
-	portalPort, consulPort, jaegerPort := ports[0], ports[1], ports[2]
+	ports := testkit.FreePorts(t, 4)
+	portalPort, consulPort, jaegerPort, prometheusPort := ports[0], ports[1], ports[2], ports[3]
 	p := newProject(t, tool, "docker-compose.yml",
 		"GRADEBOOK_IMAGE="+testImage,
 		"GRADEBOOK_COMMIT="+commit,
@@ -51,6 +52,7 @@ func testDefaultCompose(t *testing.T, tool composeTool) {
 		"GRADEBOOK_PORTAL_PORT="+strconv.Itoa(portalPort),
 		"GRADEBOOK_CONSUL_PORT="+strconv.Itoa(consulPort),
 		"GRADEBOOK_JAEGER_PORT="+strconv.Itoa(jaegerPort),
+		"GRADEBOOK_PROMETHEUS_PORT="+strconv.Itoa(prometheusPort),
 	)
 	portal := fmt.Sprintf("http://127.0.0.1:%d", portalPort)
 	consul := fmt.Sprintf("http://127.0.0.1:%d", consulPort)
@@ -110,6 +112,24 @@ func testDefaultCompose(t *testing.T, tool composeTool) {
 		}
 		if !services["portal"] || !services["grading"] {
 			return fmt.Sprintf("trace %s has spans of %v; want the portal's and grading's", traceID, services)
+		}
+		return ""
+	})
+
+	// Prometheus found every service through Consul and scrapes each one's HTTP instance.
+	testkit.Until(t, 60*time.Second, func() string {
+		targets, err := prometheustest.Targets(fmt.Sprintf("http://127.0.0.1:%d", prometheusPort))
+		if err != nil {
+			return err.Error()
+		}
+		up := map[string]bool{}
+		for _, tg := range targets {
+			if tg.Health == "up" {
+				up[tg.Labels["service"]] = true
+			}
+		}
+		if !up["log"] || !up["grading"] || !up["portal"] {
+			return fmt.Sprintf("Prometheus scrapes %v; want log, grading and portal up", up)
 		}
 		return ""
 	})
