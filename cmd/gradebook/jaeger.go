@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
-	"time"
 
 	"github.com/gradebook/gradebook/internal/jaeger"
 	"github.com/gradebook/gradebook/pkg/config"
@@ -73,16 +71,12 @@ Flags:
 		return fmt.Errorf("jaeger takes no arguments, got %q", fs.Args())
 	}
 	if c.bin == "" {
-		root, err := findModuleRoot()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "gradebook: building Jaeger from tools/jaeger (the first build takes several minutes)...")
-		if c.bin, err = jaeger.Binary(ctx, root, stderr); err != nil {
+		var err error
+		if c.bin, err = buildTool(ctx, stdout, stderr, jaeger.Tool); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("build jaeger: %w", err)
+			return err
 		}
 	}
 	if c.data == "" {
@@ -99,44 +93,9 @@ Flags:
 	}
 	cmd := jaeger.Command(c.bin, cfg)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// Jaeger must not outlive this process, even one killed with SIGKILL: it would keep the ports.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start jaeger: %w", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = jaeger.WaitReady(readyCtx, c.addrs, exited)
-	cancel()
-	switch {
-	case ctx.Err() != nil:
-		stop()
-		return nil
-	case err != nil:
-		stop()
-		return fmt.Errorf("%w (exit: %v; Jaeger's output is above)", err, waitErr)
-	}
-	fmt.Fprintf(stdout, "gradebook: Jaeger %s is up: UI and query API at %s/, OTLP at %s (HTTP) and %s (gRPC)\n",
+	up := fmt.Sprintf("gradebook: Jaeger %s is up: UI and query API at %s/, OTLP at %s (HTTP) and %s (gRPC)",
 		jaeger.Version, c.addrs.UIURL(), c.addrs.OTLPHTTPEndpoint(), c.addrs.OTLPGRPCEndpoint())
-	select {
-	case <-exited:
-		return fmt.Errorf("jaeger exited: %v", waitErr)
-	case <-ctx.Done():
-		stop()
-		return nil
-	}
+	return runTool(ctx, stdout, cmd, "jaeger", func(ctx context.Context, exited <-chan struct{}) error {
+		return jaeger.WaitReady(ctx, c.addrs, exited)
+	}, up)
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/gradebook/gradebook/internal/prometheus"
@@ -82,16 +81,12 @@ Flags:
 		return fmt.Errorf("-registry: %w", err)
 	}
 	if c.bin == "" {
-		root, err := findModuleRoot()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "gradebook: building Prometheus from tools/prometheus (the first build takes many minutes)...")
-		if c.bin, err = prometheus.Binary(ctx, root, stderr); err != nil {
+		var err error
+		if c.bin, err = buildTool(ctx, stdout, stderr, prometheus.Tool); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("build prometheus: %w", err)
+			return err
 		}
 	}
 	if c.data == "" {
@@ -110,45 +105,9 @@ Flags:
 	baseURL := "http://" + addr
 	cmd := prometheus.Command(c.bin, cfg, filepath.Join(c.data, "tsdb"), addr, c.logLevel)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// Prometheus must not outlive this process, even one killed with SIGKILL: it would keep the
-	// port and its storage's lock.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start prometheus: %w", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = prometheus.WaitReady(readyCtx, baseURL, exited)
-	cancel()
-	switch {
-	case ctx.Err() != nil:
-		stop()
-		return nil
-	case err != nil:
-		stop()
-		return fmt.Errorf("%w (exit: %v; Prometheus's output is above)", err, waitErr)
-	}
-	fmt.Fprintf(stdout, "gradebook: Prometheus %s is up: API at %s/api/v1/, discovering services through %s every %s\n",
+	up := fmt.Sprintf("gradebook: Prometheus %s is up: API at %s/api/v1/, discovering services through %s every %s",
 		prometheus.Version, baseURL, server, c.scrapeInterval)
-	select {
-	case <-exited:
-		return fmt.Errorf("prometheus exited: %v", waitErr)
-	case <-ctx.Done():
-		stop()
-		return nil
-	}
+	return runTool(ctx, stdout, cmd, "prometheus", func(ctx context.Context, exited <-chan struct{}) error {
+		return prometheus.WaitReady(ctx, baseURL, exited)
+	}, up)
 }

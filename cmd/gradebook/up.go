@@ -174,29 +174,19 @@ Flags:
 		return fmt.Errorf("find this program to start the services: %w", err)
 	}
 	if c.tracing && c.jaegerBin == "" {
-		root, err := findModuleRoot()
-		if err != nil {
-			return fmt.Errorf("-tracing builds Jaeger from tools/jaeger, or runs -jaeger-bin: %w", err)
-		}
-		fmt.Fprintln(stdout, "gradebook: Jaeger is built from tools/jaeger once, then cached (the first build takes several minutes)...")
-		if c.jaegerBin, err = jaeger.Binary(ctx, root, stderr); err != nil {
+		if c.jaegerBin, err = buildTool(ctx, stdout, stderr, jaeger.Tool); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("build jaeger: %w", err)
+			return fmt.Errorf("-tracing (or give -jaeger-bin): %w", err)
 		}
 	}
 	if c.monitoring && c.prometheusBin == "" {
-		root, err := findModuleRoot()
-		if err != nil {
-			return fmt.Errorf("-monitoring builds Prometheus from tools/prometheus, or runs -prometheus-bin: %w", err)
-		}
-		fmt.Fprintln(stdout, "gradebook: Prometheus is built from tools/prometheus once, then cached (the first build takes many minutes)...")
-		if c.prometheusBin, err = prometheus.Binary(ctx, root, stderr); err != nil {
+		if c.prometheusBin, err = buildTool(ctx, stdout, stderr, prometheus.Tool); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("build prometheus: %w", err)
+			return fmt.Errorf("-monitoring (or give -prometheus-bin): %w", err)
 		}
 	}
 	children, err := plan(c)

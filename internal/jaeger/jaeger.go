@@ -2,7 +2,6 @@ package jaeger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -173,21 +172,7 @@ func WaitReady(ctx context.Context, a Addrs, exited <-chan struct{}) error {
 		}
 		return nil
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := ready()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("jaeger exited before it was ready")
-		case <-ctx.Done():
-			return fmt.Errorf("jaeger at %s not ready: %w (last: %v)", a.UIURL(), ctx.Err(), err)
-		case <-tick.C:
-		}
-	}
+	return Tool.WaitReady(ctx, a.UIURL(), exited, ready)
 }
 
 // Tool is the all-in-one pinned in tools/jaeger, for toolbuild.

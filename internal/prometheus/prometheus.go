@@ -2,7 +2,6 @@ package prometheus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,19 +149,5 @@ func WaitReady(ctx context.Context, baseURL string, exited <-chan struct{}) erro
 		}
 		return nil
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := ready()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("prometheus exited before it was ready")
-		case <-ctx.Done():
-			return fmt.Errorf("prometheus at %s not ready: %w (last: %v)", baseURL, ctx.Err(), err)
-		case <-tick.C:
-		}
-	}
+	return Tool.WaitReady(ctx, baseURL, exited, ready)
 }

@@ -1,7 +1,7 @@
 // Package toolbuild builds a program pinned as a Go tool under tools/<name> of the gradebook
 // source tree (Jaeger, Prometheus) and keeps the binary in the user's cache directory, so that it
 // is built once per pin and toolchain and again only when either changes. It never starts the
-// program it builds.
+// program it builds; WaitReady waits for one that its caller started.
 package toolbuild
 
 import (
@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // Flags are how a tool is built: static and with -trimpath, as .ci/run and tools/docker/standins
@@ -86,4 +87,25 @@ func Binary(ctx context.Context, root string, t Tool, progress io.Writer) (strin
 	}
 	// Rename is atomic, so no one ever runs a half-written binary.
 	return bin, os.Rename(tmp, bin)
+}
+
+// WaitReady polls ready every 50 ms until it answers nil, and fails as soon as exited is closed
+// (the program died before it was ready) or ctx ends. where names the program's address in the
+// error, with ready's last answer.
+func (t Tool) WaitReady(ctx context.Context, where string, exited <-chan struct{}, ready func() error) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it was ready", t.Name)
+		case <-ctx.Done():
+			return fmt.Errorf("%s at %s not ready: %w (last: %v)", t.Name, where, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
 }
