@@ -7,6 +7,8 @@ package browsertest
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -64,4 +66,32 @@ func Start(t testing.TB, options ...chromedp.ExecAllocatorOption) context.Contex
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// Screenshot takes a full-page screenshot (JPEG) of the page ctx shows and saves it, named after
+// prefix and the test, under the test's temp dir and in $GRADEBOOK_ARTIFACTS when that is set,
+// so that a CI run can keep it.
+func Screenshot(t testing.TB, ctx context.Context, prefix string) []byte {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	name := prefix + "-" + regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-") + ".jpg"
+	for _, dir := range []string{t.TempDir(), os.Getenv("GRADEBOOK_ARTIFACTS")} {
+		if dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Errorf("artifacts folder: %v", err)
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, shot, 0o644); err != nil {
+			t.Errorf("save screenshot: %v", err)
+		} else {
+			t.Logf("screenshot: %s (%d bytes)", p, len(shot))
+		}
+	}
+	return shot
 }

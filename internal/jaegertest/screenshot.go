@@ -2,9 +2,6 @@ package jaegertest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,24 +40,5 @@ func TraceScreenshot(t testing.TB, uiURL, traceID string, want ...string) []byte
 		}
 		return ""
 	})
-	shot, err := chromedp.Run(step, chromedp.FullScreenshot(90))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	for _, dir := range []string{t.TempDir(), os.Getenv("GRADEBOOK_ARTIFACTS")} {
-		if dir == "" {
-			continue
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Errorf("artifacts folder: %v", err)
-			continue
-		}
-		p := filepath.Join(dir, "jaeger-trace-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")+".jpg")
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Errorf("save screenshot: %v", err)
-		} else {
-			t.Logf("Jaeger trace screenshot: %s (%d bytes)", p, len(shot))
-		}
-	}
-	return shot
+	return browsertest.Screenshot(t, step, "jaeger-trace")
 }

@@ -3,8 +3,6 @@ package registrytest
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -45,24 +43,5 @@ func ConsulUIScreenshot(t testing.TB, consulURL string, names []string) []byte {
 		}
 		return ""
 	})
-	shot, err := chromedp.Run(step, chromedp.FullScreenshot(90))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	for _, dir := range []string{t.TempDir(), os.Getenv("GRADEBOOK_ARTIFACTS")} {
-		if dir == "" {
-			continue
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Errorf("artifacts folder: %v", err)
-			continue
-		}
-		p := filepath.Join(dir, "consul-ui-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")+".jpg")
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Errorf("save screenshot: %v", err)
-		} else {
-			t.Logf("Consul UI screenshot: %s (%d bytes)", p, len(shot))
-		}
-	}
-	return shot
+	return browsertest.Screenshot(t, step, "consul-ui")
 }
