@@ -11,15 +11,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/gradebook/gradebook/internal/toolbuild"
 )
 
-// consulAgent builds the Consul agent pinned in tools/consul (Go caches the build) and runs it
+// consulAgent builds the Consul agent pinned in tools/consul (once, then cached) and runs it
 // in dev mode with its UI, for those who want to try the Consul path without installing Consul.
 func consulAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gradebook consul", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpPort := fs.Int("http-port", 8500, "`port` of Consul's HTTP API and UI")
-	bin := fs.String("bin", "", "`path` to the consul binary to build (default: in the user cache directory)")
+	bin := fs.String("bin", "", "a Consul `binary` to run instead of the one built from tools/consul")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: gradebook consul [flags]
 
@@ -34,22 +36,14 @@ Flags:`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	root, err := findModuleRoot()
-	if err != nil {
-		return err
-	}
 	if *bin == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
+		var err error
+		if *bin, err = buildTool(ctx, stdout, stderr, toolbuild.Consul); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		*bin = filepath.Join(cache, "gradebook", "consul")
-	}
-	fmt.Fprintln(stdout, "gradebook: building Consul from tools/consul (the first build takes several minutes)...")
-	build := exec.CommandContext(ctx, "go", "build", "-modfile=tools/consul/go.mod", "-o", *bin, "github.com/hashicorp/consul")
-	build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build consul: %w", err)
 	}
 	agent := exec.CommandContext(ctx, *bin, "agent", "-dev", "-ui", "-client", "127.0.0.1", "-bind", "127.0.0.1",
 		"-http-port", strconv.Itoa(*httpPort))

@@ -1,5 +1,5 @@
 // Package toolbuild builds a program pinned as a Go tool under tools/<name> of the gradebook
-// source tree (Jaeger, Prometheus) and keeps the binary in the user's cache directory, so that it
+// source tree (Consul, Jaeger, Prometheus) and keeps the binary in the user's cache directory, so that it
 // is built once per pin and toolchain and again only when either changes. It never starts the
 // program it builds; WaitReady waits for one that its caller started.
 package toolbuild
@@ -31,6 +31,9 @@ type Tool struct {
 	Dir     string // the pin's directory under tools/, e.g. "jaeger"
 	Package string // the import path of its main package in the pinned module
 }
+
+// Consul is the agent pinned in tools/consul: the tests' real Consul, and gradebook consul's.
+var Consul = Tool{Name: "consul", Title: "Consul", Dir: "consul", Package: "github.com/hashicorp/consul"}
 
 // Binary returns the path of t built from its pin under root (the gradebook source tree). The
 // binary is kept in the user's cache directory under a key made of the pin's go.mod and go.sum,

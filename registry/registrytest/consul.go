@@ -1,9 +1,7 @@
 package registrytest
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/internal/toolbuild"
 )
 
 // Consul is a real Consul dev agent (v1.14.8, built from tools/consul) running as a child process
@@ -188,64 +186,14 @@ func unavailable(t testing.TB, what string, err error) {
 	t.Skipf("\n*** SKIPPED: could not %s: %v\n*** This test needs a real Consul agent; under CI=true it fails instead of skipping.", what, err)
 }
 
-// consulBuildFlags are how the agent is built: static, as Consul's own releases are. .ci/run and
-// tools/docker/standins build it the same way (CGO_ENABLED=0 go build -trimpath), so that one
-// cold build of Consul's packages serves all three, and the others only link.
-const consulBuildFlags = "CGO_ENABLED=0 -trimpath"
-
-// consulBinary returns the path of a Consul agent built from tools/consul. The binary is kept in
-// the user's cache directory under a key made of tools/consul/go.mod, go.sum and the Go version,
-// so it is built once and rebuilt only when the pin or the toolchain changes. A file lock keeps
-// test binaries that start together from building it twice at once.
+// consulBinary returns the path of the Consul agent built from tools/consul, once per pin and
+// toolchain, and kept in the user's cache directory (toolbuild.Binary). It is built static and
+// with -trimpath, as .ci/run and tools/docker/standins build it, so that one cold build of
+// Consul's packages serves all three.
 func consulBinary() (string, error) {
 	root, err := testkit.RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	mod := filepath.Join(root, "tools", "consul", "go.mod")
-	h := sha256.New()
-	for _, f := range []string{mod, filepath.Join(root, "tools", "consul", "go.sum")} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		h.Write(b)
-	}
-	h.Write([]byte(runtime.Version() + runtime.GOOS + runtime.GOARCH + consulBuildFlags))
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "gradebook", "consul-"+hex.EncodeToString(h.Sum(nil))[:16])
-	bin := filepath.Join(dir, "consul")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o100 != 0 {
-		return bin, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("building Consul needs the go command on the PATH: %w", err)
-	}
-	tmp := bin + ".tmp"
-	cmd := exec.Command(goTool, "build", "-trimpath", "-modfile="+mod, "-o", tmp, "github.com/hashicorp/consul")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build consul: %w\n%s", err, out.String())
-	}
-	// Rename is atomic, so no one ever runs a half-written binary.
-	return bin, os.Rename(tmp, bin)
+	return toolbuild.Binary(context.Background(), root, toolbuild.Consul, nil)
 }
