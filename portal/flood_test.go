@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -244,28 +243,19 @@ func startPortalProcess(t *testing.T, args ...string) portalProcess {
 	stderr := &testkit.Buffer{}
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "info"}, args...)...)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Start(); err != nil {
+	proc, err := testkit.StartProcess(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("the portal did not stop within 10s of SIGTERM; killing it")
-			_ = cmd.Process.Kill()
-			<-exited
+		if proc.Stop(10 * time.Second) {
+			t.Errorf("the portal did not stop within 10s of SIGTERM; it was killed")
 		}
 		if t.Failed() {
 			t.Logf("the portal's log ends:\n%s", tail(stderr.String(), 40))
 		}
 	})
-	return portalProcess{addr: testkit.ServingAddr(t, stderr, 20*time.Second), pid: cmd.Process.Pid}
+	return portalProcess{addr: testkit.ServingAddr(t, stderr, 20*time.Second), pid: proc.Pid()}
 }
 
 // timedGet GETs url and answers its status (0 when it failed) and how long it took.

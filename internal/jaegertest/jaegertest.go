@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +22,7 @@ type Jaeger struct {
 	config string
 	bin    string
 	logf   *os.File
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has been waited for
+	proc   *testkit.Process
 }
 
 // Start builds Jaeger (once per pin and Go version; a cold build takes minutes), starts it on free
@@ -93,35 +90,26 @@ func (j *Jaeger) start() error {
 	}
 	cmd := jaeger.Command(j.bin, j.config)
 	cmd.Stdout, cmd.Stderr, cmd.Dir = logf, logf, j.dir
-	if err := cmd.Start(); err != nil {
+	proc, err := testkit.StartProcess(cmd)
+	if err != nil {
 		logf.Close()
 		return err
 	}
-	j.cmd, j.logf, j.exited = cmd, logf, make(chan struct{})
-	go func(exited chan struct{}) {
-		_ = cmd.Wait() // a stopped Jaeger may exit non-zero; its log says why
-		close(exited)
-	}(j.exited)
+	j.proc, j.logf = proc, logf
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return jaeger.WaitReady(ctx, j.addrs, j.exited)
+	return jaeger.WaitReady(ctx, j.addrs, proc.Exited())
 }
 
 // Stop stops Jaeger: SIGTERM, then SIGKILL if it has not exited after a few seconds. Everything
 // it held is gone; stopping a stopped Jaeger does nothing.
 func (j *Jaeger) Stop() {
-	if j.cmd == nil {
+	if j.proc == nil {
 		return
 	}
-	_ = j.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-j.exited:
-	case <-time.After(10 * time.Second):
-		_ = j.cmd.Process.Kill()
-		<-j.exited
-	}
+	j.proc.Stop(10 * time.Second)
 	j.logf.Close()
-	j.cmd = nil
+	j.proc = nil
 }
 
 func (j *Jaeger) logTail() string {

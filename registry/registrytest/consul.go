@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,8 +25,7 @@ type Consul struct {
 	config string
 	addr   string
 	logf   *os.File
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has been waited for
+	proc   *testkit.Process
 }
 
 // StartConsul starts a Consul dev agent for the test and returns its HTTP address (host:port).
@@ -103,32 +101,23 @@ func (c *Consul) start() error {
 		"-log-level", "warn", "-config-file", c.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = c.dir
-	if err := cmd.Start(); err != nil {
+	proc, err := testkit.StartProcess(cmd)
+	if err != nil {
 		logf.Close()
 		return err
 	}
-	c.cmd, c.logf, c.exited = cmd, logf, make(chan struct{})
-	go func(exited chan struct{}) {
-		_ = cmd.Wait() // a stopped agent exits non-zero; its log says why
-		close(exited)
-	}(c.exited)
-	return WaitLeader(c.addr, 30*time.Second, c.exited)
+	c.proc, c.logf = proc, logf
+	return WaitLeader(c.addr, 30*time.Second, proc.Exited())
 }
 
 // stop sends SIGTERM, then SIGKILL if the agent has not exited after a few seconds.
 func (c *Consul) stop() {
-	if c.cmd == nil {
+	if c.proc == nil {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
+	c.proc.Stop(5 * time.Second)
 	c.logf.Close()
-	c.cmd = nil
+	c.proc = nil
 }
 
 func (c *Consul) logTail() string {

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,24 +43,16 @@ func StartHubProcess(t testing.TB, args ...string) *HubProcess {
 	// perhaps taken by another test binary before the hub binds it.
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-data", hp.Data, "-log-level", "warn"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	proc, err := testkit.StartProcess(cmd)
+	if err != nil {
 		logf.Close()
 		t.Fatalf("start registryservice: %v", err)
 	}
-	hp.Pid = cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
+	hp.Pid = proc.Pid()
+	exited := proc.Exited()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("registryservice did not stop within 10s of SIGTERM; killing it")
-			_ = cmd.Process.Kill()
-			<-exited
+		if proc.Stop(10 * time.Second) {
+			t.Errorf("registryservice did not stop within 10s of SIGTERM; it was killed")
 		}
 		logf.Close()
 	})
