@@ -95,7 +95,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 		// to the next: only the instances of one store are used.
 		in := rt.GroupedInstancer(*gradingName, grading.StoreIDMeta, *transport)
 		gradingGroups = in.Groups
-		// Ready once the registry has been asked where grading is, whatever it answered: the
+		// Ready once the registry has answered where grading is, whatever the answer: the
 		// portal serves its 503 page happily, but not for want of having looked.
 		rt.SetReady(func(context.Context) error {
 			select {

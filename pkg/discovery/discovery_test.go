@@ -150,6 +150,33 @@ func TestInstancerFollowsInstancesAndNeverBlocks(t *testing.T) {
 				t.Errorf("Stop took %v with a query in flight", d)
 			}
 
+			// A registry that refuses connections (one still starting): a failed query is no
+			// answer, so the Instancer is not Ready for it.
+			gone, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			gone.Close()
+			gc, _ := discovery.NewClient("http://"+gone.Addr().String(), "")
+			refused := kind.new(gc, "anything", log.NewNopLogger())
+			failed := make(chan sd.Event, 4)
+			refused.Register(failed)
+			select {
+			case ev := <-failed:
+				if ev.Err == nil {
+					t.Errorf("an event without an error from a registry that refuses connections: %+v", ev)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("no error event within 5s from a registry that refuses connections")
+			}
+			select {
+			case <-refused.Ready():
+				t.Error("Ready after a failed query: a registry that refuses connections answered nothing")
+			default:
+			}
+			refused.Deregister(failed)
+			refused.Stop()
+
 			b := registrytest.Hub(registrytest.StartHub(t))
 			c := b.Client(t)
 			var logs testkit.Buffer

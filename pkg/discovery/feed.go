@@ -36,7 +36,9 @@ func (f *feed) publish(ev sd.Event) {
 	for ch := range f.subs {
 		ch <- clone(ev)
 	}
-	f.first.Do(func() { close(f.ready) })
+	if ev.Err == nil {
+		f.first.Do(func() { close(f.ready) })
+	}
 }
 
 func clone(ev sd.Event) sd.Event {
@@ -44,9 +46,11 @@ func clone(ev sd.Event) sd.Event {
 	return ev
 }
 
-// Ready is closed once the registry has answered the first query, with instances or an error:
-// from then on the subscribers know what there is to know. A service that depends on another can
-// report itself ready only then, so that its first requests do not fail for want of a lookup.
+// Ready is closed once the registry has answered a query, with instances or with none: from then
+// on the subscribers know what there is to know. A query that fails (a registry not serving yet)
+// is not an answer. A service that depends on another can report itself ready only then, so that
+// its first requests do not fail for want of a lookup: a system started all at once is not ready
+// while its registry was still starting when the service first asked.
 func (f *feed) Ready() <-chan struct{} { return f.ready }
 
 // Register implements sd.Instancer: ch gets the current state at once, if there is one yet.
