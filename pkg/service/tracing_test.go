@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,7 +140,27 @@ func TestDeadCollector(t *testing.T) {
 	metric := func(reason string) string {
 		return `gradebook_tracing_spans_dropped_total{reason="` + reason + `"}`
 	}
+	// A queue of two overflows only when spans come faster than the failing exports drain it,
+	// which sequential requests on a busy machine need not do: each look at /metrics follows a
+	// burst of concurrent requests, each of which must still be answered at once.
+	get := func() {
+		begin := time.Now()
+		resp, err := client.Get("http://" + rt.Addr() + "/things/1")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+		if took := time.Since(begin); resp.StatusCode != http.StatusOK || took > time.Second {
+			t.Errorf("GET /things/1 = %d in %v with the collector down", resp.StatusCode, took)
+		}
+	}
 	testkit.Until(t, 10*time.Second, func() string {
+		var burst sync.WaitGroup
+		for range 16 {
+			burst.Go(get)
+		}
+		burst.Wait()
 		resp, err := client.Get("http://" + rt.Addr() + "/metrics")
 		if err != nil {
 			return err.Error()
