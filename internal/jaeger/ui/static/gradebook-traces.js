@@ -260,7 +260,7 @@
       const name = el("div", { className: "wf-name" }, serviceChip(s.service), " ", el("span", { className: "op" }, s.op),
         s.error ? el("span", { className: "err" }, "error") : null);
       name.style.paddingLeft = 0.5 + s.depth * 1.1 + "rem";
-      const row = el("div", { className: "span-row" + (s.error ? " error" : ""), role: "button", tabindex: "0", "aria-expanded": "false", "data-span-id": s.id },
+      const row = el("div", { className: "span-row" + (s.error ? " error" : ""), role: "button", tabindex: "0", "aria-expanded": "false", "data-span-id": s.id, "data-depth": s.depth },
         name, el("div", { className: "wf-track" }, bar, dur));
       const detail = spanDetail(s, t);
       detail.hidden = true;
