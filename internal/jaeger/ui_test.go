@@ -20,8 +20,8 @@ import (
 	"github.com/gradebook/gradebook/internal/testkit"
 )
 
-// TestWriteUI: the trace view's files land where the configuration says Jaeger serves them from.
-func TestWriteUI(t *testing.T) {
+// TestJaegerConfigWritesTheTraceView: the trace view's files land where the configuration says Jaeger serves them from.
+func TestJaegerConfigWritesTheTraceView(t *testing.T) {
 	dir := t.TempDir()
 	path, err := jaeger.WriteConfig(dir, jaeger.DefaultAddrs("127.0.0.1"), 10, "info")
 	if err != nil {
@@ -150,12 +150,12 @@ func sendSpans(t *testing.T, j *jaegertest.Jaeger, traceID string, t0 time.Time,
 	}
 }
 
-// TestTraceViewInChromium draws a trace of three spans from two services in the trace view, in
+// TestJaegerTraceViewInChromium draws a trace of three spans from two services in the trace view, in
 // Chromium: one row per span, in order, indented by depth, bars placed by start and sized by
 // duration; a click shows a span's attributes and events; a name that looks like markup is shown
 // as text; an unknown trace and a malformed ID say so; the search page lists the trace and links
 // to it.
-func TestTraceViewInChromium(t *testing.T) {
+func TestJaegerTraceViewInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts Jaeger and Chromium")
 	}
@@ -230,10 +230,19 @@ func TestTraceViewInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := eval(detail + `.innerText`)
-	for _, w := range []string{"db.system", "bbolt", "otel.status_description", "no such student", "student looked up", "attempt=1", "1000000000000002"} {
+	for _, w := range []string{"db.system", "bbolt", "otel.status_description", "no such student", "student looked up", "attempt=1", "1000000000000002",
+		"self time (in no child span)\t10.0 ms"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the store span's details lack %q; they show:\n%s", w, text)
 		}
+	}
+
+	// The root lasted 40 ms, of which its child took 20.
+	if err := chromedp.Do(step, chromedp.Click(chromedp.CSS(`.span-row[data-span-id="1000000000000001"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if text := eval(`document.querySelector('.span-row[data-span-id="1000000000000001"]').nextElementSibling.innerText`); !strings.Contains(text, "self time (in no child span)\t20.0 ms") {
+		t.Errorf("the root span's details do not give its self time as 20.0 ms:\n%s", text)
 	}
 
 	page := func(path, want string) {

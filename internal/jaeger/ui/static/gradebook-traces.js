@@ -159,16 +159,12 @@
     const hi = s.start + s.dur;
     const iv = s.children.map((c) => [Math.max(lo, c.start), Math.min(hi, c.start + c.dur)]).filter(([a, b]) => b > a).sort((a, b) => a[0] - b[0]);
     let covered = 0;
-    let curA = -Infinity;
-    let curB = -Infinity;
+    let end = lo;
     for (const [a, b] of iv) {
-      if (a > curB) {
-        covered += Math.max(0, curB - curA);
-        curA = a;
-        curB = b;
-      } else curB = Math.max(curB, b);
+      if (b <= end) continue;
+      covered += b - Math.max(a, end);
+      end = b;
     }
-    covered += Math.max(0, curB - curA);
     return Math.max(0, s.dur - covered);
   }
 
@@ -294,7 +290,7 @@
       ["kind", s.kind || "unset"],
       ["starts at", "+" + ms(s.start - t.start)],
       ["duration", ms(s.dur)],
-      ["of which not in a child span", ms(selfTime(s))],
+      ["self time (in no child span)", ms(selfTime(s))],
     ];
     const tags = s.tags.map((tag) => [tag.key, text(tag.value)]);
     const proc = s.processTags.map((tag) => [tag.key, text(tag.value)]);
