@@ -258,9 +258,11 @@
       name.style.paddingLeft = 0.5 + s.depth * 1.1 + "rem";
       const row = el("div", { className: "span-row" + (s.error ? " error" : ""), role: "button", tabindex: "0", "aria-expanded": "false", "data-span-id": s.id, "data-depth": s.depth },
         name, el("div", { className: "wf-track" }, bar, dur));
-      const detail = spanDetail(s, t);
+      // A span's details are built when first shown: a trace may have thousands of spans.
+      const detail = el("div", { className: "span-detail" });
       detail.hidden = true;
       const toggle = () => {
+        if (!detail.hasChildNodes()) detail.append(...spanDetail(s, t));
         detail.hidden = !detail.hidden;
         row.setAttribute("aria-expanded", String(!detail.hidden));
         row.classList.toggle("open", !detail.hidden);
@@ -301,11 +303,12 @@
         el("strong", null, name ? text(name.value) : "event"), " ",
         fields.filter((f) => f !== name).map((f) => el("span", { className: "field" }, `${f.key}=${text(f.value)}`)));
     });
-    return el("div", { className: "span-detail" },
+    return [
       kvTable("Span", facts),
       kvTable("Attributes", tags),
       kvTable(`Process (${s.service})`, proc),
-      events.length ? el("div", { className: "events" }, el("h3", null, "Events"), el("ol", null, events)) : el("p", { className: "note" }, "No events."));
+      events.length ? el("div", { className: "events" }, el("h3", null, "Events"), el("ol", null, events)) : el("p", { className: "note" }, "No events."),
+    ].filter(Boolean);
   }
 
   // ---- search: recent traces of one service ----
