@@ -153,8 +153,8 @@ func sendSpans(t *testing.T, j *jaegertest.Jaeger, traceID string, t0 time.Time,
 // TestJaegerTraceViewInChromium draws a trace of three spans from two services in the trace view, in
 // Chromium: one row per span, in order, indented by depth, bars placed by start and sized by
 // duration; a click shows a span's attributes and events; a name that looks like markup is shown
-// as text; an unknown trace and a malformed ID say so; the search page lists the trace and links
-// to it.
+// as text; a trace whose spans arrive late is drawn when they do; an unknown trace and a
+// malformed ID say so; the search page lists the trace and links to it.
 func TestJaegerTraceViewInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts Jaeger and Chromium")
@@ -245,19 +245,35 @@ func TestJaegerTraceViewInChromium(t *testing.T) {
 		t.Errorf("the root span's details do not give its self time as 20.0 ms:\n%s", text)
 	}
 
+	var at string
 	page := func(path, want string) {
 		t.Helper()
-		if err := chromedp.Do(step, chromedp.Navigate(j.UIURL()+path)); err != nil {
-			t.Fatalf("open %s: %v", path, err)
+		if at != path {
+			if err := chromedp.Do(step, chromedp.Navigate(j.UIURL()+path)); err != nil {
+				t.Fatalf("open %s: %v", path, err)
+			}
+			at = path
 		}
-		testkit.Until(t, 20*time.Second, func() string {
+		testkit.Until(t, 40*time.Second, func() string {
 			if got := eval(`document.querySelector("main").innerText`); !strings.Contains(got, want) {
 				return fmt.Sprintf("%s shows %q, not %q", path, got, want)
 			}
 			return ""
 		})
 	}
-	page("/trace/5b8aa5a2d2c872e8321cf37308d69df3", "Jaeger has no trace 5b8aa5a2d2c872e8321cf37308d69df3")
+	// A trace opened before its spans arrive is drawn once they do, without a reload.
+	const late = "5b8aa5a2d2c872e8321cf37308d69df4"
+	page("/trace/"+late, "Jaeger has no trace "+late+" yet")
+	sendSpans(t, j, late, t0, otlpSpan{service: "portal", id: "2000000000000001", name: "GET /students", kind: 2, end: time.Millisecond})
+	testkit.Until(t, 30*time.Second, func() string {
+		if got := eval(`document.querySelector("main").innerText`); !strings.Contains(got, "GET /students") || !strings.Contains(got, late) {
+			return "the page still shows " + got
+		}
+		return ""
+	})
+	// One that never arrives is given up on, and the page says so.
+	page("/trace/5b8aa5a2d2c872e8321cf37308d69df3", "Jaeger has no trace 5b8aa5a2d2c872e8321cf37308d69df3 yet")
+	page("/trace/5b8aa5a2d2c872e8321cf37308d69df3", "Trace not found")
 	page("/trace/not-a-trace", `"not-a-trace" is not a trace ID`)
 	page("/search?service=grading", "1 trace, newest first")
 	if href := eval(`document.querySelector("a.trace-link").href`); href != j.UIURL()+"/trace/"+traceID {

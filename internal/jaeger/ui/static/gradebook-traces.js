@@ -180,6 +180,8 @@
   }
 
   const traceIDPattern = /^[0-9a-f]{1,32}$/i;
+  const traceWait = 20000; // how long a trace that is not there yet is looked for, in ms
+  const traceRetry = 2000;
 
   // ---- one trace: the timeline ----
 
@@ -190,17 +192,28 @@
       show(problem("Not a trace ID", `"${id}" is not a trace ID: a trace ID is 32 hexadecimal digits.`));
       return;
     }
+    // Spans reach Jaeger in batches, seconds after the request (5 s apart by default), so a trace
+    // opened from a fresh log line may not be there yet: the page looks again for a while.
+    const giveUp = Date.now() + traceWait;
     let body;
-    try {
-      body = await api("api/traces/" + encodeURIComponent(id));
-    } catch (e) {
-      if (e.status === 404) {
-        show(problem("Trace not found", `Jaeger has no trace ${id}.`,
-          "Spans reach Jaeger in batches, a few seconds after the request: reload in a moment. Jaeger keeps traces in memory only, so a restarted Jaeger has forgotten older ones, and the oldest are dropped when it is full."));
-      } else {
-        show(problem("Could not load the trace", `Jaeger's query API, asked for trace ${id}: ${e.message}`));
+    for (;;) {
+      try {
+        body = await api("api/traces/" + encodeURIComponent(id));
+        break;
+      } catch (e) {
+        if (e.status !== 404) {
+          show(problem("Could not load the trace", `Jaeger's query API, asked for trace ${id}: ${e.message}`));
+          return;
+        }
+        if (Date.now() >= giveUp) {
+          show(problem("Trace not found", `Jaeger has no trace ${id}.`,
+            "Jaeger keeps traces in memory only: a restarted Jaeger has forgotten older ones, and the oldest are dropped when it is full. A trace that was not sampled never reaches it."));
+          return;
+        }
+        show(el("section", { className: "waiting", role: "status" }, el("h1", null, "Waiting for the trace"),
+          el("p", null, `Jaeger has no trace ${id} yet. Spans reach it in batches, a few seconds after the request: looking again every ${traceRetry / 1000} seconds.`)));
+        await new Promise((resolve) => setTimeout(resolve, traceRetry));
       }
-      return;
     }
     const traces = (body.data || []).map(model).filter((t) => t.spans.length);
     if (!traces.length) {
