@@ -240,7 +240,9 @@
       el("h1", null, serviceChip(t.root.service), " ", t.root.op),
       el("dl", null, facts.map(([k, v]) => el("div", null, el("dt", null, k), el("dd", null, v)))),
       el("p", { className: "note" }, "One row per span, below its parent; each bar is placed at the span's start and is as wide as it lasted. Click a row for its attributes and events. ",
-        el("a", { href: at("api/traces/" + t.id + "?prettyPrint=true") }, "The trace as JSON"), "."));
+        el("a", { href: at("api/traces/" + t.id + "?prettyPrint=true") }, "The trace as JSON"), "."),
+      // Each service sends its spans on its own schedule: a fresh trace may still be missing some.
+      Date.now() * 1000 - (t.start + t.total) < 15e6 ? el("p", { className: "note fresh" }, "This trace ended seconds ago: spans that other services have not sent yet appear when you reload.") : null);
   }
 
   function waterfall(t) {
