@@ -2,18 +2,23 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/gradebook/gradebook/internal/browsertest"
 	"github.com/gradebook/gradebook/internal/jaeger"
 	"github.com/gradebook/gradebook/internal/jaegertest"
 	"github.com/gradebook/gradebook/registry/registrytest"
@@ -23,8 +28,10 @@ import (
 // each of grading's transports, and follows one request for /students/1 that carries a known
 // traceparent: Jaeger has that trace, with the portal's server and client spans and grading's
 // server, endpoint and store spans, each the child of the one before; the request's log lines,
-// on stderr and in the log service, carry the trace's ID. Then Jaeger is stopped: the pages still
-// answer, and the spans that could not be exported are counted on /metrics.
+// on stderr and in the log service, carry the trace's ID; and in Chromium, the portal's /status
+// page links the request's log line to the trace, whose timeline Jaeger shows hop by hop. Then
+// Jaeger is stopped: the pages still answer, and the spans that could not be exported are
+// counted on /metrics.
 func TestEndToEndTracing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Jaeger and the whole system")
@@ -48,10 +55,10 @@ func TestEndToEndTracing(t *testing.T) {
 				t.Fatalf("GET /students/1 with a traceparent: %d %s", a.status, a.body)
 			}
 			j := traceReader{ui: ui}
-			var spans []jaegertest.Span
+			var spans, hops []jaegertest.Span
 			eventually(t, 30*time.Second, func() string {
 				var why string
-				spans, why = j.complete(traceID, parent, transport)
+				spans, hops, why = j.complete(traceID, parent, transport)
 				return why
 			})
 			for _, sp := range spans {
@@ -83,9 +90,9 @@ func TestEndToEndTracing(t *testing.T) {
 				}
 			})
 
-			if transport == "http" && registrytest.HaveChromium(t) {
-				t.Run("screenshot", func(t *testing.T) {
-					jaegertest.TraceScreenshot(t, ui, traceID, `"serviceName": "portal"`, `"serviceName": "grading"`)
+			if registrytest.HaveChromium(t) {
+				t.Run("from /status to the trace's timeline", func(t *testing.T) {
+					clickThroughToTrace(t, s.portal(), ui, traceID, transport, hops)
 				})
 			}
 
@@ -124,14 +131,15 @@ type traceReader struct{ ui string }
 // complete fetches the trace and says what it still lacks: a portal server span that is the child
 // of the caller's span parent, a portal client span under it, grading's server span the child of
 // such a client span, grading's GetStudent endpoint span under the server span, and the store's span
-// under the endpoint's. It returns the spans once nothing is missing.
-func (r traceReader) complete(traceID, parent, transport string) ([]jaegertest.Span, string) {
+// under the endpoint's. Once nothing is missing it returns the trace's spans, and those five hops
+// in that order.
+func (r traceReader) complete(traceID, parent, transport string) (spans, hops []jaegertest.Span, why string) {
 	spans, found, err := jaegertest.TraceAt(r.ui, traceID)
 	switch {
 	case err != nil:
-		return nil, err.Error()
+		return nil, nil, err.Error()
 	case !found:
-		return nil, "Jaeger does not have trace " + traceID + " yet"
+		return nil, nil, "Jaeger does not have trace " + traceID + " yet"
 	}
 	byID := map[string]jaegertest.Span{}
 	for _, sp := range spans {
@@ -165,22 +173,22 @@ func (r traceReader) complete(traceID, parent, transport string) ([]jaegertest.S
 		return sp.Service == "portal" && sp.Kind == "server" && sp.ParentSpanID == parent
 	})
 	if why != "" {
-		return nil, why
+		return nil, nil, why
 	}
 	portalClient := func(sp jaegertest.Span) bool {
 		return sp.Service == "portal" && sp.Kind == "client" && under(sp, portalServer.SpanID)
 	}
 	if _, why := find("portal client span under the portal's server span", portalClient); why != "" {
-		return nil, why
+		return nil, nil, why
 	}
 	gradingServer, why := find("grading server span, child of a portal client span", func(sp jaegertest.Span) bool {
 		return sp.Service == "grading" && sp.Kind == "server" && portalClient(byID[sp.ParentSpanID])
 	})
 	if why != "" {
-		return nil, why
+		return nil, nil, why
 	}
 	if transport == "grpc" && !strings.Contains(gradingServer.OperationName, "Grading/") {
-		return nil, "grading's server span is " + gradingServer.OperationName + ", not a gRPC method of Grading"
+		return nil, nil, "grading's server span is " + gradingServer.OperationName + ", not a gRPC method of Grading"
 	}
 	endpoint, why := find("grading GetStudent endpoint span under grading's server span", func(sp jaegertest.Span) bool {
 		_, store := sp.Tags["db.system"]
@@ -188,15 +196,97 @@ func (r traceReader) complete(traceID, parent, transport string) ([]jaegertest.S
 			under(sp, gradingServer.SpanID)
 	})
 	if why != "" {
-		return nil, why
+		return nil, nil, why
 	}
-	if _, why := find("store span under grading's endpoint span", func(sp jaegertest.Span) bool {
+	store, why := find("store span under grading's endpoint span", func(sp jaegertest.Span) bool {
 		_, store := sp.Tags["db.system"]
 		return sp.Service == "grading" && store && under(sp, endpoint.SpanID)
-	}); why != "" {
-		return nil, why
+	})
+	if why != "" {
+		return nil, nil, why
 	}
-	return spans, ""
+	return spans, []jaegertest.Span{portalServer, byID[gradingServer.ParentSpanID], gradingServer, endpoint, store}, ""
+}
+
+// clickThroughToTrace does what a user does to see where a request's time went: in Chromium, it
+// opens the portal's /status page, finds the log line of the request whose trace is traceID, clicks
+// its trace link and lands on the trace in Jaeger (ui), whose timeline must show every one of hops,
+// by name and service, each below the one before; then it takes a screenshot of the timeline.
+func clickThroughToTrace(t *testing.T, portal, ui, traceID, transport string, hops []jaegertest.Span) {
+	ctx := browsertest.Start(t, chromedp.WindowSize(1280, 900))
+	step, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	traceURL := ui + "/trace/" + traceID
+	link := `a.trace[href="` + traceURL + `"]`
+	count, _ := json.Marshal(link)
+	// The request's log lines reach the log service in batches: reload /status until one is there.
+	eventually(t, 30*time.Second, func() string {
+		if err := chromedp.Do(step, chromedp.Navigate(portal+"/status")); err != nil {
+			return "open /status: " + err.Error()
+		}
+		n, err := chromedp.Run(step, chromedp.Evaluate[int]("document.querySelectorAll("+string(count)+").length"))
+		if err != nil {
+			return err.Error()
+		}
+		if n == 0 {
+			return "/status shows no log line linked to " + traceURL
+		}
+		return ""
+	})
+	if err := chromedp.Do(step, chromedp.Click(chromedp.CSS(link))); err != nil {
+		t.Fatalf("click the log line's trace link: %v", err)
+	}
+	ids := make([]string, len(hops))
+	for i, h := range hops {
+		ids[i] = h.SpanID
+	}
+	v := jaegertest.WaitView(t, step, traceID, ids...)
+	if at, err := chromedp.Run(step, chromedp.Location()); err != nil || at != traceURL {
+		t.Errorf("the trace link led to %s (%v), want %s", at, err, traceURL)
+	}
+
+	// The names the code gives each hop, as the timeline must show them.
+	client, server := "GET 127.0.0.1:", "GET /students/{id}"
+	if transport == "grpc" {
+		client, server = "gradebook.grading.v1.Grading/GetStudent", "gradebook.grading.v1.Grading/GetStudent"
+	}
+	want := []struct{ service, name string }{
+		{"portal", "GET /students/{id}"}, {"portal", client}, {"grading", server}, {"grading", "grading.GetStudent"}, {"grading", "store.GetStudent"},
+	}
+	rows := map[string]jaegertest.Row{}
+	for _, r := range v.Rows {
+		rows[r.SpanID] = r
+		t.Logf("row %*s%-8s %-42s %s", 2*r.Depth, "", r.Service, r.Operation, r.Duration)
+	}
+	depth := -1
+	for i, h := range hops {
+		r := rows[h.SpanID]
+		if r.Service != want[i].service || r.Operation != h.OperationName || !strings.HasPrefix(r.Operation, want[i].name) {
+			t.Errorf("hop %d: the timeline shows %s %q, want %s %q (Jaeger has %s %q)", i+1, r.Service, r.Operation, want[i].service, want[i].name, h.Service, h.OperationName)
+		}
+		if r.Depth <= depth {
+			t.Errorf("hop %d (%s) is drawn at depth %d, not below the hop before it (depth %d)", i+1, r.Operation, r.Depth, depth)
+		}
+		if !strings.HasSuffix(r.Duration, " ms") {
+			t.Errorf("hop %d (%s) shows no duration in ms: %q", i+1, r.Operation, r.Duration)
+		}
+		depth = r.Depth
+	}
+	for _, service := range []string{"portal", "grading"} {
+		if !slices.Contains(v.Services, service) {
+			t.Errorf("the trace's header names the services %q, not %s", v.Services, service)
+		}
+	}
+	// A click on the store's row shows its attributes: which database, which operation.
+	store := `.span-row[data-span-id="` + hops[len(hops)-1].SpanID + `"]`
+	if err := chromedp.Do(step, chromedp.Click(chromedp.CSS(store))); err != nil {
+		t.Fatalf("click the store span's row: %v", err)
+	}
+	detail, err := chromedp.Run(step, chromedp.Evaluate[string](`document.querySelector('`+store+`').nextElementSibling.innerText`))
+	if err != nil || !strings.Contains(detail, "db.system") {
+		t.Errorf("a click on the store span's row shows %q (%v), not its attributes", detail, err)
+	}
+	browsertest.Screenshot(t, step, "jaeger-trace")
 }
 
 // droppedSpans is the sum, over its reasons, of the spans the service at base counts as dropped

@@ -32,7 +32,7 @@ func jaegerFlags(fs *flag.FlagSet, c *jaegerConfig) {
 	fs.IntVar(&c.addrs.OTLPGRPC, "otlp-grpc-port", d.OTLPGRPC, "`port` of the OTLP receiver over gRPC")
 	fs.IntVar(&c.addrs.OTLPHTTP, "otlp-http-port", d.OTLPHTTP, "`port` of the OTLP receiver over HTTP")
 	fs.StringVar(&c.bin, "bin", "", "run this Jaeger `binary` instead of the one built from tools/jaeger")
-	fs.StringVar(&c.data, "data", "", "`directory` for Jaeger's configuration file (default: a temporary one, removed at exit); the traces themselves are kept in memory only")
+	fs.StringVar(&c.data, "data", "", "`directory` for Jaeger's configuration file and the trace view's files (default: a temporary one, removed at exit); the traces themselves are kept in memory only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "Jaeger's own log `level`: debug, info, warn or error")
 }
 
@@ -54,9 +54,11 @@ Point the services at it with:
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 gradebook up
 or let "gradebook up -tracing" start it with the system.
 
-A Jaeger built from the Go module serves a placeholder page where the UI would be (the UI's
-assets are not part of the module); its query API (/api/traces/{id}, /api/v3/...) is complete.
-The official image, jaegertracing/jaeger:%s, has the UI.
+A Jaeger built from the Go module has no UI of its own (the UI's assets are not part of the
+module), so it serves gradebook's minimal trace view, written next to its configuration: a list
+of a service's recent traces (/search) and one trace's timeline (/trace/<id>), read from its
+query API (/api/traces/{id}, /api/v3/...), which is complete. Jaeger's full UI comes with the
+official image, jaegertracing/jaeger:%s.
 
 Flags also read GRADEBOOK_<FLAG> variables.
 

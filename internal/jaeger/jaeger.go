@@ -84,8 +84,13 @@ func (a Addrs) Listens() map[string]string {
 // configuration would also open its sampling, Zipkin, legacy Jaeger, health, expvar, zpages and
 // metrics ports, on fixed numbers and some on every interface; none of them is needed to receive
 // OTLP and look at traces. Jaeger's tracing of its own queries is off, so that the only traces
-// it holds are its clients'. logLevel is Jaeger's own (debug, info, warn, error).
-func Config(a Addrs, maxTraces int, logLevel string) []byte {
+// it holds are its clients'. logLevel is Jaeger's own (debug, info, warn, error). assetsPath is
+// the directory its UI is served from (see WriteUI); "" leaves Jaeger's placeholder page.
+func Config(a Addrs, maxTraces int, logLevel, assetsPath string) []byte {
+	ui := ""
+	if assetsPath != "" {
+		ui = fmt.Sprintf("\n    ui:\n      assets_path: %q", assetsPath)
+	}
 	return fmt.Appendf(nil, `service:
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
@@ -110,7 +115,7 @@ extensions:
   jaeger_query:
     storage:
       traces: memory_store
-    enable_tracing: false
+    enable_tracing: false%s
     http:
       endpoint: %q
     grpc:
@@ -130,16 +135,25 @@ processors:
 exporters:
   jaeger_storage_exporter:
     trace_storage: memory_store
-`, logLevel, maxTraces, a.hostPort(a.UI), a.hostPort(a.QueryGRPC), a.hostPort(a.OTLPGRPC), a.hostPort(a.OTLPHTTP))
+`, logLevel, maxTraces, ui, a.hostPort(a.UI), a.hostPort(a.QueryGRPC), a.hostPort(a.OTLPGRPC), a.hostPort(a.OTLPHTTP))
 }
 
-// WriteConfig writes Config to dir/jaeger.yaml and returns its path, for Command.
+// WriteConfig writes gradebook's trace view into dir/ui (see WriteUI) and Config, serving it, to
+// dir/jaeger.yaml, and returns the configuration's path, for Command.
 func WriteConfig(dir string, a Addrs, maxTraces int, logLevel string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	assets := filepath.Join(dir, "ui")
+	if err := WriteUI(assets); err != nil {
+		return "", fmt.Errorf("trace view: %w", err)
+	}
 	path := filepath.Join(dir, "jaeger.yaml")
-	return path, os.WriteFile(path, Config(a, maxTraces, logLevel), 0o644)
+	return path, os.WriteFile(path, Config(a, maxTraces, logLevel, assets), 0o644)
 }
 
 // Command is the command that runs the binary bin with the configuration file config.

@@ -10,9 +10,9 @@ import (
 // health, expvar, zpages, metrics), and keeps traces in memory, bounded.
 func TestConfigListensOnlyWhereTold(t *testing.T) {
 	a := DefaultAddrs("127.0.0.2").Offset(1000)
-	cfg := string(Config(a, 500, "warn"))
+	cfg := string(Config(a, 500, "warn", "/var/lib/gradebook/jaeger/ui"))
 	for _, want := range []string{`"127.0.0.2:17686"`, `"127.0.0.2:17685"`, `"127.0.0.2:5317"`, `"127.0.0.2:5318"`,
-		"max_traces: 500", "level: warn", "level: none", "enable_tracing: false"} {
+		"max_traces: 500", "level: warn", `assets_path: "/var/lib/gradebook/jaeger/ui"`, "level: none", "enable_tracing: false"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("the configuration lacks %s:\n%s", want, cfg)
 		}
