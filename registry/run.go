@@ -203,7 +203,7 @@ func (h *Hub) Serve(ctx context.Context) error {
 	if h.cfg.LogLevel == "warn" || h.cfg.LogLevel == "error" {
 		// Launchers and tests read the bound address from this line, so it is written whatever
 		// the level; at info and debug the runtime's own "serving" line says the same.
-		_ = log.NewLogfmtLogger(log.NewSyncWriter(h.stderr)).Log("level", "info", "ts", log.DefaultTimestampUTC,
+		_ = log.With(log.NewLogfmtLogger(log.NewSyncWriter(h.stderr)), "level", "info", "ts", log.DefaultTimestampUTC).Log(
 			"service", h.cfg.Name, "msg", "serving", "listen", h.Addr(), "advertise", h.rt.Config.Advertise)
 	}
 	err := h.rt.Serve(ctx)

@@ -87,6 +87,14 @@ func TestRunServesAndStops(t *testing.T) {
 		addr = strings.Fields(s[i+len("msg=serving listen="):])[0]
 		return true
 	})
+	// The line a launcher reads is a whole log line, with a real timestamp.
+	line := logs.String()
+	line = line[strings.LastIndex(line[:strings.Index(line, "msg=serving listen=")], "\n")+1:]
+	if i := strings.Index(line, " ts="); i < 0 {
+		t.Errorf("serving line has no ts: %q", line)
+	} else if ts := strings.Fields(line[i+len(" ts="):])[0]; !strings.HasPrefix(ts, "20") || !strings.HasSuffix(ts, "Z") {
+		t.Errorf("serving line's ts = %q, want an RFC 3339 UTC time: %q", ts, line)
+	}
 	waitHealthy(t, "http://"+addr)
 	cancel()
 	select {
