@@ -94,7 +94,7 @@ func migrate(tx *bolt.Tx) error {
 		}
 		grades := byID[rec.StudentID]
 		i := slices.IndexFunc(grades, func(g grading.Grade) bool {
-			return g.SameEntry(rec.Grade) && g.EnteredAt.Equal(rec.Grade.EnteredAt)
+			return g.ID != 0 && g.SameEntry(rec.Grade) && g.EnteredAt.Equal(rec.Grade.EnteredAt)
 		})
 		if i < 0 {
 			return nil // its grade is not to be found: the repeat answers it as it was
