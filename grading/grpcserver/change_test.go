@@ -36,9 +36,18 @@ func TestGRPCChangeCodes(t *testing.T) {
 		t.Errorf("UpdateGrade without the token = %v, want UNAUTHENTICATED", err)
 	}
 	for name, call := range map[string]func() error{
-		"RemoveGrade":   func() error { _, err := client.RemoveGrade(anon, &pb.RemoveGradeRequest{StudentId: 1, GradeId: 1}); return err },
-		"RenameStudent": func() error { _, err := client.RenameStudent(anon, &pb.RenameStudentRequest{Id: 1, FirstName: "A", LastName: "B"}); return err },
-		"RemoveStudent": func() error { _, err := client.RemoveStudent(anon, &pb.RemoveStudentRequest{Id: 1, Force: true}); return err },
+		"RemoveGrade": func() error {
+			_, err := client.RemoveGrade(anon, &pb.RemoveGradeRequest{StudentId: 1, GradeId: 1})
+			return err
+		},
+		"RenameStudent": func() error {
+			_, err := client.RenameStudent(anon, &pb.RenameStudentRequest{Id: 1, FirstName: "A", LastName: "B"})
+			return err
+		},
+		"RemoveStudent": func() error {
+			_, err := client.RemoveStudent(anon, &pb.RemoveStudentRequest{Id: 1, Force: true})
+			return err
+		},
 	} {
 		if err := call(); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("%s without the token = %v, want UNAUTHENTICATED", name, err)
