@@ -1,9 +1,11 @@
 package grading_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
@@ -32,8 +34,26 @@ func TestServiceBalanced(t *testing.T) {
 				addr := tr.serve(t, gradingtest.NewService(t))
 				eps, subs := gradingclient.NewBalanced(sd.FixedInstancer{addr}, tr.connect, gradingclient.DefaultBalancing(), "grading", log.NewNopLogger())
 				t.Cleanup(subs.Close)
+				waitEndpoints(t, eps)
 				return eps
 			})
 		})
+	}
+}
+
+// waitEndpoints waits until the Endpointer has taken in the instancer's first event, which it
+// does on its own goroutine: until then every call answers that no instance is available.
+func waitEndpoints(t *testing.T, eps grading.Endpoints) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := eps.ListStudents(context.Background())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the balancer never found the instance: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
