@@ -19,6 +19,13 @@ type Endpoints struct {
 	GetStudentEndpoint   endpoint.Endpoint
 	AddStudentEndpoint   endpoint.Endpoint
 	AddGradeEndpoint     endpoint.Endpoint
+
+	GetGradeEndpoint      endpoint.Endpoint
+	UpdateGradeEndpoint   endpoint.Endpoint
+	RemoveGradeEndpoint   endpoint.Endpoint
+	GradeHistoryEndpoint  endpoint.Endpoint
+	RenameStudentEndpoint endpoint.Endpoint
+	RemoveStudentEndpoint endpoint.Endpoint
 }
 
 // MakeServerEndpoints wraps each method of s in an endpoint.
@@ -28,6 +35,13 @@ func MakeServerEndpoints(s Service) Endpoints {
 		GetStudentEndpoint:   MakeGetStudentEndpoint(s),
 		AddStudentEndpoint:   MakeAddStudentEndpoint(s),
 		AddGradeEndpoint:     MakeAddGradeEndpoint(s),
+
+		GetGradeEndpoint:      MakeGetGradeEndpoint(s),
+		UpdateGradeEndpoint:   MakeUpdateGradeEndpoint(s),
+		RemoveGradeEndpoint:   MakeRemoveGradeEndpoint(s),
+		GradeHistoryEndpoint:  MakeGradeHistoryEndpoint(s),
+		RenameStudentEndpoint: MakeRenameStudentEndpoint(s),
+		RemoveStudentEndpoint: MakeRemoveStudentEndpoint(s),
 	}
 }
 

@@ -36,7 +36,13 @@ const (
 // existed have neither. Grading sets EnteredAt from its own clock, whatever a client sends, and
 // stores EnteredBy as its caller gives it: grading trusts its callers (which hold -token when
 // one is set), and the portal names the signed-in teacher, or "api" for its bearer token.
+//
+// ID names the grade within its store (no two grades share one, whichever their students), and
+// Version counts its changes: 1 when entered, one more with each correction. Both are handed out
+// by the store; whatever a client sends for them in a new grade is ignored.
 type Grade struct {
+	ID        int       `json:"id,omitempty"`
+	Version   int       `json:"version,omitempty"`
 	Title     string    `json:"title"`
 	Type      string    `json:"type"`
 	Score     float64   `json:"score"`
@@ -64,6 +70,25 @@ type Service interface {
 	// grade return the first answer without adding a second grade; reusing the key for a
 	// different grade or student is ErrIdempotencyConflict.
 	AddGrade(ctx context.Context, studentID int, g Grade, idempotencyKey string) (Grade, error)
+
+	// GetGrade answers one grade of a student: ErrStudentNotFound or ErrGradeNotFound when
+	// either is unknown (a grade of another student is unknown here).
+	GetGrade(ctx context.Context, studentID, gradeID int) (Grade, error)
+	// UpdateGrade corrects a grade: the fields change names replace the grade's, its version goes
+	// up by one, and the history records who, when, and the grade before and after. With
+	// ifVersion set, a grade no longer at that version is ErrVersionMismatch and left alone.
+	// idempotencyKey works as for AddGrade: a repeat of the same request answers the first result.
+	UpdateGrade(ctx context.Context, studentID, gradeID int, change GradeChange, ifVersion *int, idempotencyKey string) (Grade, error)
+	// RemoveGrade removes a grade (it leaves the average), recording the removal, by by, in the
+	// history. ifVersion and idempotencyKey work as for UpdateGrade.
+	RemoveGrade(ctx context.Context, studentID, gradeID int, by string, ifVersion *int, idempotencyKey string) error
+	// GradeHistory answers the corrections and removals of a student's grades, oldest first.
+	GradeHistory(ctx context.Context, studentID int) ([]GradeEvent, error)
+	// RenameStudent gives a student new names, validated as AddStudent's.
+	RenameStudent(ctx context.Context, id int, firstName, lastName string) (Student, error)
+	// RemoveStudent removes a student with their grades and history. Without force, a student
+	// who still has grades is ErrStudentHasGrades and stays.
+	RemoveStudent(ctx context.Context, id int, force bool) error
 }
 
 // Domain errors, each of an errs kind that decides how every transport answers it. Validation
@@ -205,6 +230,7 @@ func (s *gradingService) AddGrade(ctx context.Context, studentID int, g Grade, i
 		return Grade{}, ErrStudentNotFound
 	}
 	g = g.Normalized()
+	g.ID, g.Version = 0, 0 // the store's to hand out
 	// Microseconds, in UTC: what every store keeps, so a grade reads back as it was answered.
 	g.EnteredAt = s.now().UTC().Truncate(time.Microsecond)
 	return s.store.AddGrade(ctx, studentID, g, idempotencyKey)

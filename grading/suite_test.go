@@ -35,6 +35,8 @@ func testService(t *testing.T, newService func(t *testing.T) grading.Service) {
 		return s, averill, marge
 	}
 
+	testChanges(t, newService)
+
 	t.Run("empty", func(t *testing.T) {
 		s := newService(t)
 		all, err := s.ListStudents(ctx)

@@ -43,7 +43,7 @@ func testGatewayMirrorsGrading(t *testing.T, tr transport) {
 		{"idempotent grade", "POST", "/api/v1/students/3/grades", `{"title":"Q","type":"Quiz","score":50}`, []string{"Idempotency-Key", "k1"}, 201, `"title":"Q"`},
 		{"idempotent repeat", "POST", "/api/v1/students/3/grades", `{"title":"Q","type":"Quiz","score":50}`, []string{"Idempotency-Key", "k1"}, 201, `"title":"Q"`},
 		{"key reused for another grade", "POST", "/api/v1/students/3/grades", `{"title":"R","type":"Quiz","score":50}`, []string{"Idempotency-Key", "k1"}, 409, `"error"`},
-		{"wrong method", "DELETE", "/api/v1/students/1", "", nil, 405, `"error"`},
+		{"wrong method", "PUT", "/api/v1/students/1", "", nil, 405, `"error"`},
 		{"unknown route", "GET", "/api/v1/nothing", "", nil, 404, `"error":"no such route`},
 	}
 	for _, tc := range tests {

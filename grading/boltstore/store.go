@@ -68,10 +68,13 @@ func Open(path string) (*Store, error) {
 	}
 	var id string
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketStudents, bucketIdempotency, bucketMeta} {
+		for _, b := range []string{bucketStudents, bucketIdempotency, bucketMeta, bucketGradeIDs, bucketHistory, bucketChangeKeys} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}
+		}
+		if err := migrate(tx); err != nil {
+			return err
 		}
 		// A store made before IDs existed gets one now: it is still the same data from here on.
 		meta := tx.Bucket([]byte(bucketMeta))
@@ -192,6 +195,9 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 		if err := getStudent(tx, studentID, &st); err != nil {
 			return err
 		}
+		if err := newGradeID(tx, &g); err != nil {
+			return err
+		}
 		st.Grades = append(st.Grades, g)
 		if err := putStudent(tx, st); err != nil {
 			return err
@@ -232,6 +238,11 @@ func (s *Store) SeedIfEmpty(ctx context.Context, students []grading.Student) (in
 				return err
 			}
 			st := grading.Student{ID: int(seq), FirstName: d.FirstName, LastName: d.LastName, Grades: append([]grading.Grade{}, d.Grades...)}
+			for i := range st.Grades {
+				if err := newGradeID(tx, &st.Grades[i]); err != nil {
+					return err
+				}
+			}
 			if err := putStudent(tx, st); err != nil {
 				return fmt.Errorf("student %d (%s %s): %w", st.ID, st.FirstName, st.LastName, err)
 			}

@@ -100,7 +100,7 @@ func HTTPConnector(client *http.Client) Connector {
 
 // GRPCConnector reaches each instance over gRPC: one *grpc.ClientConn per instance (insecure,
 // with token, when set, sent as "authorization: Bearer <token>" on every call), shared by all
-// four methods and closed when the instance leaves. opts are added to every dial: a tracing
+// methods and closed when the instance leaves. opts are added to every dial: a tracing
 // stats handler, say.
 func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 	return func(instance string) (grading.Endpoints, io.Closer, error) {
@@ -114,7 +114,7 @@ func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 
 // NewBalanced builds grading.Endpoints whose every method is load-balanced over the
 // instances instancer reports, reached through connect. One sd Endpointer holds the instances:
-// its factory connects to each instance once (one connection for all four methods, closed when
+// its factory connects to each instance once (one connection for all its methods, closed when
 // the instance leaves) and gives each of the instance's methods its own circuit breaker. Each
 // method then has its own round robin over those instances, and a retry that moves to the next
 // instance only after a transport failure and only when the call is safe to repeat (reads, and
@@ -140,6 +140,13 @@ func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service
 			GetStudentEndpoint:   breaker("GetStudent", eps.GetStudentEndpoint),
 			AddStudentEndpoint:   breaker("AddStudent", eps.AddStudentEndpoint),
 			AddGradeEndpoint:     breaker("AddGrade", eps.AddGradeEndpoint),
+
+			GetGradeEndpoint:      breaker("GetGrade", eps.GetGradeEndpoint),
+			UpdateGradeEndpoint:   breaker("UpdateGrade", eps.UpdateGradeEndpoint),
+			RemoveGradeEndpoint:   breaker("RemoveGrade", eps.RemoveGradeEndpoint),
+			GradeHistoryEndpoint:  breaker("GradeHistory", eps.GradeHistoryEndpoint),
+			RenameStudentEndpoint: breaker("RenameStudent", eps.RenameStudentEndpoint),
+			RemoveStudentEndpoint: breaker("RemoveStudent", eps.RemoveStudentEndpoint),
 		}), tracked, nil
 	}
 	endpointer := sd.NewEndpointer(instancer, factory, logger)
@@ -156,7 +163,15 @@ func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service
 	get, _ := balanced()
 	_, addStudent := balanced()
 	keyed, unkeyed := balanced()
+	changes := balancedChanges(balanced)
 	return grading.Endpoints{
+		GetGradeEndpoint:      changes.GetGradeEndpoint,
+		UpdateGradeEndpoint:   changes.UpdateGradeEndpoint,
+		RemoveGradeEndpoint:   changes.RemoveGradeEndpoint,
+		GradeHistoryEndpoint:  changes.GradeHistoryEndpoint,
+		RenameStudentEndpoint: changes.RenameStudentEndpoint,
+		RemoveStudentEndpoint: changes.RemoveStudentEndpoint,
+
 		ListStudentsEndpoint: list,
 		GetStudentEndpoint:   get,
 		// A student post carries no idempotency key, so a repeat could add the student twice.
@@ -182,6 +197,18 @@ func dispatch(eps grading.Endpoints) endpoint.Endpoint {
 			return eps.AddStudentEndpoint(ctx, request)
 		case grading.AddGradeRequest:
 			return eps.AddGradeEndpoint(ctx, request)
+		case grading.GetGradeRequest:
+			return eps.GetGradeEndpoint(ctx, request)
+		case grading.UpdateGradeRequest:
+			return eps.UpdateGradeEndpoint(ctx, request)
+		case grading.RemoveGradeRequest:
+			return eps.RemoveGradeEndpoint(ctx, request)
+		case grading.GradeHistoryRequest:
+			return eps.GradeHistoryEndpoint(ctx, request)
+		case grading.RenameStudentRequest:
+			return eps.RenameStudentEndpoint(ctx, request)
+		case grading.RemoveStudentRequest:
+			return eps.RemoveStudentEndpoint(ctx, request)
 		}
 		return nil, fmt.Errorf("grading: no method takes %T", request)
 	}

@@ -28,7 +28,7 @@ func DialGRPC(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, 
 func MakeGRPCClientEndpoints(conn *grpc.ClientConn) grading.Endpoints {
 	service := pb.Grading_ServiceDesc.ServiceName
 	opts := []kitgrpc.ClientOption{kitgrpc.ClientBefore(grpcx.SendRequestID)}
-	return grading.Endpoints{
+	eps := grading.Endpoints{
 		ListStudentsEndpoint: grpcClientEndpoint(kitgrpc.NewClient(conn, service, "ListStudents",
 			encodeGRPCListStudentsRequest, decodeGRPCListStudentsResponse, &pb.ListStudentsResponse{}, opts...).Endpoint(),
 			func(err error) any { return grading.ListStudentsResponse{Err: err} }),
@@ -42,6 +42,8 @@ func MakeGRPCClientEndpoints(conn *grpc.ClientConn) grading.Endpoints {
 			encodeGRPCAddGradeRequest, decodeGRPCAddGradeResponse, &pb.AddGradeResponse{}, opts...).Endpoint(),
 			func(err error) any { return grading.AddGradeResponse{Err: err} }),
 	}
+	addGRPCChangeEndpoints(&eps, conn, service, opts)
+	return eps
 }
 
 // grpcClientEndpoint moves business statuses into the response (failed builds one), and leaves
@@ -74,6 +76,8 @@ func domainError(err error) error {
 	switch {
 	case errors.As(err, &fe):
 		return err
+	case knownError(0, err.Error()) != nil:
+		return knownError(0, err.Error())
 	case errors.Is(err, errs.ErrNotFound):
 		return grading.ErrStudentNotFound
 	case errors.Is(err, errs.ErrConflict):

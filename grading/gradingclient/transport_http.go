@@ -46,12 +46,14 @@ func MakeHTTPClientEndpoints(instance string, client *http.Client) (grading.Endp
 		client: client,
 		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
-	return grading.Endpoints{
+	eps := grading.Endpoints{
 		ListStudentsEndpoint: c.listStudents,
 		GetStudentEndpoint:   c.getStudent,
 		AddStudentEndpoint:   c.addStudent,
 		AddGradeEndpoint:     c.addGrade,
-	}, nil
+	}
+	c.addChangeEndpoints(&eps)
+	return eps, nil
 }
 
 type httpClient struct {
@@ -190,7 +192,7 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 func isBusinessStatus(code int) bool {
 	switch code {
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
-		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusPreconditionFailed:
 		return true
 	}
 	return false
@@ -201,6 +203,9 @@ func isBusinessStatus(code int) bool {
 func decodeHTTPError(status int, body []byte) error {
 	var eb httpx.ErrorBody
 	_ = json.Unmarshal(body, &eb)
+	if err := knownError(status, eb.Error); err != nil {
+		return err
+	}
 	switch status {
 	case http.StatusNotFound:
 		return grading.ErrStudentNotFound

@@ -19,7 +19,7 @@ import (
 // ServerOptions are what every grading gRPC server runs with: pkg/grpcx's limits and
 // interceptors, with AddStudent and AddGrade as the writes that need token.
 func ServerOptions(token string, logger log.Logger) []grpc.ServerOption {
-	return grpcx.ServerOptions(token, logger, pb.Grading_AddStudent_FullMethodName, pb.Grading_AddGrade_FullMethodName)
+	return grpcx.ServerOptions(token, logger, append([]string{pb.Grading_AddStudent_FullMethodName, pb.Grading_AddGrade_FullMethodName}, changeWrites...)...)
 }
 
 // Register serves eps as the gRPC Grading service on s, which should have been built
@@ -40,6 +40,7 @@ func NewServer(eps grading.Endpoints, logger log.Logger) pb.GradingServer {
 		kitgrpc.ServerErrorHandler(grpcErrorHandler{logger}),
 	}
 	return &grpcServer{
+		changes:    newChangeHandlers(eps, opts),
 		list:       kitgrpc.NewServer(eps.ListStudentsEndpoint, decodeListStudentsRequest, encodeListStudentsResponse, opts...),
 		get:        kitgrpc.NewServer(eps.GetStudentEndpoint, decodeGetStudentRequest, encodeGetStudentResponse, opts...),
 		addStudent: kitgrpc.NewServer(eps.AddStudentEndpoint, decodeAddStudentRequest, encodeAddStudentResponse, opts...),
@@ -50,6 +51,7 @@ func NewServer(eps grading.Endpoints, logger log.Logger) pb.GradingServer {
 type grpcServer struct {
 	pb.UnimplementedGradingServer
 	list, get, addStudent, addGrade kitgrpc.Handler
+	changes                         changeHandlers
 }
 
 func (s *grpcServer) ListStudents(ctx context.Context, req *pb.ListStudentsRequest) (*pb.ListStudentsResponse, error) {

@@ -45,6 +45,9 @@ type Route struct {
 //	GET  /students/{id}          200 Student, or 404
 //	POST /students               201 Student
 //	POST /students/{id}/grades   201 Grade; Idempotency-Key makes a repeat return the first answer
+//
+// and the corrections, removals and history listed at changeRoutes. Every answer that is one
+// grade carries its version as an ETag.
 func Routes(eps grading.Endpoints, logger log.Logger) []Route {
 	if logger == nil {
 		logger = log.NewNopLogger()
@@ -59,12 +62,12 @@ func Routes(eps grading.Endpoints, logger log.Logger) []Route {
 			}
 		})),
 	}
-	return []Route{
+	return append([]Route{
 		{http.MethodGet, "/students", kithttp.NewServer(eps.ListStudentsEndpoint, decodeListStudentsRequest, encodeResponse(http.StatusOK), opts...)},
 		{http.MethodGet, "/students/{id}", kithttp.NewServer(eps.GetStudentEndpoint, decodeGetStudentRequest, encodeResponse(http.StatusOK), opts...)},
 		{http.MethodPost, "/students", kithttp.NewServer(eps.AddStudentEndpoint, decodeAddStudentRequest, encodeResponse(http.StatusCreated), opts...)},
 		{http.MethodPost, "/students/{id}/grades", kithttp.NewServer(eps.AddGradeEndpoint, decodeAddGradeRequest, encodeResponse(http.StatusCreated), opts...)},
-	}
+	}, changeRoutes(eps, opts)...)
 }
 
 func decodeListStudentsRequest(context.Context, *http.Request) (any, error) {
@@ -144,6 +147,7 @@ func encodeResponse(status int) kithttp.EncodeResponseFunc {
 				httpx.WriteError(w, r.Err)
 				return nil
 			}
+			w.Header().Set("ETag", grading.ETag(r.Grade.Version))
 		default:
 			return fmt.Errorf("grading: no HTTP encoding for %T", response)
 		}

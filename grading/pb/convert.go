@@ -26,7 +26,7 @@ func FromStudent(st grading.Student) *Student {
 
 // FromGrade converts a domain grade to its message.
 func FromGrade(g grading.Grade) *Grade {
-	out := &Grade{Title: g.Title, Type: g.Type, Score: g.Score, EnteredBy: g.EnteredBy}
+	out := &Grade{Id: int64(g.ID), Version: int64(g.Version), Title: g.Title, Type: g.Type, Score: g.Score, EnteredBy: g.EnteredBy}
 	if !g.EnteredAt.IsZero() {
 		out.EnteredAt = timestamppb.New(g.EnteredAt)
 	}
@@ -54,7 +54,7 @@ func ToStudent(st *Student) grading.Student {
 // ToGrade converts a message to a domain grade. A nil message is the empty grade, which the
 // service rejects field by field like any other invalid grade.
 func ToGrade(g *Grade) grading.Grade {
-	out := grading.Grade{Title: g.GetTitle(), Type: g.GetType(), Score: g.GetScore(), EnteredBy: g.GetEnteredBy()}
+	out := grading.Grade{ID: ToID(g.GetId()), Version: ToID(g.GetVersion()), Title: g.GetTitle(), Type: g.GetType(), Score: g.GetScore(), EnteredBy: g.GetEnteredBy()}
 	if at := g.GetEnteredAt(); at != nil && at.IsValid() {
 		out.EnteredAt = at.AsTime().UTC()
 	}

@@ -35,7 +35,11 @@ type Grade struct {
 	EnteredBy string `protobuf:"bytes,4,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
 	// When grading recorded the grade, by its own clock; ignored in a request. Absent for grades
 	// recorded before it was kept.
-	EnteredAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=entered_at,json=enteredAt,proto3" json:"entered_at,omitempty"`
+	EnteredAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=entered_at,json=enteredAt,proto3" json:"entered_at,omitempty"`
+	// The grade's ID in its store, and how many versions it has had (1 when entered); both are
+	// handed out by grading and ignored in a request.
+	Id            int64 `protobuf:"varint,6,opt,name=id,proto3" json:"id,omitempty"`
+	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -103,6 +107,20 @@ func (x *Grade) GetEnteredAt() *timestamppb.Timestamp {
 		return x.EnteredAt
 	}
 	return nil
+}
+
+func (x *Grade) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Grade) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // Student is a student with their grades.
@@ -553,11 +571,796 @@ func (x *AddGradeResponse) GetGrade() *Grade {
 	return nil
 }
 
+type GetGradeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StudentId     int64                  `protobuf:"varint,1,opt,name=student_id,json=studentId,proto3" json:"student_id,omitempty"`
+	GradeId       int64                  `protobuf:"varint,2,opt,name=grade_id,json=gradeId,proto3" json:"grade_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGradeRequest) Reset() {
+	*x = GetGradeRequest{}
+	mi := &file_grading_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGradeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGradeRequest) ProtoMessage() {}
+
+func (x *GetGradeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGradeRequest.ProtoReflect.Descriptor instead.
+func (*GetGradeRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetGradeRequest) GetStudentId() int64 {
+	if x != nil {
+		return x.StudentId
+	}
+	return 0
+}
+
+func (x *GetGradeRequest) GetGradeId() int64 {
+	if x != nil {
+		return x.GradeId
+	}
+	return 0
+}
+
+type GetGradeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grade         *Grade                 `protobuf:"bytes,1,opt,name=grade,proto3" json:"grade,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGradeResponse) Reset() {
+	*x = GetGradeResponse{}
+	mi := &file_grading_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGradeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGradeResponse) ProtoMessage() {}
+
+func (x *GetGradeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGradeResponse.ProtoReflect.Descriptor instead.
+func (*GetGradeResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetGradeResponse) GetGrade() *Grade {
+	if x != nil {
+		return x.Grade
+	}
+	return nil
+}
+
+// GradeChange names the fields of a grade that a correction replaces; the others stay.
+type GradeChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Title *string                `protobuf:"bytes,1,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	Type  *string                `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	Score *float64               `protobuf:"fixed64,3,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// Who makes the change, as entered_by names who entered a grade.
+	ChangedBy     string `protobuf:"bytes,4,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeChange) Reset() {
+	*x = GradeChange{}
+	mi := &file_grading_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeChange) ProtoMessage() {}
+
+func (x *GradeChange) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeChange.ProtoReflect.Descriptor instead.
+func (*GradeChange) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GradeChange) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GradeChange) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *GradeChange) GetScore() float64 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *GradeChange) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+type UpdateGradeRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StudentId int64                  `protobuf:"varint,1,opt,name=student_id,json=studentId,proto3" json:"student_id,omitempty"`
+	GradeId   int64                  `protobuf:"varint,2,opt,name=grade_id,json=gradeId,proto3" json:"grade_id,omitempty"`
+	Change    *GradeChange           `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	// When set, the change applies only if the grade is still at this version, and is
+	// FAILED_PRECONDITION otherwise (HTTP's If-Match).
+	IfVersion *int64 `protobuf:"varint,4,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	// As AddGradeRequest's: a repeat of the same request answers the first result.
+	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateGradeRequest) Reset() {
+	*x = UpdateGradeRequest{}
+	mi := &file_grading_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGradeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGradeRequest) ProtoMessage() {}
+
+func (x *UpdateGradeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGradeRequest.ProtoReflect.Descriptor instead.
+func (*UpdateGradeRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateGradeRequest) GetStudentId() int64 {
+	if x != nil {
+		return x.StudentId
+	}
+	return 0
+}
+
+func (x *UpdateGradeRequest) GetGradeId() int64 {
+	if x != nil {
+		return x.GradeId
+	}
+	return 0
+}
+
+func (x *UpdateGradeRequest) GetChange() *GradeChange {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *UpdateGradeRequest) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *UpdateGradeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type UpdateGradeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grade         *Grade                 `protobuf:"bytes,1,opt,name=grade,proto3" json:"grade,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGradeResponse) Reset() {
+	*x = UpdateGradeResponse{}
+	mi := &file_grading_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGradeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGradeResponse) ProtoMessage() {}
+
+func (x *UpdateGradeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGradeResponse.ProtoReflect.Descriptor instead.
+func (*UpdateGradeResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateGradeResponse) GetGrade() *Grade {
+	if x != nil {
+		return x.Grade
+	}
+	return nil
+}
+
+type RemoveGradeRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	StudentId      int64                  `protobuf:"varint,1,opt,name=student_id,json=studentId,proto3" json:"student_id,omitempty"`
+	GradeId        int64                  `protobuf:"varint,2,opt,name=grade_id,json=gradeId,proto3" json:"grade_id,omitempty"`
+	ChangedBy      string                 `protobuf:"bytes,3,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	IfVersion      *int64                 `protobuf:"varint,4,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RemoveGradeRequest) Reset() {
+	*x = RemoveGradeRequest{}
+	mi := &file_grading_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGradeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGradeRequest) ProtoMessage() {}
+
+func (x *RemoveGradeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGradeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveGradeRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RemoveGradeRequest) GetStudentId() int64 {
+	if x != nil {
+		return x.StudentId
+	}
+	return 0
+}
+
+func (x *RemoveGradeRequest) GetGradeId() int64 {
+	if x != nil {
+		return x.GradeId
+	}
+	return 0
+}
+
+func (x *RemoveGradeRequest) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+func (x *RemoveGradeRequest) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *RemoveGradeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type RemoveGradeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveGradeResponse) Reset() {
+	*x = RemoveGradeResponse{}
+	mi := &file_grading_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGradeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGradeResponse) ProtoMessage() {}
+
+func (x *RemoveGradeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGradeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveGradeResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{16}
+}
+
+// GradeEvent is one correction or removal of a grade.
+type GradeEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StudentId int64                  `protobuf:"varint,1,opt,name=student_id,json=studentId,proto3" json:"student_id,omitempty"`
+	GradeId   int64                  `protobuf:"varint,2,opt,name=grade_id,json=gradeId,proto3" json:"grade_id,omitempty"`
+	// The version the change made.
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// "corrected" or "removed".
+	Action string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	By     string                 `protobuf:"bytes,5,opt,name=by,proto3" json:"by,omitempty"`
+	At     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	Old    *Grade                 `protobuf:"bytes,7,opt,name=old,proto3" json:"old,omitempty"`
+	// The grade after a correction; absent for a removal.
+	New           *Grade `protobuf:"bytes,8,opt,name=new,proto3" json:"new,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeEvent) Reset() {
+	*x = GradeEvent{}
+	mi := &file_grading_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeEvent) ProtoMessage() {}
+
+func (x *GradeEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeEvent.ProtoReflect.Descriptor instead.
+func (*GradeEvent) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GradeEvent) GetStudentId() int64 {
+	if x != nil {
+		return x.StudentId
+	}
+	return 0
+}
+
+func (x *GradeEvent) GetGradeId() int64 {
+	if x != nil {
+		return x.GradeId
+	}
+	return 0
+}
+
+func (x *GradeEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *GradeEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *GradeEvent) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *GradeEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *GradeEvent) GetOld() *Grade {
+	if x != nil {
+		return x.Old
+	}
+	return nil
+}
+
+func (x *GradeEvent) GetNew() *Grade {
+	if x != nil {
+		return x.New
+	}
+	return nil
+}
+
+type GradeHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StudentId     int64                  `protobuf:"varint,1,opt,name=student_id,json=studentId,proto3" json:"student_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeHistoryRequest) Reset() {
+	*x = GradeHistoryRequest{}
+	mi := &file_grading_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeHistoryRequest) ProtoMessage() {}
+
+func (x *GradeHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GradeHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GradeHistoryRequest) GetStudentId() int64 {
+	if x != nil {
+		return x.StudentId
+	}
+	return 0
+}
+
+type GradeHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*GradeEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeHistoryResponse) Reset() {
+	*x = GradeHistoryResponse{}
+	mi := &file_grading_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeHistoryResponse) ProtoMessage() {}
+
+func (x *GradeHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GradeHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GradeHistoryResponse) GetEvents() []*GradeEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type RenameStudentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	FirstName     string                 `protobuf:"bytes,2,opt,name=first_name,json=firstName,proto3" json:"first_name,omitempty"`
+	LastName      string                 `protobuf:"bytes,3,opt,name=last_name,json=lastName,proto3" json:"last_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameStudentRequest) Reset() {
+	*x = RenameStudentRequest{}
+	mi := &file_grading_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameStudentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameStudentRequest) ProtoMessage() {}
+
+func (x *RenameStudentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameStudentRequest.ProtoReflect.Descriptor instead.
+func (*RenameStudentRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RenameStudentRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RenameStudentRequest) GetFirstName() string {
+	if x != nil {
+		return x.FirstName
+	}
+	return ""
+}
+
+func (x *RenameStudentRequest) GetLastName() string {
+	if x != nil {
+		return x.LastName
+	}
+	return ""
+}
+
+type RenameStudentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Student       *Student               `protobuf:"bytes,1,opt,name=student,proto3" json:"student,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameStudentResponse) Reset() {
+	*x = RenameStudentResponse{}
+	mi := &file_grading_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameStudentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameStudentResponse) ProtoMessage() {}
+
+func (x *RenameStudentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameStudentResponse.ProtoReflect.Descriptor instead.
+func (*RenameStudentResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RenameStudentResponse) GetStudent() *Student {
+	if x != nil {
+		return x.Student
+	}
+	return nil
+}
+
+type RemoveStudentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Force         bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveStudentRequest) Reset() {
+	*x = RemoveStudentRequest{}
+	mi := &file_grading_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveStudentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveStudentRequest) ProtoMessage() {}
+
+func (x *RemoveStudentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveStudentRequest.ProtoReflect.Descriptor instead.
+func (*RemoveStudentRequest) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RemoveStudentRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RemoveStudentRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type RemoveStudentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveStudentResponse) Reset() {
+	*x = RemoveStudentResponse{}
+	mi := &file_grading_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveStudentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveStudentResponse) ProtoMessage() {}
+
+func (x *RemoveStudentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grading_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveStudentResponse.ProtoReflect.Descriptor instead.
+func (*RemoveStudentResponse) Descriptor() ([]byte, []int) {
+	return file_grading_proto_rawDescGZIP(), []int{23}
+}
+
 var File_grading_proto protoreflect.FileDescriptor
 
 const file_grading_proto_rawDesc = "" +
 	"\n" +
-	"\rgrading.proto\x12\x14gradebook.grading.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n" +
+	"\rgrading.proto\x12\x14gradebook.grading.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n" +
 	"\x05Grade\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -565,7 +1368,9 @@ const file_grading_proto_rawDesc = "" +
 	"\n" +
 	"entered_by\x18\x04 \x01(\tR\tenteredBy\x129\n" +
 	"\n" +
-	"entered_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tenteredAt\"\xb5\x01\n" +
+	"entered_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tenteredAt\x12\x0e\n" +
+	"\x02id\x18\x06 \x01(\x03R\x02id\x12\x18\n" +
+	"\aversion\x18\a \x01(\x03R\aversion\"\xb5\x01\n" +
 	"\aStudent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
@@ -594,14 +1399,84 @@ const file_grading_proto_rawDesc = "" +
 	"\x05grade\x18\x02 \x01(\v2\x1b.gradebook.grading.v1.GradeR\x05grade\x12'\n" +
 	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"E\n" +
 	"\x10AddGradeResponse\x121\n" +
-	"\x05grade\x18\x01 \x01(\v2\x1b.gradebook.grading.v1.GradeR\x05grade2\x8d\x03\n" +
+	"\x05grade\x18\x01 \x01(\v2\x1b.gradebook.grading.v1.GradeR\x05grade\"K\n" +
+	"\x0fGetGradeRequest\x12\x1d\n" +
+	"\n" +
+	"student_id\x18\x01 \x01(\x03R\tstudentId\x12\x19\n" +
+	"\bgrade_id\x18\x02 \x01(\x03R\agradeId\"E\n" +
+	"\x10GetGradeResponse\x121\n" +
+	"\x05grade\x18\x01 \x01(\v2\x1b.gradebook.grading.v1.GradeR\x05grade\"\x98\x01\n" +
+	"\vGradeChange\x12\x19\n" +
+	"\x05title\x18\x01 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x19\n" +
+	"\x05score\x18\x03 \x01(\x01H\x02R\x05score\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\x04 \x01(\tR\tchangedByB\b\n" +
+	"\x06_titleB\a\n" +
+	"\x05_typeB\b\n" +
+	"\x06_score\"\xe5\x01\n" +
+	"\x12UpdateGradeRequest\x12\x1d\n" +
+	"\n" +
+	"student_id\x18\x01 \x01(\x03R\tstudentId\x12\x19\n" +
+	"\bgrade_id\x18\x02 \x01(\x03R\agradeId\x129\n" +
+	"\x06change\x18\x03 \x01(\v2!.gradebook.grading.v1.GradeChangeR\x06change\x12\"\n" +
+	"\n" +
+	"if_version\x18\x04 \x01(\x03H\x00R\tifVersion\x88\x01\x01\x12'\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKeyB\r\n" +
+	"\v_if_version\"H\n" +
+	"\x13UpdateGradeResponse\x121\n" +
+	"\x05grade\x18\x01 \x01(\v2\x1b.gradebook.grading.v1.GradeR\x05grade\"\xc9\x01\n" +
+	"\x12RemoveGradeRequest\x12\x1d\n" +
+	"\n" +
+	"student_id\x18\x01 \x01(\x03R\tstudentId\x12\x19\n" +
+	"\bgrade_id\x18\x02 \x01(\x03R\agradeId\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\x03 \x01(\tR\tchangedBy\x12\"\n" +
+	"\n" +
+	"if_version\x18\x04 \x01(\x03H\x00R\tifVersion\x88\x01\x01\x12'\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKeyB\r\n" +
+	"\v_if_version\"\x15\n" +
+	"\x13RemoveGradeResponse\"\x92\x02\n" +
+	"\n" +
+	"GradeEvent\x12\x1d\n" +
+	"\n" +
+	"student_id\x18\x01 \x01(\x03R\tstudentId\x12\x19\n" +
+	"\bgrade_id\x18\x02 \x01(\x03R\agradeId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x0e\n" +
+	"\x02by\x18\x05 \x01(\tR\x02by\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12-\n" +
+	"\x03old\x18\a \x01(\v2\x1b.gradebook.grading.v1.GradeR\x03old\x12-\n" +
+	"\x03new\x18\b \x01(\v2\x1b.gradebook.grading.v1.GradeR\x03new\"4\n" +
+	"\x13GradeHistoryRequest\x12\x1d\n" +
+	"\n" +
+	"student_id\x18\x01 \x01(\x03R\tstudentId\"P\n" +
+	"\x14GradeHistoryResponse\x128\n" +
+	"\x06events\x18\x01 \x03(\v2 .gradebook.grading.v1.GradeEventR\x06events\"b\n" +
+	"\x14RenameStudentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
+	"\n" +
+	"first_name\x18\x02 \x01(\tR\tfirstName\x12\x1b\n" +
+	"\tlast_name\x18\x03 \x01(\tR\blastName\"P\n" +
+	"\x15RenameStudentResponse\x127\n" +
+	"\astudent\x18\x01 \x01(\v2\x1d.gradebook.grading.v1.StudentR\astudent\"<\n" +
+	"\x14RemoveStudentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x17\n" +
+	"\x15RemoveStudentResponse2\xeb\a\n" +
 	"\aGrading\x12e\n" +
 	"\fListStudents\x12).gradebook.grading.v1.ListStudentsRequest\x1a*.gradebook.grading.v1.ListStudentsResponse\x12_\n" +
 	"\n" +
 	"GetStudent\x12'.gradebook.grading.v1.GetStudentRequest\x1a(.gradebook.grading.v1.GetStudentResponse\x12_\n" +
 	"\n" +
 	"AddStudent\x12'.gradebook.grading.v1.AddStudentRequest\x1a(.gradebook.grading.v1.AddStudentResponse\x12Y\n" +
-	"\bAddGrade\x12%.gradebook.grading.v1.AddGradeRequest\x1a&.gradebook.grading.v1.AddGradeResponseB+Z)github.com/gradebook/gradebook/grading/pbb\x06proto3"
+	"\bAddGrade\x12%.gradebook.grading.v1.AddGradeRequest\x1a&.gradebook.grading.v1.AddGradeResponse\x12Y\n" +
+	"\bGetGrade\x12%.gradebook.grading.v1.GetGradeRequest\x1a&.gradebook.grading.v1.GetGradeResponse\x12b\n" +
+	"\vUpdateGrade\x12(.gradebook.grading.v1.UpdateGradeRequest\x1a).gradebook.grading.v1.UpdateGradeResponse\x12b\n" +
+	"\vRemoveGrade\x12(.gradebook.grading.v1.RemoveGradeRequest\x1a).gradebook.grading.v1.RemoveGradeResponse\x12e\n" +
+	"\fGradeHistory\x12).gradebook.grading.v1.GradeHistoryRequest\x1a*.gradebook.grading.v1.GradeHistoryResponse\x12h\n" +
+	"\rRenameStudent\x12*.gradebook.grading.v1.RenameStudentRequest\x1a+.gradebook.grading.v1.RenameStudentResponse\x12h\n" +
+	"\rRemoveStudent\x12*.gradebook.grading.v1.RemoveStudentRequest\x1a+.gradebook.grading.v1.RemoveStudentResponseB+Z)github.com/gradebook/gradebook/grading/pbb\x06proto3"
 
 var (
 	file_grading_proto_rawDescOnce sync.Once
@@ -615,7 +1490,7 @@ func file_grading_proto_rawDescGZIP() []byte {
 	return file_grading_proto_rawDescData
 }
 
-var file_grading_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_grading_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_grading_proto_goTypes = []any{
 	(*Grade)(nil),                 // 0: gradebook.grading.v1.Grade
 	(*Student)(nil),               // 1: gradebook.grading.v1.Student
@@ -627,29 +1502,63 @@ var file_grading_proto_goTypes = []any{
 	(*AddStudentResponse)(nil),    // 7: gradebook.grading.v1.AddStudentResponse
 	(*AddGradeRequest)(nil),       // 8: gradebook.grading.v1.AddGradeRequest
 	(*AddGradeResponse)(nil),      // 9: gradebook.grading.v1.AddGradeResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*GetGradeRequest)(nil),       // 10: gradebook.grading.v1.GetGradeRequest
+	(*GetGradeResponse)(nil),      // 11: gradebook.grading.v1.GetGradeResponse
+	(*GradeChange)(nil),           // 12: gradebook.grading.v1.GradeChange
+	(*UpdateGradeRequest)(nil),    // 13: gradebook.grading.v1.UpdateGradeRequest
+	(*UpdateGradeResponse)(nil),   // 14: gradebook.grading.v1.UpdateGradeResponse
+	(*RemoveGradeRequest)(nil),    // 15: gradebook.grading.v1.RemoveGradeRequest
+	(*RemoveGradeResponse)(nil),   // 16: gradebook.grading.v1.RemoveGradeResponse
+	(*GradeEvent)(nil),            // 17: gradebook.grading.v1.GradeEvent
+	(*GradeHistoryRequest)(nil),   // 18: gradebook.grading.v1.GradeHistoryRequest
+	(*GradeHistoryResponse)(nil),  // 19: gradebook.grading.v1.GradeHistoryResponse
+	(*RenameStudentRequest)(nil),  // 20: gradebook.grading.v1.RenameStudentRequest
+	(*RenameStudentResponse)(nil), // 21: gradebook.grading.v1.RenameStudentResponse
+	(*RemoveStudentRequest)(nil),  // 22: gradebook.grading.v1.RemoveStudentRequest
+	(*RemoveStudentResponse)(nil), // 23: gradebook.grading.v1.RemoveStudentResponse
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_grading_proto_depIdxs = []int32{
-	10, // 0: gradebook.grading.v1.Grade.entered_at:type_name -> google.protobuf.Timestamp
+	24, // 0: gradebook.grading.v1.Grade.entered_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: gradebook.grading.v1.Student.grades:type_name -> gradebook.grading.v1.Grade
 	1,  // 2: gradebook.grading.v1.ListStudentsResponse.students:type_name -> gradebook.grading.v1.Student
 	1,  // 3: gradebook.grading.v1.GetStudentResponse.student:type_name -> gradebook.grading.v1.Student
 	1,  // 4: gradebook.grading.v1.AddStudentResponse.student:type_name -> gradebook.grading.v1.Student
 	0,  // 5: gradebook.grading.v1.AddGradeRequest.grade:type_name -> gradebook.grading.v1.Grade
 	0,  // 6: gradebook.grading.v1.AddGradeResponse.grade:type_name -> gradebook.grading.v1.Grade
-	2,  // 7: gradebook.grading.v1.Grading.ListStudents:input_type -> gradebook.grading.v1.ListStudentsRequest
-	4,  // 8: gradebook.grading.v1.Grading.GetStudent:input_type -> gradebook.grading.v1.GetStudentRequest
-	6,  // 9: gradebook.grading.v1.Grading.AddStudent:input_type -> gradebook.grading.v1.AddStudentRequest
-	8,  // 10: gradebook.grading.v1.Grading.AddGrade:input_type -> gradebook.grading.v1.AddGradeRequest
-	3,  // 11: gradebook.grading.v1.Grading.ListStudents:output_type -> gradebook.grading.v1.ListStudentsResponse
-	5,  // 12: gradebook.grading.v1.Grading.GetStudent:output_type -> gradebook.grading.v1.GetStudentResponse
-	7,  // 13: gradebook.grading.v1.Grading.AddStudent:output_type -> gradebook.grading.v1.AddStudentResponse
-	9,  // 14: gradebook.grading.v1.Grading.AddGrade:output_type -> gradebook.grading.v1.AddGradeResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	0,  // 7: gradebook.grading.v1.GetGradeResponse.grade:type_name -> gradebook.grading.v1.Grade
+	12, // 8: gradebook.grading.v1.UpdateGradeRequest.change:type_name -> gradebook.grading.v1.GradeChange
+	0,  // 9: gradebook.grading.v1.UpdateGradeResponse.grade:type_name -> gradebook.grading.v1.Grade
+	24, // 10: gradebook.grading.v1.GradeEvent.at:type_name -> google.protobuf.Timestamp
+	0,  // 11: gradebook.grading.v1.GradeEvent.old:type_name -> gradebook.grading.v1.Grade
+	0,  // 12: gradebook.grading.v1.GradeEvent.new:type_name -> gradebook.grading.v1.Grade
+	17, // 13: gradebook.grading.v1.GradeHistoryResponse.events:type_name -> gradebook.grading.v1.GradeEvent
+	1,  // 14: gradebook.grading.v1.RenameStudentResponse.student:type_name -> gradebook.grading.v1.Student
+	2,  // 15: gradebook.grading.v1.Grading.ListStudents:input_type -> gradebook.grading.v1.ListStudentsRequest
+	4,  // 16: gradebook.grading.v1.Grading.GetStudent:input_type -> gradebook.grading.v1.GetStudentRequest
+	6,  // 17: gradebook.grading.v1.Grading.AddStudent:input_type -> gradebook.grading.v1.AddStudentRequest
+	8,  // 18: gradebook.grading.v1.Grading.AddGrade:input_type -> gradebook.grading.v1.AddGradeRequest
+	10, // 19: gradebook.grading.v1.Grading.GetGrade:input_type -> gradebook.grading.v1.GetGradeRequest
+	13, // 20: gradebook.grading.v1.Grading.UpdateGrade:input_type -> gradebook.grading.v1.UpdateGradeRequest
+	15, // 21: gradebook.grading.v1.Grading.RemoveGrade:input_type -> gradebook.grading.v1.RemoveGradeRequest
+	18, // 22: gradebook.grading.v1.Grading.GradeHistory:input_type -> gradebook.grading.v1.GradeHistoryRequest
+	20, // 23: gradebook.grading.v1.Grading.RenameStudent:input_type -> gradebook.grading.v1.RenameStudentRequest
+	22, // 24: gradebook.grading.v1.Grading.RemoveStudent:input_type -> gradebook.grading.v1.RemoveStudentRequest
+	3,  // 25: gradebook.grading.v1.Grading.ListStudents:output_type -> gradebook.grading.v1.ListStudentsResponse
+	5,  // 26: gradebook.grading.v1.Grading.GetStudent:output_type -> gradebook.grading.v1.GetStudentResponse
+	7,  // 27: gradebook.grading.v1.Grading.AddStudent:output_type -> gradebook.grading.v1.AddStudentResponse
+	9,  // 28: gradebook.grading.v1.Grading.AddGrade:output_type -> gradebook.grading.v1.AddGradeResponse
+	11, // 29: gradebook.grading.v1.Grading.GetGrade:output_type -> gradebook.grading.v1.GetGradeResponse
+	14, // 30: gradebook.grading.v1.Grading.UpdateGrade:output_type -> gradebook.grading.v1.UpdateGradeResponse
+	16, // 31: gradebook.grading.v1.Grading.RemoveGrade:output_type -> gradebook.grading.v1.RemoveGradeResponse
+	19, // 32: gradebook.grading.v1.Grading.GradeHistory:output_type -> gradebook.grading.v1.GradeHistoryResponse
+	21, // 33: gradebook.grading.v1.Grading.RenameStudent:output_type -> gradebook.grading.v1.RenameStudentResponse
+	23, // 34: gradebook.grading.v1.Grading.RemoveStudent:output_type -> gradebook.grading.v1.RemoveStudentResponse
+	25, // [25:35] is the sub-list for method output_type
+	15, // [15:25] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_grading_proto_init() }
@@ -658,13 +1567,16 @@ func file_grading_proto_init() {
 		return
 	}
 	file_grading_proto_msgTypes[1].OneofWrappers = []any{}
+	file_grading_proto_msgTypes[12].OneofWrappers = []any{}
+	file_grading_proto_msgTypes[13].OneofWrappers = []any{}
+	file_grading_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grading_proto_rawDesc), len(file_grading_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

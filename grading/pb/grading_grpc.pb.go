@@ -19,21 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Grading_ListStudents_FullMethodName = "/gradebook.grading.v1.Grading/ListStudents"
-	Grading_GetStudent_FullMethodName   = "/gradebook.grading.v1.Grading/GetStudent"
-	Grading_AddStudent_FullMethodName   = "/gradebook.grading.v1.Grading/AddStudent"
-	Grading_AddGrade_FullMethodName     = "/gradebook.grading.v1.Grading/AddGrade"
+	Grading_ListStudents_FullMethodName  = "/gradebook.grading.v1.Grading/ListStudents"
+	Grading_GetStudent_FullMethodName    = "/gradebook.grading.v1.Grading/GetStudent"
+	Grading_AddStudent_FullMethodName    = "/gradebook.grading.v1.Grading/AddStudent"
+	Grading_AddGrade_FullMethodName      = "/gradebook.grading.v1.Grading/AddGrade"
+	Grading_GetGrade_FullMethodName      = "/gradebook.grading.v1.Grading/GetGrade"
+	Grading_UpdateGrade_FullMethodName   = "/gradebook.grading.v1.Grading/UpdateGrade"
+	Grading_RemoveGrade_FullMethodName   = "/gradebook.grading.v1.Grading/RemoveGrade"
+	Grading_GradeHistory_FullMethodName  = "/gradebook.grading.v1.Grading/GradeHistory"
+	Grading_RenameStudent_FullMethodName = "/gradebook.grading.v1.Grading/RenameStudent"
+	Grading_RemoveStudent_FullMethodName = "/gradebook.grading.v1.Grading/RemoveStudent"
 )
 
 // GradingClient is the client API for Grading service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Grading keeps students and their grades: the same four methods, validation and errors as the
+// Grading keeps students and their grades: the same methods, validation and errors as the
 // service's HTTP+JSON routes. Business errors are gRPC statuses: NOT_FOUND for an unknown
-// student, INVALID_ARGUMENT with a google.rpc.BadRequest detail naming each invalid field,
-// ALREADY_EXISTS when an idempotency key is reused for a different grade, UNAUTHENTICATED for a
-// write without the service's token.
+// student or grade, INVALID_ARGUMENT with a google.rpc.BadRequest detail naming each invalid
+// field, ALREADY_EXISTS when an idempotency key is reused for a different request or a student
+// with grades is removed without force, FAILED_PRECONDITION when if_version names another
+// version than the grade's, UNAUTHENTICATED for a write without the service's token.
 type GradingClient interface {
 	// ListStudents answers every student with their grades and average.
 	ListStudents(ctx context.Context, in *ListStudentsRequest, opts ...grpc.CallOption) (*ListStudentsResponse, error)
@@ -44,6 +51,18 @@ type GradingClient interface {
 	AddStudent(ctx context.Context, in *AddStudentRequest, opts ...grpc.CallOption) (*AddStudentResponse, error)
 	// AddGrade records a grade for a student. A write, like AddStudent.
 	AddGrade(ctx context.Context, in *AddGradeRequest, opts ...grpc.CallOption) (*AddGradeResponse, error)
+	// GetGrade answers one grade of a student, or NOT_FOUND.
+	GetGrade(ctx context.Context, in *GetGradeRequest, opts ...grpc.CallOption) (*GetGradeResponse, error)
+	// UpdateGrade corrects a grade and records the change in the history. A write.
+	UpdateGrade(ctx context.Context, in *UpdateGradeRequest, opts ...grpc.CallOption) (*UpdateGradeResponse, error)
+	// RemoveGrade removes a grade and records the removal in the history. A write.
+	RemoveGrade(ctx context.Context, in *RemoveGradeRequest, opts ...grpc.CallOption) (*RemoveGradeResponse, error)
+	// GradeHistory answers the corrections and removals of a student's grades, oldest first.
+	GradeHistory(ctx context.Context, in *GradeHistoryRequest, opts ...grpc.CallOption) (*GradeHistoryResponse, error)
+	// RenameStudent gives a student new names. A write.
+	RenameStudent(ctx context.Context, in *RenameStudentRequest, opts ...grpc.CallOption) (*RenameStudentResponse, error)
+	// RemoveStudent removes a student; one with grades only with force. A write.
+	RemoveStudent(ctx context.Context, in *RemoveStudentRequest, opts ...grpc.CallOption) (*RemoveStudentResponse, error)
 }
 
 type gradingClient struct {
@@ -94,15 +113,76 @@ func (c *gradingClient) AddGrade(ctx context.Context, in *AddGradeRequest, opts 
 	return out, nil
 }
 
+func (c *gradingClient) GetGrade(ctx context.Context, in *GetGradeRequest, opts ...grpc.CallOption) (*GetGradeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGradeResponse)
+	err := c.cc.Invoke(ctx, Grading_GetGrade_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gradingClient) UpdateGrade(ctx context.Context, in *UpdateGradeRequest, opts ...grpc.CallOption) (*UpdateGradeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateGradeResponse)
+	err := c.cc.Invoke(ctx, Grading_UpdateGrade_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gradingClient) RemoveGrade(ctx context.Context, in *RemoveGradeRequest, opts ...grpc.CallOption) (*RemoveGradeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveGradeResponse)
+	err := c.cc.Invoke(ctx, Grading_RemoveGrade_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gradingClient) GradeHistory(ctx context.Context, in *GradeHistoryRequest, opts ...grpc.CallOption) (*GradeHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradeHistoryResponse)
+	err := c.cc.Invoke(ctx, Grading_GradeHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gradingClient) RenameStudent(ctx context.Context, in *RenameStudentRequest, opts ...grpc.CallOption) (*RenameStudentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenameStudentResponse)
+	err := c.cc.Invoke(ctx, Grading_RenameStudent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gradingClient) RemoveStudent(ctx context.Context, in *RemoveStudentRequest, opts ...grpc.CallOption) (*RemoveStudentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveStudentResponse)
+	err := c.cc.Invoke(ctx, Grading_RemoveStudent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GradingServer is the server API for Grading service.
 // All implementations must embed UnimplementedGradingServer
 // for forward compatibility.
 //
-// Grading keeps students and their grades: the same four methods, validation and errors as the
+// Grading keeps students and their grades: the same methods, validation and errors as the
 // service's HTTP+JSON routes. Business errors are gRPC statuses: NOT_FOUND for an unknown
-// student, INVALID_ARGUMENT with a google.rpc.BadRequest detail naming each invalid field,
-// ALREADY_EXISTS when an idempotency key is reused for a different grade, UNAUTHENTICATED for a
-// write without the service's token.
+// student or grade, INVALID_ARGUMENT with a google.rpc.BadRequest detail naming each invalid
+// field, ALREADY_EXISTS when an idempotency key is reused for a different request or a student
+// with grades is removed without force, FAILED_PRECONDITION when if_version names another
+// version than the grade's, UNAUTHENTICATED for a write without the service's token.
 type GradingServer interface {
 	// ListStudents answers every student with their grades and average.
 	ListStudents(context.Context, *ListStudentsRequest) (*ListStudentsResponse, error)
@@ -113,6 +193,18 @@ type GradingServer interface {
 	AddStudent(context.Context, *AddStudentRequest) (*AddStudentResponse, error)
 	// AddGrade records a grade for a student. A write, like AddStudent.
 	AddGrade(context.Context, *AddGradeRequest) (*AddGradeResponse, error)
+	// GetGrade answers one grade of a student, or NOT_FOUND.
+	GetGrade(context.Context, *GetGradeRequest) (*GetGradeResponse, error)
+	// UpdateGrade corrects a grade and records the change in the history. A write.
+	UpdateGrade(context.Context, *UpdateGradeRequest) (*UpdateGradeResponse, error)
+	// RemoveGrade removes a grade and records the removal in the history. A write.
+	RemoveGrade(context.Context, *RemoveGradeRequest) (*RemoveGradeResponse, error)
+	// GradeHistory answers the corrections and removals of a student's grades, oldest first.
+	GradeHistory(context.Context, *GradeHistoryRequest) (*GradeHistoryResponse, error)
+	// RenameStudent gives a student new names. A write.
+	RenameStudent(context.Context, *RenameStudentRequest) (*RenameStudentResponse, error)
+	// RemoveStudent removes a student; one with grades only with force. A write.
+	RemoveStudent(context.Context, *RemoveStudentRequest) (*RemoveStudentResponse, error)
 	mustEmbedUnimplementedGradingServer()
 }
 
@@ -134,6 +226,24 @@ func (UnimplementedGradingServer) AddStudent(context.Context, *AddStudentRequest
 }
 func (UnimplementedGradingServer) AddGrade(context.Context, *AddGradeRequest) (*AddGradeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddGrade not implemented")
+}
+func (UnimplementedGradingServer) GetGrade(context.Context, *GetGradeRequest) (*GetGradeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGrade not implemented")
+}
+func (UnimplementedGradingServer) UpdateGrade(context.Context, *UpdateGradeRequest) (*UpdateGradeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGrade not implemented")
+}
+func (UnimplementedGradingServer) RemoveGrade(context.Context, *RemoveGradeRequest) (*RemoveGradeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveGrade not implemented")
+}
+func (UnimplementedGradingServer) GradeHistory(context.Context, *GradeHistoryRequest) (*GradeHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GradeHistory not implemented")
+}
+func (UnimplementedGradingServer) RenameStudent(context.Context, *RenameStudentRequest) (*RenameStudentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenameStudent not implemented")
+}
+func (UnimplementedGradingServer) RemoveStudent(context.Context, *RemoveStudentRequest) (*RemoveStudentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveStudent not implemented")
 }
 func (UnimplementedGradingServer) mustEmbedUnimplementedGradingServer() {}
 func (UnimplementedGradingServer) testEmbeddedByValue()                 {}
@@ -228,6 +338,114 @@ func _Grading_AddGrade_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Grading_GetGrade_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGradeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).GetGrade(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_GetGrade_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).GetGrade(ctx, req.(*GetGradeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Grading_UpdateGrade_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGradeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).UpdateGrade(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_UpdateGrade_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).UpdateGrade(ctx, req.(*UpdateGradeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Grading_RemoveGrade_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveGradeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).RemoveGrade(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_RemoveGrade_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).RemoveGrade(ctx, req.(*RemoveGradeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Grading_GradeHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GradeHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).GradeHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_GradeHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).GradeHistory(ctx, req.(*GradeHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Grading_RenameStudent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenameStudentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).RenameStudent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_RenameStudent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).RenameStudent(ctx, req.(*RenameStudentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Grading_RemoveStudent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveStudentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GradingServer).RemoveStudent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Grading_RemoveStudent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GradingServer).RemoveStudent(ctx, req.(*RemoveStudentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Grading_ServiceDesc is the grpc.ServiceDesc for Grading service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -250,6 +468,30 @@ var Grading_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddGrade",
 			Handler:    _Grading_AddGrade_Handler,
+		},
+		{
+			MethodName: "GetGrade",
+			Handler:    _Grading_GetGrade_Handler,
+		},
+		{
+			MethodName: "UpdateGrade",
+			Handler:    _Grading_UpdateGrade_Handler,
+		},
+		{
+			MethodName: "RemoveGrade",
+			Handler:    _Grading_RemoveGrade_Handler,
+		},
+		{
+			MethodName: "GradeHistory",
+			Handler:    _Grading_GradeHistory_Handler,
+		},
+		{
+			MethodName: "RenameStudent",
+			Handler:    _Grading_RenameStudent_Handler,
+		},
+		{
+			MethodName: "RemoveStudent",
+			Handler:    _Grading_RemoveStudent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -71,7 +71,8 @@ func unreachable(err error) bool {
 
 // domainError tells the errors that are answers of the domain, which pass through unchanged.
 func domainError(err error) bool {
-	return errors.Is(err, grading.ErrStudentNotFound) || errors.Is(err, grading.ErrIdempotencyConflict) || errors.Is(err, errNUL)
+	return errors.Is(err, grading.ErrStudentNotFound) || errors.Is(err, grading.ErrIdempotencyConflict) || errors.Is(err, errNUL) ||
+		errors.Is(err, grading.ErrGradeNotFound) || errors.Is(err, grading.ErrVersionMismatch) || errors.Is(err, grading.ErrStudentHasGrades)
 }
 
 // scrubbed is an error whose message has had the database password removed; errors.Is and As

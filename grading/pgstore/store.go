@@ -115,8 +115,8 @@ func (s *Store) reachable() {
 // studentsQuery reads students with their grades, students in ID order and each one's grades in
 // insertion order, in one statement and so from one snapshot.
 const studentsQuery = `
-SELECT s.id, s.first_name, s.last_name, g.title, g.type, g.score, g.entered_by, g.entered_at
-FROM students s LEFT JOIN grades g ON g.student_id = s.id`
+SELECT s.id, s.first_name, s.last_name, g.id, g.version, g.title, g.type, g.score, g.entered_by, g.entered_at
+FROM students s LEFT JOIN grades g ON g.student_id = s.id AND g.removed_at IS NULL`
 
 func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
 	defer rows.Close()
@@ -125,12 +125,14 @@ func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
 		var (
 			id          int
 			first, last string
+			gradeID     *int
+			version     *int
 			title, typ  *string
 			score       *float64
 			enteredBy   *string
 			enteredAt   *time.Time
 		)
-		if err := rows.Scan(&id, &first, &last, &title, &typ, &score, &enteredBy, &enteredAt); err != nil {
+		if err := rows.Scan(&id, &first, &last, &gradeID, &version, &title, &typ, &score, &enteredBy, &enteredAt); err != nil {
 			return nil, err
 		}
 		if n := len(students); n == 0 || students[n-1].ID != id {
@@ -138,7 +140,7 @@ func scanStudents(rows pgx.Rows) ([]grading.Student, error) {
 		}
 		if title != nil {
 			st := &students[len(students)-1]
-			g := grading.Grade{Title: *title, Type: *typ, Score: *score, EnteredBy: *enteredBy}
+			g := grading.Grade{ID: *gradeID, Version: *version, Title: *title, Type: *typ, Score: *score, EnteredBy: *enteredBy}
 			if enteredAt != nil {
 				g.EnteredAt = enteredAt.UTC()
 			}
@@ -224,16 +226,19 @@ func (s *Store) AddGrade(ctx context.Context, studentID int, g grading.Grade, id
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
+		var id int
+		err = tx.QueryRow(ctx, `
 			INSERT INTO grades (student_id, title, type, score, idempotency_key, entered_by, entered_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (idempotency_key) DO NOTHING`, studentID, g.Title, g.Type, g.Score, key, g.EnteredBy, enteredAt(g))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
+			ON CONFLICT (idempotency_key) DO NOTHING
+			RETURNING id`, studentID, g.Title, g.Type, g.Score, key, g.EnteredBy, enteredAt(g)).Scan(&id)
+		if err == nil {
 			answer = g
+			answer.ID, answer.Version = id, 1
 			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
 		}
 		// Another instance committed this key since the look-up above: its grade is the answer.
 		found, err := firstUse(ctx, tx, key, studentID, g, &answer)
@@ -266,8 +271,8 @@ func firstUse(ctx context.Context, tx pgx.Tx, key []byte, studentID int, g gradi
 	var stored grading.Grade
 	var storedStudent int
 	var storedAt *time.Time
-	err := tx.QueryRow(ctx, `SELECT student_id, title, type, score, entered_by, entered_at FROM grades WHERE idempotency_key = $1`, key).
-		Scan(&storedStudent, &stored.Title, &stored.Type, &stored.Score, &stored.EnteredBy, &storedAt)
+	err := tx.QueryRow(ctx, `SELECT student_id, id, version, title, type, score, entered_by, entered_at FROM grades WHERE idempotency_key = $1`, key).
+		Scan(&storedStudent, &stored.ID, &stored.Version, &stored.Title, &stored.Type, &stored.Score, &stored.EnteredBy, &storedAt)
 	if storedAt != nil {
 		stored.EnteredAt = storedAt.UTC()
 	}
@@ -276,6 +281,17 @@ func firstUse(ctx context.Context, tx pgx.Tx, key []byte, studentID int, g gradi
 		return false, nil
 	case err != nil:
 		return false, err
+	}
+	if stored.Version > 1 {
+		// Corrected or removed since: the answer is the grade as first entered, as the first
+		// history entry kept it.
+		if err := tx.QueryRow(ctx, `SELECT old_title, old_type, old_score FROM grade_history WHERE grade_id = $1 ORDER BY id LIMIT 1`, stored.ID).
+			Scan(&stored.Title, &stored.Type, &stored.Score); err != nil {
+			return false, err
+		}
+		stored.Version = 1
+	}
+	switch {
 	case storedStudent != studentID || !stored.SameEntry(g):
 		return true, grading.ErrIdempotencyConflict
 	}

@@ -22,7 +22,7 @@ func traceEndpoints(eps grading.Endpoints, tracer trace.Tracer) grading.Endpoint
 	eps.GetStudentEndpoint = tracing.EndpointMiddleware(tracer, "grading.GetStudent")(eps.GetStudentEndpoint)
 	eps.AddStudentEndpoint = tracing.EndpointMiddleware(tracer, "grading.AddStudent")(eps.AddStudentEndpoint)
 	eps.AddGradeEndpoint = tracing.EndpointMiddleware(tracer, "grading.AddGrade")(eps.AddGradeEndpoint)
-	return eps
+	return traceChangeEndpoints(eps, tracer)
 }
 
 // tracedStore makes a span of every store operation that is part of a traced request. An
