@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // TestEndToEndMonitoring runs "gradebook up -monitoring" with the real Prometheus from
 // tools/prometheus: through the hub alone, Prometheus finds the registry, log, grading and portal,
 // scrapes each on its HTTP port (never grading's gRPC one) and labels the series with the
-// service's name, so that up{service="grading"} is 1.
+// service's name, so that up{service="grading"} is 1. The portal's view of grading is there too
+// (instances in use, breakers) and the hub's count of passing instances; with grading killed,
+// Prometheus sees the portal use none, the breaker series gone, and the alert on it raised.
 func TestEndToEndMonitoring(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and the whole system")
@@ -46,10 +49,98 @@ func TestEndToEndMonitoring(t *testing.T) {
 		}
 		return ""
 	})
+	dependencyMetrics(t, base, strings.TrimPrefix(s.grading(), "http://"))
+	// The hub counts grading's two registrations (HTTP and gRPC) passing.
+	eventually(t, 30*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_registry_instances{name="grading",status="passing"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 2 || samples[0].Labels["service"] != "registry" {
+			return fmt.Sprintf("the hub's passing grading instances in Prometheus: %v, want one series at 2", samples)
+		}
+		return ""
+	})
+	// The rules are loaded and evaluated: a recording rule has a value.
+	eventually(t, 60*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `service_route:gradebook_http_requests:rate1m{service="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) == 0 {
+			return "no recorded request rate for grading yet"
+		}
+		return ""
+	})
+
+	// Grading killed (up runs without -restart here): the registry drops it from the passing
+	// instances, the portal's Instancer with it, and Prometheus sees the portal use no grading
+	// instance, its breakers' series gone, and the alert for it pending (or firing, 30s on).
+	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	eventually(t, 60*time.Second, func() string {
+		// Traffic meanwhile, as a teacher would keep clicking: answered 503 once grading is gone.
+		_, _ = try(http.MethodGet, s.portal()+"/api/v1/students/1", "", "")
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 0 {
+			return fmt.Sprintf("grading instances the portal uses, in Prometheus: %v, want one series at 0", samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 0 {
+			return fmt.Sprintf("breaker series of the killed instance are still exported: %v", breakers)
+		}
+		alerts, err := prometheustest.Query(base, `ALERTS{alertname="GradebookDependencyUnavailable",dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(alerts) != 1 {
+			return fmt.Sprintf("GradebookDependencyUnavailable: %v, want it pending or firing", alerts)
+		}
+		t.Logf("%v after the kill: grading instances 0, no breaker series, GradebookDependencyUnavailable %s",
+			time.Since(killed).Round(100*time.Millisecond), alerts[0].Labels["alertstate"])
+		return ""
+	})
+}
+
+// dependencyMetrics waits until Prometheus has the portal's view of grading: one instance in use,
+// at peer, and its breakers closed.
+func dependencyMetrics(t *testing.T, base, peer string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value < 1 || samples[0].Labels["service"] != "portal" || samples[0].Labels["transport"] != "http" {
+			return fmt.Sprintf(`gradebook_dependency_instances{dependency="grading"} = %v, want one series from the portal at 1 or more`, samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 4 {
+			return fmt.Sprintf("breakers in Prometheus: %v, want one per method", breakers)
+		}
+		for _, b := range breakers {
+			if b.Value != 0 || b.Labels["peer"] != peer {
+				return fmt.Sprintf("breaker %v, want closed (0) for %s", b, peer)
+			}
+		}
+		return ""
+	})
 }
 
 // TestEndToEndMonitoringOnConsul runs "gradebook up -monitoring" on a real Consul agent: the same
-// configuration, only its server changed, finds the same services there.
+// configuration, only its server changed, finds the same services there, and the portal's
+// instance count and breakers are the same metrics on Consul.
 func TestEndToEndMonitoringOnConsul(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Consul, Prometheus and the whole system")
@@ -60,6 +151,7 @@ func TestEndToEndMonitoringOnConsul(t *testing.T) {
 	s := startSystem(t, bin, "-registry", "http://"+consul.Addr(), "-monitoring", "-prometheus-bin", promBin)
 	base := "http://" + prometheus.Addr("127.0.0.1", prometheus.DefaultPort+s.offset)
 	scraped(t, s, base, []string{"log", "grading", "portal"})
+	dependencyMetrics(t, base, strings.TrimPrefix(s.grading(), "http://"))
 }
 
 // scraped waits until the Prometheus at base scrapes exactly the services want, each healthy,
