@@ -53,6 +53,9 @@ type dependencyWatch struct {
 
 type breakerKey struct{ peer, method string }
 
+// breakerStates are the states a breaker's transitions are counted by.
+var breakerStates = []gradingclient.BreakerState{gradingclient.BreakerClosed, gradingclient.BreakerHalfOpen, gradingclient.BreakerOpen}
+
 type transitionKey struct {
 	breakerKey
 	to gradingclient.BreakerState
@@ -102,9 +105,15 @@ func (w *dependencyWatch) update(ev sd.Event) {
 	for _, in := range ev.Instances {
 		now[in] = true
 		if !w.present[in] {
-			// A new instance (or one back after leaving) gets new breakers, closed.
+			// A new instance (or one back after leaving) gets new breakers, closed, and its
+			// transitions are counted from 0: a counter that appears at 1 is an increase that
+			// increase() and rate() never see.
 			for _, m := range w.methods {
-				w.states[breakerKey{in, m}] = gradingclient.BreakerClosed
+				k := breakerKey{in, m}
+				w.states[k] = gradingclient.BreakerClosed
+				for _, to := range breakerStates {
+					w.transitions[transitionKey{k, to}] = 0
+				}
 			}
 		}
 	}

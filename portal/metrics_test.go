@@ -155,6 +155,9 @@ func testBreakerAndInstanceMetrics(t *testing.T, tr transport) {
 			if v, ok := m[breakerSeries(peer, method)]; !ok || v != 0 {
 				return fmt.Sprintf("%s = %v (present %v), want 0 (closed)", breakerSeries(peer, method), v, ok)
 			}
+			if v, ok := m[transitionSeries(peer, method, "open")]; !ok || v != 0 {
+				return fmt.Sprintf("%s = %v (present %v), want 0 from the start", transitionSeries(peer, method, "open"), v, ok)
+			}
 		}
 		// The log service has no instance in this hub, which has answered so.
 		if v, ok := m[`gradebook_dependency_instances{dependency="log",transport="http"}`]; !ok || v != 0 {
@@ -224,8 +227,9 @@ func TestBreakerChangeOfAGoneInstance(t *testing.T) {
 		})
 	}
 	wait(func() string {
-		if len(m) != 1+2*len(gradingMethods) || m[instances] != 2 {
-			return fmt.Sprintf("%v: want 2 instances with 4 breakers each", m)
+		// Per instance, each method's state and its transitions to each of the 3 states.
+		if want := 1 + 2*len(gradingMethods)*(1+3); len(m) != want || m[instances] != 2 {
+			return fmt.Sprintf("%v: want 2 instances with 4 breakers each, %d series", m, want)
 		}
 		return ""
 	})
@@ -249,8 +253,8 @@ func TestBreakerChangeOfAGoneInstance(t *testing.T) {
 		if v, ok := m[breakerSeries("127.0.0.1:1", "GetStudent")]; !ok || v != 0 {
 			return fmt.Sprintf("the instance back: its breaker = %v (present %v), want 0 (closed)", v, ok)
 		}
-		if _, ok := m[transitionSeries("127.0.0.1:1", "GetStudent", "open")]; ok {
-			return "the instance back: its old transitions are still counted"
+		if v, ok := m[transitionSeries("127.0.0.1:1", "GetStudent", "open")]; !ok || v != 0 {
+			return fmt.Sprintf("the instance back: its transitions to open = %v (present %v), want 0: a new breaker", v, ok)
 		}
 		return ""
 	})
