@@ -55,8 +55,7 @@ give -bin). It discovers every service through the registry at -registry (the hu
 agent: the same configuration, Consul's service discovery) and scrapes /metrics on each HTTP
 instance every -scrape-interval, labelling every series with service and instance, and loads the
 recording and alerting rules shipped with gradebook (docs/MONITORING.md). Samples are kept for
-%s. It listens on -host:-port only, or let "gradebook up -monitoring" start it with
-the system.
+%s. It listens on -host:-port only, or let "gradebook up -monitoring" start it with the system.
 
 A Prometheus built from the Go module serves no web UI (its assets are not part of the module);
 its HTTP API (/api/v1/query, /api/v1/targets, ...) is complete, and Grafana or promtool can use
