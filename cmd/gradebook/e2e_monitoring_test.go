@@ -110,6 +110,97 @@ func TestEndToEndMonitoring(t *testing.T) {
 	})
 }
 
+// TestEndToEndMonitoringBreaker runs "gradebook up -monitoring" with a check interval long enough
+// that a killed grading instance stays passing in the registry for a while, as one that fails
+// between two checks does: the portal's calls to it fail, its breaker opens, and Prometheus shows
+// the breaker open and its openings counted; once the registry's check finds it, the breaker's
+// series go and the portal uses no instance.
+func TestEndToEndMonitoringBreaker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus and the whole system")
+	}
+	bin := buildGradebook(t)
+	promBin := prometheustest.Binary(t) // skips loudly without CI, fails under CI=true
+	s := startSystem(t, bin, "-monitoring", "-prometheus-bin", promBin, "-check-interval", "30s")
+	base := "http://" + prometheus.Addr("127.0.0.1", prometheus.DefaultPort+s.offset)
+	peer := strings.TrimPrefix(s.grading(), "http://")
+	scraped(t, s, base, []string{"registry", "log", "grading", "portal"})
+	dependencyMetrics(t, base, peer)
+
+	// Killed just after a check, grading stays passing for most of 30s: long enough for the
+	// breaker to open and for Prometheus (every 5s) to see it, whenever the hub's checks run.
+	checks := healthChecks(t, s.grading())
+	eventually(t, 45*time.Second, func() string {
+		if n := healthChecks(t, s.grading()); n == checks {
+			return fmt.Sprintf("the registry has not checked grading again (%v checks)", n)
+		}
+		return ""
+	})
+	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Reads keep coming, as from a teacher clicking on: each fails fast on the dead instance,
+	// which opens GetStudent's breaker well before the registry's next check.
+	eventually(t, 60*time.Second, func() string {
+		_, _ = try(http.MethodGet, s.portal()+"/api/v1/students/1", "", "")
+		samples, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading",method="GetStudent"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 2 || samples[0].Labels["peer"] != peer {
+			return fmt.Sprintf("GetStudent's breaker in Prometheus: %v, want one series at 2 (open) for %s", samples, peer)
+		}
+		opened, err := prometheustest.Query(base, `gradebook_circuit_breaker_transitions_total{dependency="grading",method="GetStudent",to="open"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(opened) != 1 || opened[0].Value < 1 {
+			return fmt.Sprintf("GetStudent's breaker openings in Prometheus: %v, want at least 1", opened)
+		}
+		t.Logf("%v after the kill: Prometheus shows GetStudent's breaker open, opened %v times",
+			time.Since(killed).Round(100*time.Millisecond), opened[0].Value)
+		return ""
+	})
+	// The registry's check (every 30s) finds it dead: the portal stops using it.
+	eventually(t, 90*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 0 {
+			return fmt.Sprintf("grading instances the portal uses: %v, want 0", samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 0 {
+			return fmt.Sprintf("breaker series of the dead instance are still exported: %v", breakers)
+		}
+		return ""
+	})
+	t.Logf("%v after the kill: no grading instance in use, its breaker series gone", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// healthChecks is how many GET /health the grading instance at base has answered, from its own
+// /metrics: the registry's checks.
+func healthChecks(t *testing.T, base string) float64 {
+	t.Helper()
+	a := do(t, http.MethodGet, base+"/metrics", "", "")
+	var n float64
+	for line := range strings.Lines(a.body) {
+		if strings.HasPrefix(line, "gradebook_http_requests_total{") && strings.Contains(line, `route="/health"`) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 64)
+			if err != nil {
+				t.Fatalf("grading's /metrics: %q: %v", line, err)
+			}
+			n += v
+		}
+	}
+	return n
+}
+
 // dependencyMetrics waits until Prometheus has the portal's view of grading: one instance in use,
 // at peer, and its breakers closed.
 func dependencyMetrics(t *testing.T, base, peer string) {
