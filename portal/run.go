@@ -126,11 +126,20 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	if *transport == "grpc" {
 		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOption())
 	}
-	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, gradingclient.DefaultBalancing(), *gradingName, rt.Logger)
+	// /metrics shows how many instances of each dependency are in use and, for grading, the state
+	// of each instance's circuit breakers (metrics.go).
+	gradingWatch := watchDependency(*gradingName, *transport, gradingInstancer, gradingMethods)
+	logWatch := watchDependency(*logName, "http", rt.Instancer(*logName), nil)
+	rt.Metrics.Register(dependencies{gradingWatch, logWatch})
+	balancing := gradingclient.DefaultBalancing()
+	balancing.OnStateChange = gradingWatch.OnStateChange
+	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, balancing, *gradingName, rt.Logger)
 	logs := logclient.NewReader(rt.Instancer(*logName), client, rt.Logger)
 	rt.OnClose(func(context.Context) error {
 		subs.Close()
 		logs.Close()
+		gradingWatch.Close()
+		logWatch.Close()
 		client.CloseIdleConnections()
 		return nil
 	})

@@ -152,6 +152,7 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 		defer cat.mu.Unlock()
 		return float64(len(cat.services))
 	})
+	rt.Metrics.Register(instancesCollector{cat})
 	rt.Metrics.GaugeFunc("registry", "index", "The catalog's index (X-Consul-Index).", func() float64 { return float64(cat.Index()) })
 	h.page = parsePage()
 	// The hub logs what happens to the catalog (registrations, deregistrations, status changes)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // TestEndToEndMonitoring runs "gradebook up -monitoring" with the real Prometheus from
 // tools/prometheus: through the hub alone, Prometheus finds the registry, log, grading and portal,
 // scrapes each on its HTTP port (never grading's gRPC one) and labels the series with the
-// service's name, so that up{service="grading"} is 1.
+// service's name, so that up{service="grading"} is 1. The portal's view of grading is there too
+// (instances in use, breakers) and the hub's count of passing instances; with grading killed,
+// Prometheus sees the portal use none, the breaker series gone, and the alert on it raised.
 func TestEndToEndMonitoring(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and the whole system")
@@ -46,10 +49,189 @@ func TestEndToEndMonitoring(t *testing.T) {
 		}
 		return ""
 	})
+	dependencyMetrics(t, base, strings.TrimPrefix(s.grading(), "http://"))
+	// The hub counts grading's two registrations (HTTP and gRPC) passing.
+	eventually(t, 30*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_registry_instances{name="grading",status="passing"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 2 || samples[0].Labels["service"] != "registry" {
+			return fmt.Sprintf("the hub's passing grading instances in Prometheus: %v, want one series at 2", samples)
+		}
+		return ""
+	})
+	// The rules are loaded and evaluated: a recording rule has a value.
+	eventually(t, 60*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `service_route:gradebook_http_requests:rate1m{service="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) == 0 {
+			return "no recorded request rate for grading yet"
+		}
+		return ""
+	})
+
+	// Grading killed (up runs without -restart here): the registry drops it from the passing
+	// instances, the portal's Instancer with it, and Prometheus sees the portal use no grading
+	// instance, its breakers' series gone, and the alert for it pending (or firing, 30s on).
+	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	eventually(t, 60*time.Second, func() string {
+		// Traffic meanwhile, as a teacher would keep clicking: answered 503 once grading is gone.
+		_, _ = try(http.MethodGet, s.portal()+"/api/v1/students/1", "", "")
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 0 {
+			return fmt.Sprintf("grading instances the portal uses, in Prometheus: %v, want one series at 0", samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 0 {
+			return fmt.Sprintf("breaker series of the killed instance are still exported: %v", breakers)
+		}
+		alerts, err := prometheustest.Query(base, `ALERTS{alertname="GradebookDependencyUnavailable",dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(alerts) != 1 {
+			return fmt.Sprintf("GradebookDependencyUnavailable: %v, want it pending or firing", alerts)
+		}
+		t.Logf("%v after the kill: grading instances 0, no breaker series, GradebookDependencyUnavailable %s",
+			time.Since(killed).Round(100*time.Millisecond), alerts[0].Labels["alertstate"])
+		return ""
+	})
+}
+
+// TestEndToEndMonitoringBreaker runs "gradebook up -monitoring" with a check interval long enough
+// that a killed grading instance stays passing in the registry for a while, as one that fails
+// between two checks does: the portal's calls to it fail, its breaker opens, and Prometheus shows
+// the breaker open and its openings counted; once the registry's check finds it, the breaker's
+// series go and the portal uses no instance.
+func TestEndToEndMonitoringBreaker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus and the whole system")
+	}
+	bin := buildGradebook(t)
+	promBin := prometheustest.Binary(t) // skips loudly without CI, fails under CI=true
+	s := startSystem(t, bin, "-monitoring", "-prometheus-bin", promBin, "-check-interval", "30s")
+	base := "http://" + prometheus.Addr("127.0.0.1", prometheus.DefaultPort+s.offset)
+	peer := strings.TrimPrefix(s.grading(), "http://")
+	scraped(t, s, base, []string{"registry", "log", "grading", "portal"})
+	dependencyMetrics(t, base, peer)
+
+	// Killed just after a check, grading stays passing for most of 30s: long enough for the
+	// breaker to open and for Prometheus (every 5s) to see it, whenever the hub's checks run.
+	checks := healthChecks(t, s.grading())
+	eventually(t, 45*time.Second, func() string {
+		if n := healthChecks(t, s.grading()); n == checks {
+			return fmt.Sprintf("the registry has not checked grading again (%v checks)", n)
+		}
+		return ""
+	})
+	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Reads keep coming, as from a teacher clicking on: each fails fast on the dead instance,
+	// which opens GetStudent's breaker well before the registry's next check.
+	eventually(t, 60*time.Second, func() string {
+		_, _ = try(http.MethodGet, s.portal()+"/api/v1/students/1", "", "")
+		samples, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading",method="GetStudent"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 2 || samples[0].Labels["peer"] != peer {
+			return fmt.Sprintf("GetStudent's breaker in Prometheus: %v, want one series at 2 (open) for %s", samples, peer)
+		}
+		opened, err := prometheustest.Query(base, `gradebook_circuit_breaker_transitions_total{dependency="grading",method="GetStudent",to="open"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(opened) != 1 || opened[0].Value < 1 {
+			return fmt.Sprintf("GetStudent's breaker openings in Prometheus: %v, want at least 1", opened)
+		}
+		t.Logf("%v after the kill: Prometheus shows GetStudent's breaker open, opened %v times",
+			time.Since(killed).Round(100*time.Millisecond), opened[0].Value)
+		return ""
+	})
+	// The registry's check (every 30s) finds it dead: the portal stops using it.
+	eventually(t, 90*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 0 {
+			return fmt.Sprintf("grading instances the portal uses: %v, want 0", samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 0 {
+			return fmt.Sprintf("breaker series of the dead instance are still exported: %v", breakers)
+		}
+		return ""
+	})
+	t.Logf("%v after the kill: no grading instance in use, its breaker series gone", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// healthChecks is how many GET /health the grading instance at base has answered, from its own
+// /metrics: the registry's checks.
+func healthChecks(t *testing.T, base string) float64 {
+	t.Helper()
+	a := do(t, http.MethodGet, base+"/metrics", "", "")
+	var n float64
+	for line := range strings.Lines(a.body) {
+		if strings.HasPrefix(line, "gradebook_http_requests_total{") && strings.Contains(line, `route="/health"`) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 64)
+			if err != nil {
+				t.Fatalf("grading's /metrics: %q: %v", line, err)
+			}
+			n += v
+		}
+	}
+	return n
+}
+
+// dependencyMetrics waits until Prometheus has the portal's view of grading: one instance in use,
+// at peer, and its breakers closed.
+func dependencyMetrics(t *testing.T, base, peer string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value < 1 || samples[0].Labels["service"] != "portal" || samples[0].Labels["transport"] != "http" {
+			return fmt.Sprintf(`gradebook_dependency_instances{dependency="grading"} = %v, want one series from the portal at 1 or more`, samples)
+		}
+		breakers, err := prometheustest.Query(base, `gradebook_circuit_breaker_state{dependency="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(breakers) != 4 {
+			return fmt.Sprintf("breakers in Prometheus: %v, want one per method", breakers)
+		}
+		for _, b := range breakers {
+			if b.Value != 0 || b.Labels["peer"] != peer {
+				return fmt.Sprintf("breaker %v, want closed (0) for %s", b, peer)
+			}
+		}
+		return ""
+	})
 }
 
 // TestEndToEndMonitoringOnConsul runs "gradebook up -monitoring" on a real Consul agent: the same
-// configuration, only its server changed, finds the same services there.
+// configuration, only its server changed, finds the same services there, and the portal's
+// instance count and breakers are the same metrics on Consul.
 func TestEndToEndMonitoringOnConsul(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Consul, Prometheus and the whole system")
@@ -60,6 +242,7 @@ func TestEndToEndMonitoringOnConsul(t *testing.T) {
 	s := startSystem(t, bin, "-registry", "http://"+consul.Addr(), "-monitoring", "-prometheus-bin", promBin)
 	base := "http://" + prometheus.Addr("127.0.0.1", prometheus.DefaultPort+s.offset)
 	scraped(t, s, base, []string{"log", "grading", "portal"})
+	dependencyMetrics(t, base, strings.TrimPrefix(s.grading(), "http://"))
 }
 
 // scraped waits until the Prometheus at base scrapes exactly the services want, each healthy,

@@ -16,6 +16,7 @@ import (
 // prometheusConfig is what "gradebook prometheus" is asked to do.
 type prometheusConfig struct {
 	registry       string
+	token          string
 	host           string
 	port           int
 	bin            string
@@ -27,6 +28,9 @@ type prometheusConfig struct {
 // prometheusFlags declares the flags of "gradebook prometheus" on fs.
 func prometheusFlags(fs *flag.FlagSet, c *prometheusConfig) {
 	fs.StringVar(&c.registry, "registry", config.DefaultRegistry, "discover the services through the registry (or Consul agent) at this `URL`")
+	// The default is always shown empty: the variables set it after the flag is declared, so -h
+	// never prints a token.
+	fs.StringVar(&c.token, "token", "", "ACL `token` Prometheus sends the registry (a Consul agent with ACLs; the hub needs none to read); also CONSUL_HTTP_TOKEN")
 	fs.StringVar(&c.host, "host", "127.0.0.1", "`address` Prometheus listens on")
 	fs.IntVar(&c.port, "port", prometheus.DefaultPort, "`port` of Prometheus's HTTP API")
 	fs.StringVar(&c.bin, "bin", "", "run this Prometheus `binary` instead of the one built from tools/prometheus")
@@ -49,15 +53,17 @@ Runs Prometheus %s, built from tools/prometheus/go.mod with the Go toolchain (ma
 first time, then cached in the user cache directory; run it from the gradebook source tree, or
 give -bin). It discovers every service through the registry at -registry (the hub or a Consul
 agent: the same configuration, Consul's service discovery) and scrapes /metrics on each HTTP
-instance every -scrape-interval, labelling every series with service and instance. Samples are
-kept for %s. It listens on -host:-port only, or let "gradebook up -monitoring" start it with
-the system.
+instance every -scrape-interval, labelling every series with service and instance, and loads the
+recording and alerting rules shipped with gradebook (docs/MONITORING.md). Samples are kept for
+%s. It listens on -host:-port only, or let "gradebook up -monitoring" start it with the system.
 
 A Prometheus built from the Go module serves no web UI (its assets are not part of the module);
 its HTTP API (/api/v1/query, /api/v1/targets, ...) is complete, and Grafana or promtool can use
 it. The official image, prom/prometheus:v%s, has the UI.
 
-Flags also read GRADEBOOK_<FLAG> variables, and -registry reads CONSUL_HTTP_ADDR.
+Flags also read GRADEBOOK_<FLAG> variables, and -registry and -token read CONSUL_HTTP_ADDR and
+CONSUL_HTTP_TOKEN. The token is written into the configuration under -data (readable by its
+owner only), never to the output.
 
 Flags:
 `, prometheus.Version, prometheus.Retention, prometheus.Version)
@@ -97,7 +103,7 @@ Flags:
 		defer os.RemoveAll(dir)
 		c.data = dir
 	}
-	cfg, err := prometheus.WriteConfig(c.data, server, c.scrapeInterval)
+	cfg, err := prometheus.WriteConfig(c.data, server, c.token, c.scrapeInterval)
 	if err != nil {
 		return fmt.Errorf("prometheus config: %w", err)
 	}

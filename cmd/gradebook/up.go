@@ -640,6 +640,11 @@ func planPrometheus(c upConfig, at addrs, registryURL string) (*child, error) {
 		set("-scrape-interval", prometheusScrapeInterval.String()).
 		set("-log-level", "warn").
 		list()
+	if c.token != "" {
+		// A Consul agent with ACLs wants it from Prometheus too. Through the environment, where ps
+		// does not show it; up's "start it again" line shows xxxxx in its place.
+		ch.env = []envVar{{name: config.EnvName("token"), value: c.token, shown: "xxxxx", hidden: true}}
+	}
 	ch.links = []string{"http://" + listen + "/api/v1/targets   (Prometheus: its API; no UI in this build)"}
 	return ch, nil
 }

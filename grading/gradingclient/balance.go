@@ -34,6 +34,46 @@ type Balancing struct {
 	// open for Cooldown before one trial request is let through.
 	TripAfter uint32
 	Cooldown  time.Duration
+	// OnStateChange, when set, is told every time one of the breakers changes state: the
+	// instance ("host:port", as the Instancer lists it) and the method it guards. It is called
+	// while the breaker holds its lock, so it must be quick and must not call grading. It is how
+	// a caller exports the breakers' states, say as metrics; the change is logged either way.
+	OnStateChange func(instance, method string, from, to BreakerState)
+}
+
+// BreakerState is the state of one instance's circuit breaker for one method, numbered as a
+// gauge shows it: closed (calls go through) 0, half-open (one trial call after the cooldown) 1,
+// open (calls to the instance fail at once) 2.
+type BreakerState int
+
+// The states of a circuit breaker.
+const (
+	BreakerClosed BreakerState = iota
+	BreakerHalfOpen
+	BreakerOpen
+)
+
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerHalfOpen:
+		return "half-open"
+	case BreakerOpen:
+		return "open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", int(s))
+}
+
+// breakerState maps gobreaker's states to BreakerState.
+func breakerState(s gobreaker.State) BreakerState {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	}
+	return BreakerClosed
 }
 
 // DefaultBalancing suits a few instances on one network: a failed instance is stepped over at
@@ -133,7 +173,13 @@ func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service
 			return nil, nil, err
 		}
 		breaker := func(method string, e endpoint.Endpoint) endpoint.Endpoint {
-			return newBreaker(service+" "+method+" "+instance, b, logger)(e)
+			var notify func(from, to gobreaker.State)
+			if b.OnStateChange != nil {
+				notify = func(from, to gobreaker.State) {
+					b.OnStateChange(instance, method, breakerState(from), breakerState(to))
+				}
+			}
+			return newBreaker(service+" "+method+" "+instance, b, logger, notify)(e)
 		}
 		return dispatch(grading.Endpoints{
 			ListStudentsEndpoint: breaker("ListStudents", eps.ListStudentsEndpoint),
@@ -272,8 +318,9 @@ func (o *openClosers) closeAll() {
 }
 
 // newBreaker gives one instance's endpoint its own circuit breaker. Only transport failures
-// reach it as errors; a caller that went away is not the instance's fault.
-func newBreaker(name string, b Balancing, logger log.Logger) endpoint.Middleware {
+// reach it as errors; a caller that went away is not the instance's fault. notify, when not nil,
+// is told of every change of state after it is logged.
+func newBreaker(name string, b Balancing, logger log.Logger, notify func(from, to gobreaker.State)) endpoint.Middleware {
 	return circuitbreaker.Gobreaker(gobreaker.NewCircuitBreaker(gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
@@ -284,6 +331,9 @@ func newBreaker(name string, b Balancing, logger log.Logger) endpoint.Middleware
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			level.Warn(logger).Log("msg", "circuit breaker changed state", "breaker", name, "from", from.String(), "to", to.String())
+			if notify != nil {
+				notify(from, to)
+			}
 		},
 	}))
 }

@@ -2,8 +2,11 @@ package prometheus
 
 import (
 	"context"
+	_ "embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +36,15 @@ const Retention = "6h"
 // Tool is the server pinned in tools/prometheus, for toolbuild.
 var Tool = toolbuild.Tool{Name: "prometheus", Title: "Prometheus", Dir: "prometheus", Package: Package}
 
+// Promtool is Prometheus's own checker, pinned in tools/promtool at the same release: the tests
+// run "promtool check rules", "check config" and "test rules" on what this package writes.
+var Promtool = toolbuild.Tool{Name: "promtool", Title: "promtool", Dir: "promtool", Package: "github.com/prometheus/prometheus/cmd/promtool"}
+
+// PromtoolBinary is Binary for Promtool.
+func PromtoolBinary(ctx context.Context, root string, progress io.Writer) (string, error) {
+	return toolbuild.Binary(ctx, root, Promtool, progress)
+}
+
 // Binary returns the path of the Prometheus server built from tools/prometheus under root (the
 // gradebook source tree), built once per pin and Go version and kept in the user's cache directory
 // (see toolbuild.Binary). The go command's output goes to progress, which may be nil.
@@ -56,24 +68,42 @@ func Server(registryURL string) (string, error) {
 	return u.Host, nil
 }
 
+// Rules are the recording and alerting rules the configuration loads from RulesFile, beside it.
+//
+//go:embed rules.yml
+var Rules []byte
+
+// RulesFile is the name of the rules file, relative to the configuration's directory. A
+// Prometheus that finds no such file (compose's, when it is not mounted) loads no rules.
+const RulesFile = "rules.yml"
+
 // Config is the Prometheus configuration that discovers every service registered with the
 // registry whose Consul API is at server (host:port, see Server) and scrapes its HTTP instances
-// every interval. Instances tagged grpc serve no /metrics and are dropped, as are those of a
-// service named consul (a Consul agent registers itself, with its server RPC port). Each series
-// carries the service's name as service and the instance's address as instance. The hub and a
-// Consul agent take the same configuration: only server differs.
-func Config(server string, interval time.Duration) []byte {
+// every interval, with Rules loaded from RulesFile. token, when set, is the ACL token Prometheus
+// sends the registry (a Consul agent with ACLs; the hub needs none to read). Instances tagged grpc
+// serve no /metrics and are dropped, as are those of a service named consul (a Consul agent
+// registers itself, with its server RPC port). Each series carries the service's name as service
+// and the instance's address as instance. The hub and a Consul agent take the same
+// configuration: only server (and token) differ.
+func Config(server, token string, interval time.Duration) []byte {
+	tokenLine := ""
+	if token != "" {
+		tokenLine = fmt.Sprintf("        token: %q\n", token)
+	}
 	return fmt.Appendf(nil, `global:
   scrape_interval: %[2]s
   scrape_timeout: %[3]s
   evaluation_interval: %[2]s
+
+rule_files:
+  - %[5]s
 
 scrape_configs:
   - job_name: gradebook
     metrics_path: /metrics
     consul_sd_configs:
       - server: %[1]q
-        refresh_interval: %[2]s
+%[4]s        refresh_interval: %[2]s
     relabel_configs:
       # gRPC instances serve no /metrics; their tags are ",grpc," in __meta_consul_tags.
       - source_labels: [__meta_consul_tags]
@@ -89,7 +119,7 @@ scrape_configs:
         target_label: service_id
       - source_labels: [__address__]
         target_label: instance
-`, server, model(interval), model(scrapeTimeout(interval)))
+`, server, model(interval), model(scrapeTimeout(interval)), tokenLine, RulesFile)
 }
 
 // scrapeTimeout is at most the interval (Prometheus refuses a longer one) and at most 10s.
@@ -112,13 +142,23 @@ func model(d time.Duration) string {
 	}
 }
 
-// WriteConfig writes Config to dir/prometheus.yml and returns its path, for Command.
-func WriteConfig(dir, server string, interval time.Duration) (string, error) {
+// WriteConfig writes Config to dir/prometheus.yml, and Rules beside it, and returns the
+// configuration's path, for Command. The configuration is readable by its owner only, since it
+// may hold a token.
+func WriteConfig(dir, server, token string, interval time.Duration) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(filepath.Join(dir, RulesFile), Rules, 0o644); err != nil {
+		return "", err
+	}
 	path := filepath.Join(dir, "prometheus.yml")
-	return path, os.WriteFile(path, Config(server, interval), 0o644)
+	// WriteFile keeps the mode of a file that exists: one written before by an older version may
+	// be readable by all.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return path, os.WriteFile(path, Config(server, token, interval), 0o600)
 }
 
 // Addr is host:port, as --web.listen-address takes it.

@@ -39,6 +39,25 @@ func Binary(t testing.TB) string {
 	return bin
 }
 
+// Promtool is promtool built from tools/promtool (once per pin and Go version), for a test that
+// checks rules and configurations with it. Under CI=true a failed build fails the test; otherwise
+// the test is skipped loudly.
+func Promtool(t testing.TB) string {
+	t.Helper()
+	root, err := testkit.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := prometheus.PromtoolBinary(context.Background(), root, nil)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("could not build promtool (required under CI): %v", err)
+		}
+		t.Skipf("\n*** SKIPPED: could not build promtool: %v\n*** This test needs a real promtool; under CI=true it fails instead of skipping.", err)
+	}
+	return bin
+}
+
 // Target is one scrape target as /api/v1/targets lists it.
 type Target struct {
 	Labels    map[string]string `json:"labels"`
