@@ -137,6 +137,16 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		hosts:       hosts,
 	}
 	rt.ln = rt.LimitListener(ln, "http")
+	if o.getenv != nil {
+		if dir := o.getenv(CPUProfileDirEnv); dir != "" {
+			stop, err := StartCPUProfile(dir, cfg.Name)
+			if err != nil {
+				return nil, errors.Join(err, ln.Close())
+			}
+			// Added first, so run last: the profile covers the shutdown too.
+			rt.OnClose(func(context.Context) error { stop(); return nil })
+		}
+	}
 	rt.Router.Use(telemetry.RouteLabel, tracing.RouteName)
 	// Flushed last of all (closers run in reverse order of adding), after the log shipper, so that
 	// the spans of the last requests and of shutdown itself are sent.
