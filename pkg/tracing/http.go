@@ -30,9 +30,15 @@ var untracedPaths = []string{"/health", "/metrics"}
 // with no metrics configured: a cost every request would pay, sampled or not.
 func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx := r.Context()
+		if carriesPropagation(r.Header) {
+			ctx = t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
 		if !t.Enabled() || !traced(r.URL.Path, untraced) {
-			next.ServeHTTP(w, r.WithContext(ctx))
+			if ctx != r.Context() {
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
 			return
 		}
 		ctx, span := t.tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
@@ -47,6 +53,17 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 			}
 		}
 	})
+}
+
+// carriesPropagation reports whether h holds any header the propagator reads. Most requests
+// carry none, and then there is nothing to extract: the propagator's own lookups would
+// canonicalize each header name again, an allocation apiece, on every request.
+func carriesPropagation(h http.Header) bool {
+	// The headers of W3C trace context and baggage, as net/http keys them.
+	_, tp := h["Traceparent"]
+	_, ts := h["Tracestate"]
+	_, bg := h["Baggage"]
+	return tp || ts || bg
 }
 
 // method is the method as a span's name gives it: net/http accepts any token as a method, and
