@@ -43,6 +43,7 @@ type benchConfig struct {
 	cpuProfileDir  string
 	jaegerBin      string
 	startTimeout   time.Duration
+	baseline       string // another gradebook binary whose system runs beside this one's
 }
 
 // benchModes are the tracing settings -tracing takes: the sampler each sets, and whether the
@@ -71,6 +72,7 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	fs.StringVar(&c.cpuProfileDir, "cpuprofile-dir", "", "write a CPU profile of each process (every service, the reverse proxy and the load generator) into this `directory`, covering the process's whole run; the services write theirs when they stop ("+service.CPUProfileDirEnv+")")
 	fs.StringVar(&c.jaegerBin, "jaeger-bin", "", "with a traced mode, run this Jaeger `binary` instead of the one built from tools/jaeger (built once, then cached)")
 	fs.DurationVar(&c.startTimeout, "start-timeout", 2*time.Minute, "how long to wait for the system to come up")
+	fs.StringVar(&c.baseline, "baseline", "", "another gradebook `binary` (an earlier build, say): its system runs beside this one's, started the same way, its targets (named base:<target>) join the same rounds, and each target's ratio to its baseline is printed: a before/after taken in one run")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gradebook bench [flags]
 
@@ -95,6 +97,10 @@ latency, errors, and CPU time per request of each process (from /proc); then the
 gateway/proxy, html/direct, gateway/direct and proxy/direct, each the median of the rounds'
 ratios, and the load average before and after. Absolute figures move with the machine's load;
 compare ratios taken in one run.
+
+With -baseline OLD, a second system is started from the binary OLD beside the first, and its
+targets take their turns in the same rounds: this binary's figures against OLD's, in one run,
+under the same background load.
 
 The services have no profiling endpoint; -cpuprofile-dir starts them with `+service.CPUProfileDirEnv+`,
 which makes each write a profile of its whole run when it stops. Use -targets gateway to profile
@@ -124,6 +130,9 @@ Flags:
 	}
 	if _, ok := benchModes[c.tracing]; !ok {
 		return fmt.Errorf("-tracing %q: want off, 0.1 or 1", c.tracing)
+	}
+	if c.baseline != "" && c.tracingCompare {
+		return errors.New("-baseline and -tracing-compare do not go together: give -tracing instead")
 	}
 	if c.transport != "http" && c.transport != "grpc" {
 		return fmt.Errorf("-transport %q: want http or grpc", c.transport)
@@ -172,10 +181,25 @@ Flags:
 	}()
 	taken := map[int]bool{}
 	for _, m := range modes {
-		s, err := startBenchSystem(ctx, self, c, m, filepath.Join(tmp, "mode-"+m), taken, stdout)
+		s, err := startBenchSystem(ctx, self, c, m, filepath.Join(tmp, "mode-"+m), taken, c.cpuProfileDir, stdout)
 		if err != nil {
 			return err
 		}
+		systems = append(systems, s)
+	}
+	if c.baseline != "" {
+		profiles := ""
+		if c.cpuProfileDir != "" {
+			profiles = filepath.Join(c.cpuProfileDir, "baseline")
+			if err := os.MkdirAll(profiles, 0o755); err != nil {
+				return err
+			}
+		}
+		s, err := startBenchSystem(ctx, c.baseline, c, c.tracing, filepath.Join(tmp, "baseline"), taken, profiles, stdout)
+		if err != nil {
+			return fmt.Errorf("-baseline: %w", err)
+		}
+		s.prefix = "base:"
 		systems = append(systems, s)
 	}
 
@@ -186,16 +210,17 @@ Flags:
 			targets = append(targets, &benchTarget{name: "gateway/tracing=" + s.mode, url: s.portalURL() + "/api/v1/students/1", sys: s})
 		}
 	} else {
-		s := systems[0]
-		all := map[string]string{
-			"direct":  s.gradingURL() + "/students/1",
-			"proxy":   "http://" + s.proxyAddr + "/students/1",
-			"gateway": s.portalURL() + "/api/v1/students/1",
-			"html":    s.portalURL() + "/students/1",
-		}
-		for _, name := range benchTargetNames {
-			if slices.Contains(wanted, name) {
-				targets = append(targets, &benchTarget{name: name, url: all[name], sys: s})
+		for _, s := range systems {
+			all := map[string]string{
+				"direct":  s.gradingURL() + "/students/1",
+				"proxy":   "http://" + s.proxyAddr + "/students/1",
+				"gateway": s.portalURL() + "/api/v1/students/1",
+				"html":    s.portalURL() + "/students/1",
+			}
+			for _, name := range benchTargetNames {
+				if slices.Contains(wanted, name) {
+					targets = append(targets, &benchTarget{name: s.prefix + name, url: all[name], sys: s})
+				}
 			}
 		}
 	}
@@ -261,6 +286,7 @@ Flags:
 // benchSystem is one running "gradebook up" and its bare reverse proxy.
 type benchSystem struct {
 	mode      string
+	prefix    string // before its targets' names: "base:" for -baseline's system
 	offset    int
 	proxyAddr string
 	pids      map[string]int // process name: pid, the proxy's included
@@ -328,7 +354,7 @@ var upPidLine = regexp.MustCompile(`^gradebook: started (\S+)\s+pid (\d+)`)
 
 // startBenchSystem starts "gradebook up" in mode and the reverse proxy in front of its grading,
 // and waits until both serve.
-func startBenchSystem(ctx context.Context, self string, c benchConfig, mode, data string, taken map[int]bool, stdout io.Writer) (*benchSystem, error) {
+func startBenchSystem(ctx context.Context, self string, c benchConfig, mode, data string, taken map[int]bool, profiles string, stdout io.Writer) (*benchSystem, error) {
 	off, err := freeBenchOffset(taken)
 	if err != nil {
 		return nil, err
@@ -341,10 +367,10 @@ func startBenchSystem(ctx context.Context, self string, c benchConfig, mode, dat
 		env = append(env, benchModes[mode]...)
 	}
 	profileDir := ""
-	if c.cpuProfileDir != "" {
-		profileDir = c.cpuProfileDir
+	if profiles != "" {
+		profileDir = profiles
 		if c.tracingCompare {
-			profileDir = filepath.Join(c.cpuProfileDir, "tracing-"+mode)
+			profileDir = filepath.Join(profiles, "tracing-"+mode)
 			if err := os.MkdirAll(profileDir, 0o755); err != nil {
 				return nil, err
 			}
@@ -455,7 +481,7 @@ func startBenchSystem(ctx context.Context, self string, c benchConfig, mode, dat
 	}
 	mu.Unlock()
 	slices.Sort(names)
-	fmt.Fprintf(stdout, "gradebook bench: system (tracing %s) up at port offset %d; pids: %s\n", mode, off, strings.Join(names, ", "))
+	fmt.Fprintf(stdout, "gradebook bench: system of %s (tracing %s) up at port offset %d; pids: %s\n", self, mode, off, strings.Join(names, ", "))
 	return s, nil
 }
 
@@ -772,10 +798,18 @@ func benchReport(w io.Writer, c benchConfig, targets []*benchTarget, systems []*
 		ratio("gateway (off) / direct", "gateway/tracing=off", "direct")
 		return
 	}
-	ratio("gateway / proxy", "gateway", "proxy")
-	ratio("html / direct", "html", "direct")
-	ratio("gateway / direct", "gateway", "direct")
-	ratio("proxy / direct", "proxy", "direct")
+	for _, s := range systems {
+		p := s.prefix
+		ratio(p+"gateway / "+p+"proxy", p+"gateway", p+"proxy")
+		ratio(p+"html / "+p+"direct", p+"html", p+"direct")
+		ratio(p+"gateway / "+p+"direct", p+"gateway", p+"direct")
+		ratio(p+"proxy / "+p+"direct", p+"proxy", p+"direct")
+	}
+	if len(systems) > 1 {
+		for _, name := range benchTargetNames {
+			ratio(name+" / base:"+name, name, "base:"+name)
+		}
+	}
 }
 
 // benchProxyCommand is "gradebook bench-proxy", the baseline bench compares the gateway with: the
