@@ -95,7 +95,10 @@ another, the order rotating from round to round so that background load hits the
 answer other than 2xx counts as an error and is reported. Printed per target: req/s, p50 and p99
 latency, errors, and CPU time per request of each process (from /proc); then the ratios
 gateway/proxy, html/direct, gateway/direct and proxy/direct, each the median of the rounds'
-ratios, and the load average before and after. Absolute figures move with the machine's load;
+ratios, and the load average before and after. Each ratio is also given from the system's CPU
+time per request (all its processes, the load generator's excluded): while the cores are
+saturated, throughput goes as the inverse of it, and other work on the machine moves it far
+less than it moves req/s. Absolute figures move with the machine's load;
 compare ratios taken in one run.
 
 With -baseline OLD, a second system is started from the binary OLD beside the first, and its
@@ -541,6 +544,22 @@ type roundResult struct {
 
 func (r roundResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
+// systemCPU is the CPU time per request, in µs, of every process of the system (the load
+// generator's excluded): on a machine whose cores are all busy, throughput goes as its inverse,
+// whatever else the machine runs, so it compares targets more steadily than req/s does.
+func (r roundResult) systemCPU() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	var total time.Duration
+	for p, d := range r.cpu {
+		if p != "loadgen" {
+			total += d
+		}
+	}
+	return float64(total.Microseconds()) / float64(r.requests)
+}
+
 // measure drives t for d and reads the CPU time its system's processes spent meanwhile.
 func measure(ctx context.Context, t *benchTarget, conns int, d time.Duration) roundResult {
 	before := cpuTimes(t.sys.pids)
@@ -727,7 +746,7 @@ func median(xs []float64) float64 {
 func benchReport(w io.Writer, c benchConfig, targets []*benchTarget, systems []*benchSystem) {
 	procs := []string{"portal", "grading", "log", "registry", "up", "proxy", "jaeger", "loadgen"}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "target\treq/s\tp50\tp99\trequests\terrors\t")
+	fmt.Fprint(tw, "target\treq/s\tp50\tp99\trequests\terrors\tsystem µs/req\t")
 	for _, p := range procs {
 		fmt.Fprintf(tw, "%s µs/req\t", p)
 	}
@@ -748,8 +767,12 @@ func benchReport(w io.Writer, c benchConfig, targets []*benchTarget, systems []*
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%d\t", t.name, median(rates),
-			time.Duration(median(p50s)).Round(10*time.Microsecond), time.Duration(median(p99s)).Round(10*time.Microsecond), n, errs)
+		var system []float64
+		for _, r := range t.rounds {
+			system = append(system, r.systemCPU())
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%d\t%.0f\t", t.name, median(rates),
+			time.Duration(median(p50s)).Round(10*time.Microsecond), time.Duration(median(p99s)).Round(10*time.Microsecond), n, errs, median(system))
 		for _, p := range procs {
 			if v, ok := cpu[p]; ok {
 				fmt.Fprintf(tw, "%.0f\t", median(v))
@@ -787,7 +810,14 @@ func benchReport(w io.Writer, c benchConfig, targets []*benchTarget, systems []*
 		if len(rs) == 0 {
 			return
 		}
-		fmt.Fprintf(w, "%-28s %.3f  (rounds: %.3f to %.3f)\n", label, median(rs), rs[0], rs[len(rs)-1])
+		// The same ratio from CPU per request: b's system CPU per request over a's.
+		var cs []float64
+		for i := range min(len(ta.rounds), len(tb.rounds)) {
+			if ca := ta.rounds[i].systemCPU(); ca > 0 {
+				cs = append(cs, tb.rounds[i].systemCPU()/ca)
+			}
+		}
+		fmt.Fprintf(w, "%-28s %.3f  (rounds: %.3f to %.3f); by system CPU per request %.3f\n", label, median(rs), rs[0], rs[len(rs)-1], median(cs))
 	}
 	fmt.Fprintln(w, "ratios, median of the rounds:")
 	if c.tracingCompare {
