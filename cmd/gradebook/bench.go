@@ -67,7 +67,7 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	fs.IntVar(&c.conns, "conns", 32, "keep-alive connections the load generator keeps busy at once, each one request at a time (closed loop)")
 	fs.StringVar(&c.tracing, "tracing", "off", "tracing `mode` of the system: off (no collector: the default, a no-op provider), 0.1 (up -tracing, 10 % of new traces sampled) or 1 (up -tracing, every request traced); the traced modes export to a Jaeger that up starts")
 	fs.BoolVar(&c.tracingCompare, "tracing-compare", false, "instead of -tracing, run three systems side by side (off, 0.1 and 1) and drive the gateway of each in turn, round by round, with grading direct for reference")
-	fs.StringVar(&c.transport, "transport", "http", "how the portal calls grading (up's -grading-transport): http or grpc")
+	fs.StringVar(&c.transport, "transport", "http", "how the portal calls grading (up's -grading-transport): http or grpc; direct and proxy stay on HTTP")
 	fs.StringVar(&c.targets, "targets", strings.Join(benchTargetNames, ","), "the targets to drive, comma-separated: direct, proxy, gateway, html (only the gateway, say, to profile its path alone)")
 	fs.StringVar(&c.cpuProfileDir, "cpuprofile-dir", "", "write a CPU profile of each process (every service, the reverse proxy and the load generator) into this `directory`, covering the process's whole run; the services write theirs when they stop ("+service.CPUProfileDirEnv+")")
 	fs.StringVar(&c.jaegerBin, "jaeger-bin", "", "with a traced mode, run this Jaeger `binary` instead of the one built from tools/jaeger (built once, then cached)")
