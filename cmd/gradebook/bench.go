@@ -698,18 +698,21 @@ func cpuTimes(pids map[string]int) map[string]time.Duration {
 	return out
 }
 
-// childrenCPU is the CPU time the running children of pid have used so far.
+// childrenCPU is the CPU time the running children of pid have used so far. The kernel lists a
+// child under the thread that started it, and a Go program starts one from any of its threads.
 func childrenCPU(pid int) time.Duration {
-	p := strconv.Itoa(pid)
-	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
-	if err != nil {
-		return 0
-	}
+	lists, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 	var total time.Duration
-	for _, f := range strings.Fields(string(b)) {
-		if c, err := strconv.Atoi(f); err == nil {
-			if d, ok := processCPU(c); ok {
-				total += d
+	for _, l := range lists {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				if d, ok := processCPU(c); ok {
+					total += d
+				}
 			}
 		}
 	}
