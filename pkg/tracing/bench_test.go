@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/gradebook/gradebook/pkg/tracing"
@@ -14,7 +15,8 @@ import (
 
 // BenchmarkRequestPath measures what tracing adds to one request through a service that calls
 // another: the server span's handler, a client call through Transport and, as the callee would,
-// two spans of its own (a go-kit endpoint's and a store operation's), with the callee's reply
+// two spans of its own (a go-kit endpoint's, and a store operation's with the attributes grading's
+// store decorator gives it), with the callee's reply
 // given at once so that only the instrumentation is measured. The cases are the no-op provider
 // (off), a request whose new trace is not sampled (unsampled: nine in ten at 10 % sampling) and
 // one that is (sampled), exporting to an in-memory exporter.
@@ -37,6 +39,7 @@ func BenchmarkRequestPath(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 			client := &http.Client{Transport: tr.Transport(answerAtOnce{})}
+			system := attribute.String("db.system", "bbolt")
 			h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://127.0.0.1:1/students/1", nil)
 				resp, err := client.Do(req)
@@ -46,7 +49,7 @@ func BenchmarkRequestPath(b *testing.B) {
 				}
 				resp.Body.Close()
 				ctx, endEndpoint := tracing.Span(r.Context(), tr.Tracer(), "grading.GetStudent")
-				_, endStore := tracing.Span(ctx, tr.Tracer(), "store.GetStudent")
+				_, endStore := tracing.Span(ctx, tr.Tracer(), "store.GetStudent", system, attribute.String("db.operation", "GetStudent"))
 				endStore(nil)
 				endEndpoint(nil)
 				w.WriteHeader(http.StatusOK)

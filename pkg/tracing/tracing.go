@@ -177,12 +177,21 @@ func parentBased(sampler string) bool {
 type unsampledChildren struct{ trace.Tracer }
 
 func (u unsampledChildren) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
-		if sc := parent.SpanContext(); sc.IsValid() && !sc.IsSampled() {
-			return ctx, parent
-		}
+	if u.skips(ctx) {
+		return ctx, trace.SpanFromContext(ctx)
 	}
 	return u.Tracer.Start(ctx, name, opts...)
+}
+
+// skips reports whether Start would start no span under ctx: its span is valid, not sampled and
+// not recording.
+func (unsampledChildren) skips(ctx context.Context) bool {
+	parent := trace.SpanFromContext(ctx)
+	if parent.IsRecording() {
+		return false
+	}
+	sc := parent.SpanContext()
+	return sc.IsValid() && !sc.IsSampled()
 }
 
 // Enabled reports whether spans are recorded and exported.
