@@ -185,6 +185,9 @@ Flags:
 	taken := map[int]bool{}
 	for _, m := range modes {
 		s, err := startBenchSystem(ctx, self, c, m, filepath.Join(tmp, "mode-"+m), taken, c.cpuProfileDir, stdout)
+		if ctx.Err() != nil {
+			return nil // interrupted, as up is: not a failure
+		}
 		if err != nil {
 			return err
 		}
@@ -199,6 +202,9 @@ Flags:
 			}
 		}
 		s, err := startBenchSystem(ctx, c.baseline, c, c.tracing, filepath.Join(tmp, "baseline"), taken, profiles, stdout)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("-baseline: %w", err)
 		}
@@ -263,7 +269,8 @@ Flags:
 		_ = profile.Close()
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		fmt.Fprintln(stdout, "gradebook bench: interrupted; nothing to report")
+		return nil
 	}
 	benchReport(stdout, c, targets, systems)
 	fmt.Fprintf(stdout, "load average: %s before, %s after; %s in all\n", load0, loadAverage(), time.Since(started).Round(time.Second))
