@@ -6,6 +6,7 @@
 //	gradebook jaeger             start a local Jaeger (traces in memory) built from tools/jaeger
 //	gradebook prometheus         start a local Prometheus that scrapes every service, built from tools/prometheus
 //	gradebook user hash NAME     print a -users file line for NAME, the password read from stdin
+//	gradebook bench              measure the whole running system under load from a separate process
 //
 // Every service also has its own binary under cmd/ for those who run one per terminal.
 package main
@@ -76,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "up":
 		return up(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, rest, getenv, stdout, stderr)
+	case "bench-proxy":
+		return benchProxyCommand(ctx, rest, getenv, stderr)
 	case "consul":
 		return consulAgent(ctx, rest, stdout, stderr)
 	case "jaeger":
@@ -109,6 +114,7 @@ Usage:
   gradebook jaeger [flags]     start a local Jaeger, traces kept in memory (built from tools/jaeger)
   gradebook prometheus [flags] start a local Prometheus scraping every service (built from tools/prometheus)
   gradebook user hash NAME     print a line for the portal's -users file (password on stdin)
+  gradebook bench [flags]      measure the running system: grading, a bare proxy, the gateway, a page
   gradebook health URL         exit 0 if URL answers 2xx (a container health check)
   gradebook version            print the version and the commit it was built from
 

@@ -142,3 +142,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// The request ID's header is read and written by its canonical key, without net/http's help.
+func TestRequestIDKeyIsCanonical(t *testing.T) {
+	if got := http.CanonicalHeaderKey(RequestIDHeader); got != requestIDKey {
+		t.Fatalf("canonical %s = %s, the key used is %s", RequestIDHeader, got, requestIDKey)
+	}
+}

@@ -16,19 +16,26 @@ const RequestIDHeader = "X-Request-ID"
 // context for logs and downstream calls, and echoes it on the response.
 func WithRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		var id string
+		if v := r.Header[requestIDKey]; len(v) > 0 {
+			id = v[0]
+		}
 		if !requestid.Valid(id) {
 			id = requestid.New()
 		}
-		w.Header().Set(RequestIDHeader, id)
+		w.Header()[requestIDKey] = []string{id}
 		next.ServeHTTP(w, r.WithContext(requestid.NewContext(r.Context(), id)))
 	})
 }
 
+// requestIDKey is RequestIDHeader as net/http keys it. Every request reads and writes it, and
+// Header.Get and Header.Set would canonicalize the name each time, an allocation apiece.
+const requestIDKey = "X-Request-Id"
+
 // SetRequestID copies the request ID in ctx onto an outgoing request.
 func SetRequestID(ctx context.Context, r *http.Request) {
 	if id := requestid.FromContext(ctx); id != "" {
-		r.Header.Set(RequestIDHeader, id)
+		r.Header[requestIDKey] = []string{id}
 	}
 }
 

@@ -42,7 +42,13 @@ func Valid(id string) bool {
 // LogFields are the key-value pairs that tie a log line to its request: request_id, and, when
 // ctx carries a trace, trace_id and span_id, so that a line can be followed to its trace.
 func LogFields(ctx context.Context) []any {
-	kv := []any{"request_id", FromContext(ctx)}
+	return AppendLogFields(make([]any, 0, 6), ctx)
+}
+
+// AppendLogFields appends LogFields(ctx) to kv, for a caller that builds a whole entry's
+// key-value pairs in one slice.
+func AppendLogFields(kv []any, ctx context.Context) []any {
+	kv = append(kv, "request_id", FromContext(ctx))
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		// The IDs themselves, not their hex: a line the level filter drops is never formatted.
 		kv = append(kv, "trace_id", sc.TraceID(), "span_id", sc.SpanID())

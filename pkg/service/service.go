@@ -137,6 +137,16 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 		hosts:       hosts,
 	}
 	rt.ln = rt.LimitListener(ln, "http")
+	if o.getenv != nil {
+		if dir := o.getenv(CPUProfileDirEnv); dir != "" {
+			stop, err := StartCPUProfile(dir, cfg.Name)
+			if err != nil {
+				return nil, errors.Join(err, ln.Close())
+			}
+			// Added first, so run last: the profile covers the shutdown too.
+			rt.OnClose(func(context.Context) error { stop(); return nil })
+		}
+	}
 	rt.Router.Use(telemetry.RouteLabel, tracing.RouteName)
 	// Flushed last of all (closers run in reverse order of adding), after the log shipper, so that
 	// the spans of the last requests and of shutdown itself are sent.
@@ -448,7 +458,11 @@ func (rt *Runtime) serveHealth(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "passing"})
 }
 
+// accessLog logs every request once it is answered: at info, at error for a 5xx, and at debug
+// for a quiet route's success. Every request pays for its line, so the line is built with one
+// slice and one Log call, on level loggers made once rather than per request.
 func (rt *Runtime) accessLog(next http.Handler) http.Handler {
+	info, errorLevel, debug := level.Info(rt.Logger), level.Error(rt.Logger), level.Debug(rt.Logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		begin := time.Now()
 		sw := httpx.NewStatusWriter(w)
@@ -457,15 +471,17 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 		for _, p := range rt.quiet {
 			quiet = quiet || strings.HasPrefix(r.URL.Path, p)
 		}
-		lg := level.Info(rt.Logger)
+		lg := info
 		switch {
 		case sw.Status >= 500:
-			lg = level.Error(rt.Logger)
+			lg = errorLevel
 		case quiet && sw.Status < 400:
-			lg = level.Debug(rt.Logger)
+			lg = debug
 		}
-		log.With(lg, requestid.LogFields(r.Context())...).Log("msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
+		kv := requestid.AppendLogFields(make([]any, 0, 16), r.Context())
+		kv = append(kv, "msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
 			"took", time.Since(begin).Round(time.Microsecond))
+		lg.Log(kv...)
 	})
 }
 

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"slices"
 
 	"github.com/go-kit/kit/endpoint"
 	"go.opentelemetry.io/otel/attribute"
@@ -35,8 +36,16 @@ func EndpointMiddleware(tracer trace.Tracer, name string) endpoint.Middleware {
 
 // Span starts a span named name as a child of ctx's, for an operation of the service's own (a
 // store call); end it with End, passing the operation's error.
+//
+// Where no span would be started (a parent that is not sampled, under a parent-based sampler),
+// it returns at once, before building the span's options: a store operation under every
+// unsampled request would otherwise pay for them. attrs are copied when used, so that a caller's
+// arguments need not live on the heap.
 func Span(ctx context.Context, tracer trace.Tracer, name string, attrs ...attribute.KeyValue) (context.Context, func(error)) {
-	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	if u, ok := tracer.(unsampledChildren); ok && u.skips(ctx) {
+		return ctx, endNothing
+	}
+	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(slices.Clone(attrs)...))
 	return ctx, func(err error) {
 		if err != nil {
 			span.RecordError(err)
@@ -45,3 +54,6 @@ func Span(ctx context.Context, tracer trace.Tracer, name string, attrs ...attrib
 		span.End()
 	}
 }
+
+// endNothing ends a span that was never started.
+func endNothing(error) {}

@@ -30,9 +30,15 @@ var untracedPaths = []string{"/health", "/metrics"}
 // with no metrics configured: a cost every request would pay, sampled or not.
 func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx := r.Context()
+		if carriesPropagation(r.Header) {
+			ctx = t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
 		if !t.Enabled() || !traced(r.URL.Path, untraced) {
-			next.ServeHTTP(w, r.WithContext(ctx))
+			if ctx != r.Context() {
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
 			return
 		}
 		ctx, span := t.tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
@@ -47,6 +53,17 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 			}
 		}
 	})
+}
+
+// carriesPropagation reports whether h holds any header the propagator reads. Most requests
+// carry none, and then there is nothing to extract: the propagator's own lookups would
+// canonicalize each header name again, an allocation apiece, on every request.
+func carriesPropagation(h http.Header) bool {
+	// The headers of W3C trace context and baggage, as net/http keys them.
+	_, tp := h["Traceparent"]
+	_, ts := h["Tracestate"]
+	_, bg := h["Baggage"]
+	return tp || ts || bg
 }
 
 // method is the method as a span's name gives it: net/http accepts any token as a method, and
@@ -133,9 +150,16 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
 		return tr.base.RoundTrip(r)
 	}
-	// A RoundTripper must not change the request it is given: the headers go on a copy.
-	r = r.Clone(ctx)
-	tr.t.propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	// A RoundTripper must not change the request it is given: the headers go on a copy of its
+	// header map, on a shallow copy of the request (Inject only adds keys, so the values the
+	// two maps share are never written).
+	h := make(http.Header, len(r.Header)+2)
+	for k, v := range r.Header {
+		h[k] = v
+	}
+	r = r.WithContext(ctx)
+	r.Header = h
+	tr.t.propagator.Inject(ctx, canonicalCarrier(h))
 	resp, err := tr.base.RoundTrip(r)
 	if span == nil || !span.IsRecording() {
 		return resp, err
@@ -154,3 +178,25 @@ func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// canonicalCarrier is a propagation carrier on an outgoing request's headers that sets the
+// propagator's headers under their canonical keys directly, rather than canonicalizing each
+// name afresh on every call as http.Header.Set does.
+type canonicalCarrier http.Header
+
+func (c canonicalCarrier) Get(key string) string { return http.Header(c).Get(key) }
+
+func (c canonicalCarrier) Set(key, value string) {
+	switch key {
+	case "traceparent":
+		c["Traceparent"] = []string{value}
+	case "tracestate":
+		c["Tracestate"] = []string{value}
+	case "baggage":
+		c["Baggage"] = []string{value}
+	default:
+		http.Header(c).Set(key, value)
+	}
+}
+
+func (c canonicalCarrier) Keys() []string { return propagation.HeaderCarrier(c).Keys() }

@@ -108,7 +108,8 @@ func New(ctx context.Context, cfg Config) (*Tracing, error) {
 	if disabled, err := parseBool(getenv, "OTEL_SDK_DISABLED"); err != nil || disabled {
 		return t, err
 	}
-	sampler, err := parseSampler(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
+	samplerName := getenv("OTEL_TRACES_SAMPLER")
+	sampler, err := parseSampler(samplerName, getenv("OTEL_TRACES_SAMPLER_ARG"))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,43 @@ func New(ctx context.Context, cfg Config) (*Tracing, error) {
 		sdktrace.WithSpanProcessor(proc))
 	t.provider = t.sdk
 	t.tracer = t.sdk.Tracer(tracerName)
+	if parentBased(samplerName) {
+		t.tracer = unsampledChildren{t.tracer}
+	}
 	return t, nil
+}
+
+// parentBased reports whether the sampler OTEL_TRACES_SAMPLER names follows the parent's
+// decision (as the default does): then no child of a span that is not sampled is ever sampled.
+func parentBased(sampler string) bool {
+	return sampler == "" || strings.HasPrefix(sampler, "parentbased_")
+}
+
+// unsampledChildren is a tracer under a parent-based sampler that starts no span at all where the
+// parent's trace is not sampled: the span would never be recorded, yet starting it costs a fresh
+// span ID, a span and a context, several times a request (client, endpoint and store spans, and
+// the server span of a callee). The caller gets the parent's own non-recording span back, on
+// which every method, End included, does nothing; log lines and calls downstream carry the
+// parent's span ID and the same trace ID. Only a request that starts a trace pays for its root
+// span, whose ID its log lines carry.
+type unsampledChildren struct{ trace.Tracer }
+
+func (u unsampledChildren) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if u.skips(ctx) {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return u.Tracer.Start(ctx, name, opts...)
+}
+
+// skips reports whether Start would start no span under ctx: its span is valid, not sampled and
+// not recording.
+func (unsampledChildren) skips(ctx context.Context) bool {
+	parent := trace.SpanFromContext(ctx)
+	if parent.IsRecording() {
+		return false
+	}
+	sc := parent.SpanContext()
+	return sc.IsValid() && !sc.IsSampled()
 }
 
 // Enabled reports whether spans are recorded and exported.
