@@ -65,7 +65,7 @@ func TestTransportCatchesDrift(t *testing.T) {
 	defer srv.Close()
 	cases := []struct {
 		name, method, path, body string
-		wantErr          string
+		wantErr                  string
 	}{
 		{"matching", "PUT", "/v1/things/1", `{"n":1}`, ""},
 		{"invalid request accepted", "PUT", "/v1/things/1", `{"n":"one"}`, "not valid by the document"},
