@@ -100,7 +100,7 @@ func HTTPConnector(client *http.Client) Connector {
 
 // GRPCConnector reaches each instance over gRPC: one *grpc.ClientConn per instance (insecure,
 // with token, when set, sent as "authorization: Bearer <token>" on every call), shared by all
-// four methods and closed when the instance leaves. opts are added to every dial: a tracing
+// methods and closed when the instance leaves. opts are added to every dial: a tracing
 // stats handler, say.
 func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 	return func(instance string) (grading.Endpoints, io.Closer, error) {
@@ -114,7 +114,7 @@ func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 
 // NewBalanced builds grading.Endpoints whose every method is load-balanced over the
 // instances instancer reports, reached through connect. One sd Endpointer holds the instances:
-// its factory connects to each instance once (one connection for all four methods, closed when
+// its factory connects to each instance once (one connection for all its methods, closed when
 // the instance leaves) and gives each of the instance's methods its own circuit breaker. Each
 // method then has its own round robin over those instances, and a retry that moves to the next
 // instance only after a transport failure and only when the call is safe to repeat (reads, and

@@ -12,62 +12,70 @@ import (
 	"github.com/gradebook/gradebook/grading"
 )
 
-// ChangeGrade implements grading.Store. The key is claimed first, in the change's transaction:
-// the same key arriving at two instances at once waits on the primary key for the first
-// transaction, which then either committed (and its answer is read) or rolled back (and this
-// one goes on). The grade's row is locked, so that two changes of one grade, from any
-// instances, are applied one after the other and each sees the version the other made.
+// ChangeGrade implements grading.Store. The grade's row is locked, so that two changes of one
+// grade, from any instances, are applied one after the other and each sees the version the other
+// made. The key is claimed in the change's transaction: the same key arriving at two instances at
+// once waits on the primary key for the first transaction, which then either committed (and its
+// answer is read) or rolled back (and this one goes on).
 func (s *Store) ChangeGrade(ctx context.Context, studentID, gradeID int, w grading.GradeWrite) (grading.Grade, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	request := w.Fingerprint(studentID, gradeID)
 	var answer grading.Grade
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// A repeat is answered before anything else, as the key alone decides it.
+		if w.IdempotencyKey != "" {
+			if found, err := changeKeyAnswer(ctx, tx, w.IdempotencyKey, request, &answer); err != nil || found {
+				return err
+			}
+		}
+		// The student's row, then the grade's: the order RemoveStudent locks them in, so that
+		// the two wait for each other rather than deadlock.
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM students WHERE id = $1 FOR KEY SHARE`, studentID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return grading.ErrStudentNotFound
+		}
+		if err != nil {
+			return err
+		}
 		var old grading.Grade
 		var oldAt *time.Time
-		err := tx.QueryRow(ctx, `
+		err = tx.QueryRow(ctx, `
 			SELECT id, version, title, type, score, entered_by, entered_at FROM grades
 			WHERE id = $1 AND student_id = $2 AND removed_at IS NULL FOR NO KEY UPDATE`, gradeID, studentID).
 			Scan(&old.ID, &old.Version, &old.Title, &old.Type, &old.Score, &old.EnteredBy, &oldAt)
-		notFound := errors.Is(err, pgx.ErrNoRows)
-		if err != nil && !notFound {
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Perhaps removed by the same request under the same key, committed while this one
+			// waited for the row: then its answer is this one's.
+			if w.IdempotencyKey != "" {
+				if found, err := changeKeyAnswer(ctx, tx, w.IdempotencyKey, request, &answer); err != nil || found {
+					return err
+				}
+			}
+			return grading.ErrGradeNotFound
+		}
+		if err != nil {
 			return err
 		}
 		if oldAt != nil {
 			old.EnteredAt = oldAt.UTC()
 		}
 		if w.IdempotencyKey != "" {
-			// A repeat is answered before anything else, as the key alone decides it; a key can
-			// only name a student and grade that existed, so none is claimed for unknown ones.
-			if found, err := changeKeyAnswer(ctx, tx, w.IdempotencyKey, request, &answer); err != nil || found {
+			tag, err := tx.Exec(ctx, `
+				INSERT INTO grade_change_keys (idempotency_key, student_id, grade_id, request) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (idempotency_key) DO NOTHING`, []byte(w.IdempotencyKey), studentID, gradeID, request)
+			if err != nil {
 				return err
 			}
-			if !notFound {
-				tag, err := tx.Exec(ctx, `
-					INSERT INTO grade_change_keys (idempotency_key, student_id, grade_id, request) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (idempotency_key) DO NOTHING`, []byte(w.IdempotencyKey), studentID, gradeID, request)
-				if err != nil {
-					return err
+			if tag.RowsAffected() == 0 {
+				// Another instance committed this key since the look-up above.
+				found, err := changeKeyAnswer(ctx, tx, w.IdempotencyKey, request, &answer)
+				if err == nil && !found {
+					err = errors.New("an Idempotency-Key conflicted but its answer cannot be read")
 				}
-				if tag.RowsAffected() == 0 {
-					// Another instance committed this key since the look-up above.
-					found, err := changeKeyAnswer(ctx, tx, w.IdempotencyKey, request, &answer)
-					if err == nil && !found {
-						err = errors.New("an Idempotency-Key conflicted but its answer cannot be read")
-					}
-					return err
-				}
-			}
-		}
-		if notFound {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM students WHERE id = $1)`, studentID).Scan(&exists); err != nil {
 				return err
 			}
-			if !exists {
-				return grading.ErrStudentNotFound
-			}
-			return grading.ErrGradeNotFound
 		}
 		if w.IfVersion != nil && *w.IfVersion != old.Version {
 			return grading.ErrVersionMismatch

@@ -371,4 +371,43 @@ func runChanges(t *testing.T, open func(t *testing.T) Factory) {
 			t.Errorf("CreateStudent after removals = %+v, %v; want an ID never used", st, err)
 		}
 	})
+
+	t.Run("a student removed while their grades change: each call succeeds or finds nothing", func(t *testing.T) {
+		s1, s2 := open(t).pair(t)
+		for round := range 3 {
+			st, err := s1.CreateStudent(ctx, "Averill", fmt.Sprint(round))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int
+			for range 3 {
+				g, err := s1.AddGrade(ctx, st.ID, quiz1, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, g.ID)
+			}
+			results := race(8, func(i int) (grading.Grade, error) {
+				h := []*handle{s1, s2}[i%2]
+				switch i % 4 {
+				case 0:
+					return grading.Grade{}, h.RemoveStudent(ctx, st.ID, true)
+				case 1:
+					return h.ChangeGrade(ctx, st.ID, ids[i%3], remove("frizzle"))
+				default:
+					w := correct(float64(i), "frizzle")
+					w.IdempotencyKey = fmt.Sprintf("race-%d-%d", round, i)
+					return h.ChangeGrade(ctx, st.ID, ids[i%3], w)
+				}
+			})
+			for i, r := range results {
+				if r.err != nil && !errors.Is(r.err, grading.ErrStudentNotFound) && !errors.Is(r.err, grading.ErrGradeNotFound) {
+					t.Errorf("round %d, caller %d: %v; want success or not found", round, i, r.err)
+				}
+			}
+			if _, err := s2.GetStudent(ctx, st.ID); !errors.Is(err, grading.ErrStudentNotFound) {
+				t.Errorf("round %d: the student is still there: %v", round, err)
+			}
+		}
+	})
 }
