@@ -512,6 +512,23 @@ func (p *pages) removeStudent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// isChangePost reports whether r posts one of this file's forms: a correction, a removal or a
+// rename.
+func isChangePost(r *http.Request) bool {
+	path := r.URL.Path
+	return r.Method == http.MethodPost && strings.HasPrefix(path, "/students/") &&
+		(strings.Contains(path, "/grades/") || strings.HasSuffix(path, "/rename") || strings.HasSuffix(path, "/remove"))
+}
+
+// changeBack is the page to check a change posted to path on: the student's page for a grade,
+// the rename and remove page for a student.
+func changeBack(path string) string {
+	if i := strings.Index(path, "/grades/"); i >= 0 {
+		return path[:i]
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(path, "/rename"), "/remove") + "/edit"
+}
+
 // failChange answers a change whose grading call failed: the 503 page says the change may not
 // have been made and leads back to where it can be checked; anything else as fail.
 func (p *pages) failChange(w http.ResponseWriter, r *http.Request, err error, back string) {

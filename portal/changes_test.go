@@ -295,3 +295,28 @@ func TestCSVText(t *testing.T) {
 		}
 	}
 }
+
+// TestPageChangesWhenGradingIsDown: a change posted while no grading instance answers gets the
+// 503 page saying it may not have been made, and where to check.
+func TestPageChangesWhenGradingIsDown(t *testing.T) {
+	p := newTestPortalNoWait(t, sd.FixedInstancer{deadAddr(t)})
+	for path, back := range map[string]string{
+		"/students/1/grades/1":        "/students/1",
+		"/students/1/grades/1/remove": "/students/1",
+		"/students/1/rename":          "/students/1/edit",
+		"/students/1/remove":          "/students/1/edit",
+	} {
+		a := p.do(t, "POST", path, formType, form("version", "1", "score", "1", "title", "x", "type", "Quiz", "confirmName", "A B", "firstName", "A", "lastName", "B"))
+		if a.status != 503 || !strings.Contains(a.body, "the change may not have been made") || !strings.Contains(a.body, `href="`+back+`"`) {
+			t.Errorf("POST %s with grading down = %d; want 503 leading to %s:\n%s", path, a.status, back, a.body)
+		}
+	}
+	for _, path := range []string{"/students.csv", "/students/1/edit", "/students/1/grades/1/remove"} {
+		if a := p.get(t, path); a.status != 503 {
+			t.Errorf("GET %s with grading down = %d; want 503", path, a.status)
+		}
+	}
+	if a := p.do(t, "GET", "/api/v1/students", "", "", "Accept", "text/csv"); a.status != 503 || !strings.Contains(a.body, `"error"`) {
+		t.Errorf("CSV from the API with grading down = %d %s; want a 503 JSON error", a.status, a.body)
+	}
+}

@@ -370,6 +370,8 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
 		p.notFound(w, r)
+	case errors.Is(err, errs.ErrUnavailable) && isChangePost(r):
+		p.failChange(w, r, err, changeBack(r.URL.Path))
 	case errors.Is(err, errs.ErrUnavailable):
 		log.With(level.Warn(p.logger), requestid.LogFields(r.Context())...).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
