@@ -2,6 +2,7 @@ package portal
 
 import (
 	"encoding/csv"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -318,5 +319,34 @@ func TestPageChangesWhenGradingIsDown(t *testing.T) {
 	}
 	if a := p.do(t, "GET", "/api/v1/students", "", "", "Accept", "text/csv"); a.status != 503 || !strings.Contains(a.body, `"error"`) {
 		t.Errorf("CSV from the API with grading down = %d %s; want a 503 JSON error", a.status, a.body)
+	}
+}
+
+// TestPageChangesNeedASession: with sign-in on, a correction or removal without a session is not
+// acted on and leads to the sign-in page, which comes back to the page of the form; a signed-in
+// teacher's change is recorded in their name, whatever the form says.
+func TestPageChangesNeedASession(t *testing.T) {
+	p := newSignInPortal(t, newSignInStore(t), newClock(), sharedKey)
+	for path, next := range map[string]string{
+		"/students/1/grades/1":        "/students/1/grades/1",
+		"/students/1/grades/1/remove": "/students/1/grades/1/remove",
+		"/students/1/remove":          "/students/1/remove",
+	} {
+		resp := p.do(t, request{method: "POST", path: path, body: form("version", "1", "title", "Quiz 1", "type", "Quiz", "score", "1", "confirmName", "Averill Simen", "force", "true")})
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/login?next="+url.QueryEscape(next) {
+			t.Errorf("POST %s without a session = %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if g := p.grades(t, 1); len(g) != 3 || g[0].Score != 85 {
+		t.Fatalf("a post without a session changed the grades: %+v", g)
+	}
+	cookie := p.signIn(t, teacher, teacherPassword, "192.0.2.7")
+	resp := p.do(t, request{method: "POST", path: "/students/1/grades/1", cookie: cookie, body: form("version", "1", "title", "Quiz 1", "type", "Quiz", "score", "88", "changedBy", "mallory")})
+	if resp.StatusCode != 303 {
+		t.Fatalf("signed-in correction = %d %s", resp.StatusCode, body(t, resp))
+	}
+	page := body(t, p.do(t, request{method: "GET", path: "/students/1", cookie: cookie}))
+	if !strings.Contains(page, "<td>"+teacher+"</td>") || strings.Contains(page, "mallory") {
+		t.Fatalf("the history does not name the signed-in teacher %q:\n%s", teacher, page)
 	}
 }
