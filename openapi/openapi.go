@@ -8,11 +8,13 @@
 package openapi
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -90,7 +92,49 @@ func portal() ([]byte, error) {
 			"200": object{"description": "The OpenAPI document", "content": object{"application/json": object{"schema": object{"type": "object"}}}},
 		},
 	}}
-	return json.MarshalIndent(doc, "", "  ")
+	return marshalInOrder(doc)
+}
+
+// marshalInOrder writes doc's top-level fields in the order people read a document in (a map
+// alone would put components first).
+func marshalInOrder(doc object) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("{")
+	first := true
+	write := func(key string) error {
+		v, ok := doc[key]
+		if !ok {
+			return nil
+		}
+		delete(doc, key)
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		if !first {
+			buf.WriteString(",")
+		}
+		first = false
+		fmt.Fprintf(&buf, "\n  %q: %s", key, b)
+		return nil
+	}
+	for _, key := range []string{"openapi", "info", "servers", "security", "paths", "components"} {
+		if err := write(key); err != nil {
+			return nil, err
+		}
+	}
+	rest := make([]string, 0, len(doc))
+	for key := range doc {
+		rest = append(rest, key)
+	}
+	slices.Sort(rest)
+	for _, key := range rest {
+		if err := write(key); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteString("\n}\n")
+	return buf.Bytes(), nil
 }
 
 func jsonError() object {

@@ -2,6 +2,7 @@ package openapi_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/gradebook/gradebook/openapi"
@@ -48,5 +49,15 @@ func TestDocuments(t *testing.T) {
 	var again map[string]any
 	if err := json.Unmarshal(openapi.Grading(), &again); err != nil || again["servers"].([]any)[0].(map[string]any)["url"] != "http://127.0.0.1:6000" {
 		t.Errorf("grading document changed by deriving the portal's: %v", again["servers"])
+	}
+}
+
+func TestPortalDocumentReadsInOrder(t *testing.T) {
+	b, err := openapi.Portal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(b) || !strings.HasPrefix(string(b), "{\n  \"openapi\": \"3.1.0\",\n  \"info\"") {
+		t.Fatalf("the portal's document does not begin with its version and info:\n%.200s", b)
 	}
 }
