@@ -101,6 +101,7 @@ func writeCSVAnswer(w http.ResponseWriter, r *http.Request, body []byte) {
 	h.Set("Content-Type", CSVContentType)
 	h.Set("Content-Disposition", `attachment; filename="students.csv"`)
 	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
