@@ -18,6 +18,21 @@ import (
 	"github.com/gradebook/gradebook/portal/auth"
 )
 
+// apiChecker is the transport of every test portal's client: in tests (not benchmarks, where it
+// would be measured too) it checks each exchange under /api/v1 against the portal's OpenAPI
+// document, so that every API test validates what it sends and gets.
+func apiChecker(t testing.TB, serverURL string) http.RoundTripper {
+	tt, ok := t.(*testing.T)
+	if !ok {
+		return nil
+	}
+	doc, err := openapi.Portal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openapitest.NewTransport(tt, doc, serverURL, http.DefaultTransport.(*http.Transport).Clone())
+}
+
 // validated is p with a client that checks every exchange against the portal's OpenAPI
 // document (openapitest.Transport), and the transport, to ask which operations were exercised.
 func validated(t *testing.T, p *testPortal) (*testPortal, *openapitest.Transport) {

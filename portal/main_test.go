@@ -192,6 +192,7 @@ func newTestPortalOver(t testing.TB, tr transport, instancer sd.Instancer, deps 
 	}
 	srv := httptest.NewServer(httpx.WithRequestIDs(r))
 	p := &testPortal{Server: srv, client: &http.Client{
+		Transport:     apiChecker(t, srv.URL),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       10 * time.Second,
 	}}

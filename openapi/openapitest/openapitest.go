@@ -43,9 +43,13 @@ func Load(t testing.TB, doc []byte) *openapi3.T {
 //     a JSON error: a route the code serves and the document leaves out fails the test.
 //
 // Failures are reported with t.Errorf, so a test sees every mismatch at once.
+//
+// Requests outside the document's server path (the pages beside an API under /api/v1, say) pass
+// through unchecked.
 type Transport struct {
 	t      testing.TB
 	router routers.Router
+	prefix string
 	base   http.RoundTripper
 	mu     sync.Mutex
 	seen   map[string]bool
@@ -73,7 +77,15 @@ func NewTransport(t testing.TB, doc []byte, serverURL string, base http.RoundTri
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &Transport{t: t, router: router, base: base, seen: map[string]bool{}}
+	return &Transport{t: t, router: router, prefix: prefix, base: base, seen: map[string]bool{}}
+}
+
+// CloseIdleConnections closes the idle connections of the transport underneath, as
+// http.Client.CloseIdleConnections expects of a transport.
+func (tr *Transport) CloseIdleConnections() {
+	if c, ok := tr.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // Operations are the operations (such as "PATCH /students/{id}/grades/{gradeID}") the transport
@@ -90,6 +102,9 @@ func (tr *Transport) Operations() map[string]bool {
 
 // RoundTrip implements http.RoundTripper.
 func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tr.prefix != "" && req.URL.Path != tr.prefix && !strings.HasPrefix(req.URL.Path, tr.prefix+"/") {
+		return tr.base.RoundTrip(req)
+	}
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(req.Body)
