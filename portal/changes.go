@@ -108,16 +108,27 @@ func listNotice(r *http.Request) string {
 // renderStudentPage shows a student's page: their grades, each with its edit form (edit, when
 // set, replaces the form of its grade, opened with its problems), the add form and the history.
 func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status, id int, page studentPage, edit *editFormFor) {
+	// The student and their history are asked for at once, so the page waits for the slower
+	// of the two calls rather than for both in turn.
+	type history struct {
+		events []grading.GradeEvent
+		err    error
+	}
+	hc := make(chan history, 1)
+	go func() {
+		events, err := p.svc.GradeHistory(r.Context(), id)
+		hc <- history{events, err}
+	}()
 	st, err := p.svc.GetStudent(r.Context(), id)
+	h := <-hc
+	if err == nil {
+		err = h.err
+	}
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	events, err := p.svc.GradeHistory(r.Context(), id)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
+	events := h.events
 	page.Nav, page.Types = "students", gradeTypes()
 	page.Student = newStudentView(st)
 	page.History = historyRows(events)
