@@ -90,6 +90,7 @@ func portal() ([]byte, error) {
 		"security":    []any{object{}},
 		"responses": object{
 			"200": object{"description": "The OpenAPI document", "content": object{"application/json": object{"schema": object{"type": "object"}}}},
+			"421": object{"$ref": "#/components/responses/WrongHost"},
 		},
 	}}
 	return marshalInOrder(doc)

@@ -293,7 +293,7 @@ func servePortal(t *testing.T, rt interface {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &servedPortal{
 		base:   "http://" + rt.Addr(),
-		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: &http.Client{Transport: apiChecker(t, "http://"+rt.Addr()), Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		cancel: cancel,
 		served: make(chan error, 1),
 	}
