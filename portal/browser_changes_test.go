@@ -61,7 +61,7 @@ func TestBrowserCorrectRemoveExport(t *testing.T) {
 	if got := text("#grade-1"); !strings.Contains(got, "91") {
 		t.Fatalf("Quiz 1's row after correcting = %q", got)
 	}
-	if got := text("#history"); !strings.Contains(got, "Quiz 1: score 85 → 91") {
+	if got := text("#history tr.corrected"); !strings.HasSuffix(strings.TrimSpace(got), "Quiz 1: score 85 → 91") {
 		t.Fatalf("history after correcting = %q", got)
 	}
 

@@ -42,13 +42,19 @@ func TestPageCorrectGrade(t *testing.T) {
 		t.Fatalf("the edit form shows version %q; want 1", v)
 	}
 	key := hidden(t, page.body, edit, "idempotencyKey")
+	// Each row's form shows its own grade: the homework's type is the one selected in its form.
+	row2 := page.body[strings.Index(page.body, `action="/students/1/grades/2"`):]
+	row2 = row2[:strings.Index(row2, "</form>")]
+	if !strings.Contains(row2, "<option selected>Homework</option>") || !strings.Contains(row2, `value="Week 1 Homework"`) || !strings.Contains(row2, `value="94"`) {
+		t.Fatalf("the homework's edit form does not show the homework:\n%s", row2)
+	}
 	a := p.do(t, "POST", edit, formType, form("title", "Quiz 1", "type", "Quiz", "score", "91", "version", "1", "idempotencyKey", key))
 	if a.status != 303 || a.header.Get("Location") != "/students/1?changed=corrected#grade-1" {
 		t.Fatalf("correct = %d %s %s", a.status, a.header.Get("Location"), a.body)
 	}
 	a = p.get(t, "/students/1?changed=corrected")
 	// (91 + 94 + 82) / 3 = 89
-	for _, want := range []string{"Grade corrected. The average is now 89.0.", `id="average">89.0`, "score 85 → 91", "someone (open portal)"} {
+	for _, want := range []string{"Grade corrected. The average is now 89.0.", `id="average">89.0`, "Quiz 1: score 85 → 91</td>", "someone (open portal)"} {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("page after correcting lacks %q", want)
 		}
