@@ -20,7 +20,7 @@ func TestGatewayMirrorsGrading(t *testing.T) {
 
 func testGatewayMirrorsGrading(t *testing.T, tr transport) {
 	g := startGrading(t)
-	p := newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(g)})
+	p, _ := validated(t, newTestPortalOver(t, tr, sd.FixedInstancer{tr.addr(g)}))
 	const jsonType = "application/json"
 	tests := []struct {
 		name, method, path, body string

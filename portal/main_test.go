@@ -192,6 +192,7 @@ func newTestPortalOver(t testing.TB, tr transport, instancer sd.Instancer, deps 
 	}
 	srv := httptest.NewServer(httpx.WithRequestIDs(r))
 	p := &testPortal{Server: srv, client: &http.Client{
+		Transport:     apiChecker(t, srv.URL),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       10 * time.Second,
 	}}
@@ -292,7 +293,7 @@ func servePortal(t *testing.T, rt interface {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &servedPortal{
 		base:   "http://" + rt.Addr(),
-		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: &http.Client{Transport: apiChecker(t, "http://"+rt.Addr()), Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		cancel: cancel,
 		served: make(chan error, 1),
 	}

@@ -41,7 +41,7 @@ func parseTemplates() (pageTemplates, error) {
 		return nil, err
 	}
 	pages := pageTemplates{}
-	for _, name := range []string{"students", "student", "problem", "status", "login"} {
+	for _, name := range []string{"students", "student", "problem", "status", "login", "remove-grade", "edit-student"} {
 		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
@@ -76,6 +76,7 @@ type pages struct {
 type (
 	studentsPage struct {
 		Nav      string
+		Notice   string
 		Students []studentRow
 		Form     studentForm
 		Errors   map[string]string
@@ -96,6 +97,8 @@ type (
 		Types   []string
 		Form    gradeForm
 		Errors  map[string]string
+		// History is the student's corrections and removals, newest first.
+		History []historyRow
 	}
 	studentView struct {
 		ID         int
@@ -104,7 +107,13 @@ type (
 		GradeCount int
 		Grades     []gradeRow
 	}
-	gradeRow  struct{ Title, Type, Score, EnteredBy, EnteredAt string }
+	gradeRow struct {
+		Title, Type, Score, EnteredBy, EnteredAt string
+		// ID and Version name the grade and the version shown, which the row's edit form sends
+		// back; Edit is that form.
+		ID, Version int
+		Edit        editForm
+	}
 	gradeForm struct{ Title, Type, Score, Key string }
 
 	problemPage struct {
@@ -180,7 +189,8 @@ func newStudentView(st grading.Student) studentView {
 	v := studentView{ID: st.ID, Name: fullName(st), Average: formatAverage(st.Average), GradeCount: len(st.Grades)}
 	v.Grades = make([]gradeRow, len(st.Grades))
 	for i, g := range st.Grades {
-		v.Grades[i] = gradeRow{Title: g.Title, Type: g.Type, Score: formatScore(g.Score), EnteredBy: g.EnteredBy}
+		v.Grades[i] = gradeRow{Title: g.Title, Type: g.Type, Score: formatScore(g.Score), EnteredBy: g.EnteredBy, ID: g.ID, Version: g.Version}
+		v.Grades[i].Edit = newEditForm(g)
 		if !g.EnteredAt.IsZero() {
 			v.Grades[i].EnteredAt = g.EnteredAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
@@ -193,17 +203,21 @@ func (p *pages) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) listStudents(w http.ResponseWriter, r *http.Request) {
-	p.renderStudents(w, r, http.StatusOK, studentForm{}, nil)
+	p.renderStudentsNotice(w, r, http.StatusOK, listNotice(r), studentForm{}, nil)
 }
 
 func (p *pages) renderStudents(w http.ResponseWriter, r *http.Request, status int, form studentForm, problems map[string]string) {
+	p.renderStudentsNotice(w, r, status, "", form, problems)
+}
+
+func (p *pages) renderStudentsNotice(w http.ResponseWriter, r *http.Request, status int, notice string, form studentForm, problems map[string]string) {
 	students, err := p.svc.ListStudents(r.Context())
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
 	p.render(w, r, status, "students", studentsPage{
-		Nav: "students", Students: studentRows(students), Form: form, Errors: problems,
+		Nav: "students", Notice: notice, Students: studentRows(students), Form: form, Errors: problems,
 	})
 }
 
@@ -246,14 +260,7 @@ func (p *pages) showStudent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) renderStudent(w http.ResponseWriter, r *http.Request, status, id int, notice string, form gradeForm, problems map[string]string) {
-	st, err := p.svc.GetStudent(r.Context(), id)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.render(w, r, status, "student", studentPage{
-		Nav: "students", Student: newStudentView(st), Notice: notice, Types: gradeTypes(), Form: form, Errors: problems,
-	})
+	p.renderStudentPage(w, r, status, id, studentPage{Notice: notice, Form: form, Errors: problems}, nil)
 }
 
 func (p *pages) addGrade(w http.ResponseWriter, r *http.Request) {
@@ -363,6 +370,8 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
 		p.notFound(w, r)
+	case errors.Is(err, errs.ErrUnavailable) && isChangePost(r):
+		p.failChange(w, r, err, changeBack(r.URL.Path))
 	case errors.Is(err, errs.ErrUnavailable):
 		log.With(level.Warn(p.logger), requestid.LogFields(r.Context())...).Log("msg", "page could not reach grading", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -11,6 +11,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/openapi"
 	"github.com/gradebook/gradebook/pkg/discovery"
 	"github.com/gradebook/gradebook/pkg/httpx"
 )
@@ -54,6 +55,7 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	// Whoever makes the request, a teacher or the API's token, is who enters a grade, on the
 	// pages and through /api/v1 alike.
 	d.Grading.AddGradeEndpoint = stampEnteredBy(d.Grading.AddGradeEndpoint)
+	stampChangedBy(&d.Grading)
 	p := &pages{
 		open:   g.open(),
 		svc:    d.Grading,
@@ -93,6 +95,15 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	r.Handle("/login", public(s.login)).Methods(http.MethodPost)
 	r.Handle("/logout", public(s.logout)).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(http.MethodGet, http.MethodHead)
+	p.addChangeRoutes(r, page)
+	// Ahead of the gateway's own GET /students: the class as CSV for a client that asks for it,
+	// and the API's OpenAPI document, which anyone may read.
+	r.Handle("/api/v1/students", cop.Handler(g.api(http.HandlerFunc(p.apiCSV)))).Methods(http.MethodGet).MatcherFunc(prefersCSV)
+	doc, err := openapi.Portal()
+	if err != nil {
+		return err
+	}
+	r.Handle("/api/v1/openapi.json", openapi.Handler(doc)).Methods(http.MethodGet, http.MethodHead)
 
 	// The API gateway: grading's own routes and codecs (listed at httpserver.Routes) under
 	// /api/v1, answering exactly as grading does (its statuses for business errors, 503 when no

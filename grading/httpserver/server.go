@@ -31,6 +31,7 @@ func AddRoutes(r *mux.Router, eps grading.Endpoints, logger log.Logger) {
 	for _, rt := range Routes(eps, logger) {
 		r.Handle(rt.Path, rt.Handler).Methods(rt.Method)
 	}
+	addOpenAPI(r)
 }
 
 // Route is one route of grading's HTTP API.

@@ -38,7 +38,8 @@ func rules() []rule {
 		"github.com/jackc/pgx/...", "github.com/pressly/goose/..."}
 	// testKits are for tests only: no binary links them.
 	testKits := []string{mod + "grading/gradingtest/...", mod + "grading/storetest/...", mod + "grading/pgtest/...",
-		mod + "internal/testkit/...", mod + "internal/jaegertest/...", mod + "internal/prometheustest/...", mod + "registry/registrytest/..."}
+		mod + "internal/testkit/...", mod + "internal/jaegertest/...", mod + "internal/prometheustest/...", mod + "registry/registrytest/...",
+		mod + "openapi/openapitest/..."}
 	return []rule{
 		{
 			why:   "shared vocabulary is transport-neutral: each transport maps it once",
@@ -104,6 +105,11 @@ func rules() []rule {
 			why:   "test kits are for tests; a binary that links one ships code it never runs",
 			from:  []string{mod + "cmd/..."},
 			never: testKits,
+		},
+		{
+			why:   "the OpenAPI documents are data that both services serve: they know no service",
+			from:  []string{mod + "openapi"},
+			never: []string{mod + "grading/...", mod + "portal/...", mod + "registry/...", mod + "logging/...", mod + "pkg/..."},
 		},
 		{
 			why:   "a client never pulls in its server",
