@@ -27,10 +27,14 @@ type logProcess struct {
 
 // startLogProcess builds cmd/logservice, starts it on a port of 127.0.0.1 that the kernel picks
 // with a fresh -data (and a registry nobody answers at, which it tolerates), and waits until it
-// serves. It is stopped at tb's cleanup.
+// serves. It is stopped at tb's cleanup. GRADEBOOK_BENCH_LOGSERVICE names a logservice binary
+// to run instead, so that two builds can be compared in one interleaved run.
 func startLogProcess(tb testing.TB, env ...string) *logProcess {
 	tb.Helper()
-	bin := testkit.BuildCommand(tb, "github.com/gradebook/gradebook/cmd/logservice")
+	bin := os.Getenv("GRADEBOOK_BENCH_LOGSERVICE")
+	if bin == "" {
+		bin = testkit.BuildCommand(tb, "github.com/gradebook/gradebook/cmd/logservice")
+	}
 	dir := tb.TempDir()
 	lp := &logProcess{file: filepath.Join(dir, "data", "gradebook.log")}
 	stderrPath := filepath.Join(dir, "logservice.stderr")
