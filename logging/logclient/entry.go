@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -297,50 +295,7 @@ func EntryFromKeyvals(keyvals []any, service, instance string, now time.Time) En
 
 // jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
 // string logfmt would print.
-func jsonValue(v any) json.RawMessage {
-	switch x := v.(type) {
-	case nil:
-		return json.RawMessage("null")
-	case string:
-		return appendJSONString(nil, x)
-	case bool:
-		return strconv.AppendBool(nil, x)
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(nil, x, 10)
-	case uint:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(nil, x, 10)
-	case float32:
-		return appendFloat(float64(x), 32)
-	case float64:
-		return appendFloat(x, 64)
-	default:
-		return appendJSONString(nil, safeString(v))
-	}
-}
-
-func appendFloat(f float64, bits int) json.RawMessage {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		// JSON has no NaN or infinities; keep them readable as strings.
-		return appendJSONString(nil, strconv.FormatFloat(f, 'g', -1, bits))
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, bits)
-}
+func jsonValue(v any) json.RawMessage { return appendJSONValue(nil, v) }
 
 // safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
 // times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".
