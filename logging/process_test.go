@@ -1,7 +1,6 @@
 package logging
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -96,28 +95,4 @@ func cpuTime(tb testing.TB, pid int) time.Duration {
 		tb.Fatalf("/proc/%d/stat: %q", pid, b)
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks
-}
-
-// countLines counts the lines of the file at path.
-func countLines(tb testing.TB, path string) int {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	r := bufio.NewReaderSize(f, 1<<20)
-	for {
-		chunk, err := r.ReadSlice('\n')
-		if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
-			n++
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			return n
-		}
-	}
 }
