@@ -12,12 +12,13 @@ import (
 
 	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/logx"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
 // BenchmarkShipperLog is the cost of one Log call on a Shipper while it ships to a log service
 // running as a process of its own (so that neither the service's CPU nor its allocations are
-// counted here). The queue is kept from filling, with the timer stopped while it drains, so that
+// counted here), with the timestamp bound as the services bind it (logx.Timestamp). The queue is kept from filling, with the timer stopped while it drains, so that
 // what is measured is an entry accepted and shipped, not the cheaper path of one dropped. The
 // allocations include the shipper's goroutine building and sending the batches. So does
 // proc-cpu-ns/log: this process's CPU time (user and system, from getrusage) from the first Log
@@ -27,7 +28,7 @@ func BenchmarkShipperLog(b *testing.B) {
 	lp := startLogProcess(b)
 	reg := telemetry.New()
 	sh := logclient.NewShipper(sd.FixedInstancer{lp.addr}, logclient.ShipperOptions{Service: "grading", Instance: "127.0.0.1:6000", Metrics: reg})
-	logger := log.With(sh, "ts", log.DefaultTimestampUTC)
+	logger := log.With(sh, "ts", logx.Timestamp)
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	b.ResetTimer()

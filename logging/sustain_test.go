@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/gradebook/gradebook/logging/logclient"
+	"github.com/gradebook/gradebook/pkg/logx"
 	"github.com/gradebook/gradebook/pkg/telemetry"
 )
 
@@ -32,7 +33,7 @@ func sustain(tb testing.TB, rate int, d time.Duration) sustained {
 	reg := telemetry.New()
 	const service = "sustain-test"
 	sh := logclient.NewShipper(sd.FixedInstancer{lp.addr}, logclient.ShipperOptions{Service: service, Instance: "127.0.0.1:6000", Metrics: reg})
-	logger := level.Info(log.With(sh, "ts", log.DefaultTimestampUTC))
+	logger := level.Info(log.With(sh, "ts", logx.Timestamp))
 	cpu0 := cpuTime(tb, lp.pid)
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Millisecond)
