@@ -34,7 +34,20 @@ func levelRank(lvl string) int {
 // DecodeBatch parses the body of POST /v1/logs: a JSON array of entry objects. It checks the
 // whole batch before returning anything, so that a batch with one bad entry is refused whole.
 // Entries without a time are stamped with now. Its errors wrap errs.ErrInvalid.
+//
+// A batch as shippers send it (flat objects of strings, numbers, booleans and nulls, each key
+// once) is read in one pass by decodeBatchFast; anything else, and every batch it would refuse,
+// goes through decodeBatchJSON, which encoding/json reads, so that both give the same entries
+// and every error comes from one place.
 func DecodeBatch(body []byte, now time.Time) ([]logclient.Entry, error) {
+	if entries, ok := decodeBatchFast(body, now); ok {
+		return entries, nil
+	}
+	return decodeBatchJSON(body, now)
+}
+
+// decodeBatchJSON is DecodeBatch through encoding/json.
+func decodeBatchJSON(body []byte, now time.Time) ([]logclient.Entry, error) {
 	var raws []json.RawMessage
 	if err := httpx.DecodeJSONBytes(body, &raws); err != nil {
 		if errors.Is(err, errs.ErrInvalid) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {

@@ -51,6 +51,8 @@ type Store struct {
 	// The window: ring[head] is the oldest of n records, whose lines take bytes in all. The
 	// newest record always stays, even alone over maxBytes, so that the window never empties
 	// on a single large entry (logclient.MaxEntryBytes is far below any sensible maxBytes anyway).
+	// The lines of one appended batch share a buffer, which lives until the last of them is
+	// evicted: the memory held is bytes plus at most the rest of the oldest batch's buffer.
 	ring     []record
 	head     int
 	n        int
@@ -148,8 +150,7 @@ func (s *Store) loadTail() error {
 func (s *Store) push(e logclient.Entry, line []byte) {
 	r := record{time: e.Time, service: e.Service, instance: e.Instance, rank: levelRank(e.Level), line: line}
 	if id, ok := e.Fields["request_id"]; ok {
-		var str string
-		if json.Unmarshal(id, &str) == nil {
+		if str, err := unquoteJSON(id); err == nil {
 			r.requestID = str
 		}
 	}
@@ -167,7 +168,7 @@ func (s *Store) push(e logclient.Entry, line []byte) {
 // evictOldest drops the oldest record; the caller holds mu and s.n > 0.
 func (s *Store) evictOldest() {
 	s.bytes -= len(s.ring[s.head].line)
-	s.ring[s.head] = record{} // let its line be collected now, not when the slot is reused
+	s.ring[s.head] = record{} // let go of its line now, not when the slot is reused
 	s.head = (s.head + 1) % len(s.ring)
 	s.n--
 }
@@ -192,24 +193,35 @@ func (s *Store) Append(entries []logclient.Entry, durable bool) (int, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	// Encode outside the lock; only the write itself is serialised.
-	lines := make([][]byte, len(entries))
-	var buf bytes.Buffer
-	for i, e := range entries {
-		line, err := e.MarshalJSON()
-		if err != nil {
+	// Encode outside the lock; only the write itself is serialised. All the lines go into one
+	// buffer, which is both what is written and what the window keeps: each record's line is
+	// a piece of it, so the buffer lives until the window has let go of its last line.
+	size := 0
+	for i := range entries {
+		size += entries[i].SizeHint() + 1
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(entries))
+	for i := range entries {
+		var err error
+		if buf, err = entries[i].AppendJSON(buf); err != nil {
 			return 0, err
 		}
-		lines[i] = windowLine(line)
-		buf.Write(line)
-		buf.WriteByte('\n')
+		buf = append(buf, '\n')
+		ends[i] = len(buf)
+	}
+	lines := make([][]byte, len(entries))
+	start := 0
+	for i, end := range ends {
+		lines[i] = buf[start : end-1 : end-1]
+		start = end
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return 0, ErrClosed
 	}
-	n, err := s.f.Write(buf.Bytes())
+	n, err := s.f.Write(buf)
 	if err != nil {
 		// Cut a partial write off, so that the file stays whole lines; if even that fails,
 		// the next write starts on a fresh line.

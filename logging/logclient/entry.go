@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,8 +49,22 @@ func IsStandardKey(k string) bool {
 // MarshalJSON writes the entry as one flat JSON object on one line: the standard keys first, then
 // the other fields in sorted order. Field values must be valid JSON; they are written compact.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 160+len(e.Msg)+64*len(e.Fields))
-	b = append(b, `{"time":"`...)
+	return e.AppendJSON(make([]byte, 0, e.SizeHint()))
+}
+
+// SizeHint is about how long the entry's JSON is, for a buffer it is appended to.
+func (e Entry) SizeHint() int {
+	n := 120 + len(e.Service) + len(e.Instance) + len(e.Msg)
+	for k, v := range e.Fields {
+		n += len(k) + len(v) + 4
+	}
+	return n
+}
+
+// AppendJSON appends the entry's JSON, as MarshalJSON writes it, to dst. On an error, dst is
+// returned as it was.
+func (e Entry) AppendJSON(dst []byte) ([]byte, error) {
+	b := append(dst, `{"time":"`...)
 	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","service":`...)
 	b = appendJSONString(b, e.Service)
@@ -65,24 +77,97 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	if len(e.Fields) == 0 {
 		return append(b, '}'), nil
 	}
-	keys := make([]string, 0, len(e.Fields))
+	var arr [16]string // the keys of a typical entry, without an allocation
+	keys := arr[:0]
 	for k := range e.Fields {
 		if !IsStandardKey(k) {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
-	buf := bytes.NewBuffer(b)
+	slices.Sort(keys)
 	for _, k := range keys {
-		buf.WriteByte(',')
-		buf.Write(appendJSONString(buf.AvailableBuffer(), k))
-		buf.WriteByte(':')
-		if err := json.Compact(buf, e.Fields[k]); err != nil {
-			return nil, fmt.Errorf("field %q: %w", k, err)
+		b = append(b, ',')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		v := e.Fields[k]
+		if isCompactScalar(v) {
+			b = append(b, v...)
+			continue
+		}
+		buf := bytes.NewBuffer(b)
+		if err := json.Compact(buf, v); err != nil {
+			return dst, fmt.Errorf("field %q: %w", k, err)
+		}
+		b = buf.Bytes()
+	}
+	return append(b, '}'), nil
+}
+
+// isCompactScalar reports whether v is a JSON string without escapes, a number, true, false or
+// null, with no space around it: JSON that json.Compact would leave as it is. It is the quick
+// answer for the values entries almost always hold; anything else goes through json.Compact.
+func isCompactScalar(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	switch v[0] {
+	case '"':
+		if len(v) < 2 || v[len(v)-1] != '"' {
+			return false
+		}
+		for _, c := range v[1 : len(v)-1] {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	case 't':
+		return string(v) == "true"
+	case 'f':
+		return string(v) == "false"
+	case 'n':
+		return string(v) == "null"
+	}
+	return isJSONNumber(v)
+}
+
+// isJSONNumber reports whether v is exactly one JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(v []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '0':
+		i++
+	case i < len(v) && v[i] >= '1' && v[i] <= '9':
+		digits()
+	default:
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -210,50 +295,7 @@ func EntryFromKeyvals(keyvals []any, service, instance string, now time.Time) En
 
 // jsonValue encodes a logged value: numbers and booleans as themselves, everything else as the
 // string logfmt would print.
-func jsonValue(v any) json.RawMessage {
-	switch x := v.(type) {
-	case nil:
-		return json.RawMessage("null")
-	case string:
-		return appendJSONString(nil, x)
-	case bool:
-		return strconv.AppendBool(nil, x)
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(nil, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(nil, x, 10)
-	case uint:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(nil, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(nil, x, 10)
-	case float32:
-		return appendFloat(float64(x), 32)
-	case float64:
-		return appendFloat(x, 64)
-	default:
-		return appendJSONString(nil, safeString(v))
-	}
-}
-
-func appendFloat(f float64, bits int) json.RawMessage {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		// JSON has no NaN or infinities; keep them readable as strings.
-		return appendJSONString(nil, strconv.FormatFloat(f, 'g', -1, bits))
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, bits)
-}
+func jsonValue(v any) json.RawMessage { return appendJSONValue(nil, v) }
 
 // safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
 // times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".

@@ -1,6 +1,7 @@
 package logclient
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -38,12 +39,13 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
+// BenchmarkEncodeForShipping is the encoding of one log call as the Shipper's Log does it.
 func BenchmarkEncodeForShipping(b *testing.B) {
 	kv := []any{"level", level.InfoValue(), "ts", time.Now(), "service", "grading", "msg", "request", "method", "GET",
 		"path", "/students/1", "status", 200, "took", 153 * time.Microsecond, "request_id", "69aa7ed7c70b0ad0325f7587"}
 	b.ReportAllocs()
 	for b.Loop() {
-		encodeForShipping(EntryFromKeyvals(kv, "grading", "127.0.0.1:6000", time.Now()))
+		encodeKeyvals(kv, "grading", "127.0.0.1:6000", time.Now())
 	}
 }
 
@@ -118,4 +120,20 @@ func cmp(ok bool, e Entry) string {
 func nan() float64 {
 	zero := 0.0
 	return zero / zero
+}
+
+// FuzzIsCompactScalar: a value AppendJSON copies as it is is one json.Compact leaves unchanged.
+func FuzzIsCompactScalar(f *testing.F) {
+	for _, s := range []string{`"a"`, `""`, `"a b"`, `"\n"`, `"a\"`, `1`, `-0.5e+3`, `01`, `1.`, `-`, `true`, `nul`, `null `, ` 1`, `{}`, "\"\xff\"", `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if !isCompactScalar(v) {
+			return
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil || !bytes.Equal(buf.Bytes(), v) {
+			t.Fatalf("%q taken as compact JSON, but json.Compact gives %q, %v", v, buf.Bytes(), err)
+		}
+	})
 }

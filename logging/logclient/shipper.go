@@ -190,7 +190,7 @@ func (s *Shipper) Log(keyvals ...any) error {
 		s.drop()
 		return nil
 	}
-	line := encodeForShipping(EntryFromKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now()))
+	line := encodeKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now())
 	n := int64(len(line))
 	if s.queuedBytes.Add(n) > int64(s.opts.QueueBytes) {
 		s.queuedBytes.Add(-n)

@@ -438,6 +438,9 @@ func TestShipperRetryIsNotStoredTwice(t *testing.T) {
 	for i := range 3 {
 		sh.Log("msg", "once", "i", i)
 	}
+	// Wait for the retry rather than Close at once: a Flush gives up as soon as an attempt of
+	// its own fails, which the lost answer makes happen.
+	testkit.Eventually(t, 10*time.Second, "the batch retried and acknowledged", func() bool { return sh.Pending() == 0 })
 	if err := sh.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

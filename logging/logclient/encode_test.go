@@ -1,0 +1,74 @@
+package logclient
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log/level"
+)
+
+// fuzzKeyvals turns fuzz input into a log call: NUL-separated tokens, a type letter first in
+// each value (i int, f float, b bool, n nil, t time, d duration, e error, anything else a string).
+func fuzzKeyvals(in string) []any {
+	toks := strings.Split(in, "\x00")
+	kv := make([]any, 0, len(toks))
+	for i, tok := range toks {
+		if i%2 == 0 {
+			kv = append(kv, tok)
+			continue
+		}
+		if tok == "" {
+			kv = append(kv, tok)
+			continue
+		}
+		rest := tok[1:]
+		switch tok[0] {
+		case 'i':
+			n, _ := strconv.Atoi(rest)
+			kv = append(kv, n)
+		case 'f':
+			f, _ := strconv.ParseFloat(rest, 64)
+			kv = append(kv, f)
+		case 'b':
+			kv = append(kv, rest == "1")
+		case 'n':
+			kv = append(kv, nil)
+		case 't':
+			kv = append(kv, time.Unix(int64(len(rest))*1e6, 123).In(time.FixedZone("x", 3600)))
+		case 'd':
+			kv = append(kv, time.Duration(len(rest))*time.Millisecond)
+		case 'e':
+			kv = append(kv, &panicky{})
+		case 'l':
+			kv = append(kv, level.WarnValue())
+		default:
+			kv = append(kv, tok)
+		}
+	}
+	return kv
+}
+
+// FuzzEncodeKeyvals checks the Shipper's direct encoding against building the Entry and
+// encoding it.
+func FuzzEncodeKeyvals(f *testing.F) {
+	for _, s := range []string{
+		"level\x00l\x00ts\x00s2026-01-02T03:04:05.5Z\x00msg\x00srequest\x00status\x00i200\x00took\x00d123\x00request_id\x00sabc",
+		"msg\x00sa\x00lonely", "time\x00ssoon\x00ts\x00snope", "ts\x00t12\x00x\x00f1.5\x00y\x00fNaN\x00z\x00b1\x00n\x00n",
+		"a\x00s1\x00a\x00s2\x00\x00sempty\x00err\x00e", "service\x00sportal\x00instance\x00s\x00level\x00sWARNING",
+		"k\x00s\"quoted\"\n\u2028\xff", strings.Repeat("k\x00sv\x00", 200), "big\x00s" + strings.Repeat("x", 70<<10),
+	} {
+		f.Add(s)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	f.Fuzz(func(t *testing.T, in string) {
+		kv := fuzzKeyvals(in)
+		want := encodeForShipping(EntryFromKeyvals(kv, "grading", "127.0.0.1:6000", at))
+		got := encodeKeyvals(kv, "grading", "127.0.0.1:6000", at)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("log call %q:\nencodeKeyvals: %s\nby an Entry:   %s", kv, got, want)
+		}
+	})
+}
