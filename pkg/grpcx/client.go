@@ -38,11 +38,11 @@ func (b bearerCredentials) GetRequestMetadata(context.Context, ...string) (map[s
 
 func (bearerCredentials) RequireTransportSecurity() bool { return false }
 
-// SendRequestID puts the request ID in ctx into outgoing metadata. Its signature is go-kit's
-// ClientRequestFunc, for kitgrpc.ClientBefore.
-func SendRequestID(ctx context.Context, md *metadata.MD) context.Context {
+// SendRequestID answers ctx with the request ID it carries added to its outgoing metadata, for
+// the server to keep (RequestIDs), as httpx.SetRequestID does for an HTTP request.
+func SendRequestID(ctx context.Context) context.Context {
 	if id := requestid.FromContext(ctx); id != "" {
-		md.Set(RequestIDMetadata, id)
+		return metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)
 	}
 	return ctx
 }
