@@ -124,7 +124,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	gradingHTTP := &http.Client{Transport: rt.Tracing.Transport(client.Transport)}
 	connect := gradingclient.HTTPConnector(gradingHTTP)
 	if *transport == "grpc" {
-		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOption())
+		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOptions()...)
 	}
 	gradingEndpoints, subs := gradingclient.NewBalanced(gradingInstancer, connect, gradingclient.DefaultBalancing(), *gradingName, rt.Logger)
 	logs := logclient.NewReader(rt.Instancer(*logName), client, rt.Logger)

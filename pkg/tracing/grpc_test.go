@@ -2,6 +2,7 @@ package tracing_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 
@@ -10,28 +11,24 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/gradebook/gradebook/pkg/tracing"
 )
 
-// seenServer is a health server that keeps the trace and baggage each Check's context carries.
-type seenServer struct {
-	*health.Server
-	seen chan trace.SpanContext
-	bags chan baggage.Baggage
+// seen is what a call's context carried on the server.
+type seen struct {
+	sc  trace.SpanContext
+	bag baggage.Baggage
 }
 
-func (s seenServer) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	s.seen <- trace.SpanContextFromContext(ctx)
-	s.bags <- baggage.FromContext(ctx)
-	return s.Server.Check(ctx, req)
+func seenIn(ctx context.Context) seen {
+	return seen{trace.SpanContextFromContext(ctx), baggage.FromContext(ctx)}
 }
 
 // Without tracing, a gRPC client still sends the trace its context carries, and a gRPC server
 // still takes the caller's trace into the context, so that the logs and the calls the call leads
-// to carry it on, as over HTTP. Both ends here trace nothing.
+// to carry it on, as over HTTP; for unary calls and streams alike. Both ends here trace nothing.
 func TestGRPCPassesTheTraceOnWithoutTracing(t *testing.T) {
 	tr, err := tracing.New(context.Background(), tracing.Config{Service: "grading", Getenv: env()})
 	if err != nil {
@@ -40,16 +37,36 @@ func TestGRPCPassesTheTraceOnWithoutTracing(t *testing.T) {
 	if tr.Enabled() {
 		t.Fatal("tracing is on")
 	}
+	got := make(chan seen, 1)
+	// A unary method of a service of its own (grpc.health.v1 is left out of tracing); any other
+	// method is served as a stream.
+	desc := grpc.ServiceDesc{
+		ServiceName: "gradebook.test.Seen",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "Check", Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			in := new(emptypb.Empty)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			h := func(ctx context.Context, _ any) (any, error) {
+				got <- seenIn(ctx)
+				return new(emptypb.Empty), nil
+			}
+			if icpt == nil {
+				return h(ctx, in)
+			}
+			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/gradebook.test.Seen/Check"}, h)
+		}}},
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(tr.GRPCServerOption())
-	hs := seenServer{Server: health.NewServer(), seen: make(chan trace.SpanContext, 1), bags: make(chan baggage.Baggage, 1)}
-	// A service of its own name: grpc.health.v1 itself is left out of tracing.
-	desc := healthpb.Health_ServiceDesc
-	desc.ServiceName = "gradebook.test.Seen"
-	srv.RegisterService(&desc, hs)
+	srv := grpc.NewServer(append(tr.GRPCServerOptions(), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+		got <- seenIn(ss.Context())
+		return ss.SendMsg(new(emptypb.Empty))
+	}))...)
+	srv.RegisterService(&desc, struct{}{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -60,32 +77,51 @@ func TestGRPCPassesTheTraceOnWithoutTracing(t *testing.T) {
 		<-done
 	})
 	conn, err := grpc.NewClient("passthrough:///"+ln.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()), tr.GRPCDialOption())
+		append(tr.GRPCDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	check := func(ctx context.Context) (trace.SpanContext, baggage.Baggage) {
-		t.Helper()
-		if err := conn.Invoke(ctx, "/gradebook.test.Seen/Check", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{}); err != nil {
-			t.Fatal(err)
-		}
-		return <-hs.seen, <-hs.bags
+	calls := map[string]func(context.Context) seen{
+		"unary": func(ctx context.Context) seen {
+			if err := conn.Invoke(ctx, "/gradebook.test.Seen/Check", new(emptypb.Empty), new(emptypb.Empty)); err != nil {
+				t.Fatal(err)
+			}
+			return <-got
+		},
+		"stream": func(ctx context.Context) seen {
+			cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/gradebook.test.Other/Watch")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			for err == nil {
+				err = cs.RecvMsg(new(emptypb.Empty))
+			}
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			return <-got
+		},
 	}
-
 	caller := propagation.MapCarrier{
 		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		"baggage":     "tenant=school-7",
 	}
-	ctx := tr.Propagator().Extract(context.Background(), caller)
-	sc, bag := check(ctx)
-	if got := sc.TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" || !sc.IsRemote() {
-		t.Errorf("the server saw trace %s (remote: %v), want the caller's 4bf92f3577b34da6a3ce929d0e0e4736", got, sc.IsRemote())
-	}
-	if got := bag.Member("tenant").Value(); got != "school-7" {
-		t.Errorf("the server saw baggage tenant=%q, want school-7", got)
-	}
-	if sc, _ := check(context.Background()); sc.IsValid() {
-		t.Errorf("a call without a trace arrived with trace %s", sc.TraceID())
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			s := call(tr.Propagator().Extract(context.Background(), caller))
+			if got := s.sc.TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" || !s.sc.IsRemote() {
+				t.Errorf("the server saw trace %s (remote: %v), want the caller's 4bf92f3577b34da6a3ce929d0e0e4736", got, s.sc.IsRemote())
+			}
+			if got := s.bag.Member("tenant").Value(); got != "school-7" {
+				t.Errorf("the server saw baggage tenant=%q, want school-7", got)
+			}
+			if s := call(context.Background()); s.sc.IsValid() {
+				t.Errorf("a call without a trace arrived with trace %s", s.sc.TraceID())
+			}
+		})
 	}
 }
