@@ -14,6 +14,7 @@ import (
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/grading/gradingclient"
 	gradingserver "github.com/gradebook/gradebook/grading/server"
+	"github.com/gradebook/gradebook/pkg/httpx"
 )
 
 // transportBenchCallers is how many callers run at once in the transport benchmarks: as many as
@@ -42,6 +43,8 @@ func BenchmarkDirectGetStudent(b *testing.B) {
 	b.Run("transport=http", func(b *testing.B) {
 		client := gradingclient.NewHTTPClient()
 		b.Cleanup(client.CloseIdleConnections)
+		// The token on every call, as the portal sends it (and as the gRPC client below does).
+		client.Transport = &httpx.BearerTransport{Token: transportBenchToken, Base: client.Transport}
 		eps, err := gradingclient.MakeHTTPClientEndpoints(httpAddr, client)
 		if err != nil {
 			b.Fatal(err)
