@@ -23,17 +23,18 @@ func Dial(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, erro
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponse), grpc.MaxCallSendMsgSize(MaxRequest)),
 	}
 	if token != "" {
-		base = append(base, grpc.WithPerRPCCredentials(bearerCredentials(token)))
+		base = append(base, grpc.WithPerRPCCredentials(bearerCredentials("Bearer "+token)))
 	}
 	// passthrough: sd has already resolved the instance; grpc-go's default would resolve it again.
 	return grpc.NewClient("passthrough:///"+target, append(base, opts...)...)
 }
 
-// bearerCredentials sends the shared token over a plain connection, as -token does over HTTP.
+// bearerCredentials sends the shared token over a plain connection, as -token does over HTTP. It
+// holds the whole header value, "Bearer <token>", made once rather than on every call.
 type bearerCredentials string
 
 func (b bearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{AuthorizationMetadata: "Bearer " + string(b)}, nil
+	return map[string]string{AuthorizationMetadata: string(b)}, nil
 }
 
 func (bearerCredentials) RequireTransportSecurity() bool { return false }

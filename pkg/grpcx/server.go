@@ -86,8 +86,11 @@ func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
-	// On the call's server span, when it is traced, under the key HTTP server spans use.
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("request.id", id))
+	// On the call's server span, when it is traced, under the key HTTP server spans use. Only
+	// then: the attribute would be made (and its slice allocated) for a no-op span too.
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.String("request.id", id))
+	}
 	return next(requestid.NewContext(ctx, id), req)
 }
 
