@@ -124,7 +124,7 @@ func newRuntime(args []string, getenv func(string) string, stderr io.Writer, gra
 	gradingHTTP := &http.Client{Transport: rt.Tracing.Transport(client.Transport)}
 	connect := gradingclient.HTTPConnector(gradingHTTP)
 	if *transport == "grpc" {
-		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOption())
+		connect = gradingclient.GRPCConnector(cfg.Token, rt.Tracing.GRPCDialOptions()...)
 	}
 	// /metrics shows how many instances of each dependency are in use and, for grading, the state
 	// of each instance's circuit breakers (metrics.go).

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	kitgrpc "github.com/go-kit/kit/transport/grpc"
+	"github.com/go-kit/kit/endpoint"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
@@ -25,25 +25,42 @@ func DialGRPC(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, 
 // MakeHTTPClientEndpoints, business errors come back inside the responses as the very domain
 // errors the local service returns, and only failures of the call itself (unreachable, deadline,
 // INTERNAL, ...) are the endpoint's error, for circuit breakers and retries to act on.
+//
+// Each endpoint encodes its request, calls the generated client and decodes the answer, as
+// go-kit's gRPC transport client does, without what that client adds to every call and grading
+// never uses: a cancelable context, a context value, the response header and trailer copied out
+// for after-functions, and a message made by reflection.
 func MakeGRPCClientEndpoints(conn *grpc.ClientConn) grading.Endpoints {
-	service := pb.Grading_ServiceDesc.ServiceName
-	opts := []kitgrpc.ClientOption{kitgrpc.ClientBefore(grpcx.SendRequestID)}
+	c := pb.NewGradingClient(conn)
 	eps := grading.Endpoints{
-		ListStudentsEndpoint: grpcClientEndpoint(kitgrpc.NewClient(conn, service, "ListStudents",
-			encodeGRPCListStudentsRequest, decodeGRPCListStudentsResponse, &pb.ListStudentsResponse{}, opts...).Endpoint(),
+		ListStudentsEndpoint: grpcClientEndpoint(unary(encodeGRPCListStudentsRequest, c.ListStudents, decodeGRPCListStudentsResponse),
 			func(err error) any { return grading.ListStudentsResponse{Err: err} }),
-		GetStudentEndpoint: grpcClientEndpoint(kitgrpc.NewClient(conn, service, "GetStudent",
-			encodeGRPCGetStudentRequest, decodeGRPCGetStudentResponse, &pb.GetStudentResponse{}, opts...).Endpoint(),
+		GetStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCGetStudentRequest, c.GetStudent, decodeGRPCGetStudentResponse),
 			func(err error) any { return grading.GetStudentResponse{Err: err} }),
-		AddStudentEndpoint: grpcClientEndpoint(kitgrpc.NewClient(conn, service, "AddStudent",
-			encodeGRPCAddStudentRequest, decodeGRPCAddStudentResponse, &pb.AddStudentResponse{}, opts...).Endpoint(),
+		AddStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCAddStudentRequest, c.AddStudent, decodeGRPCAddStudentResponse),
 			func(err error) any { return grading.AddStudentResponse{Err: err} }),
-		AddGradeEndpoint: grpcClientEndpoint(kitgrpc.NewClient(conn, service, "AddGrade",
-			encodeGRPCAddGradeRequest, decodeGRPCAddGradeResponse, &pb.AddGradeResponse{}, opts...).Endpoint(),
+		AddGradeEndpoint: grpcClientEndpoint(unary(encodeGRPCAddGradeRequest, c.AddGrade, decodeGRPCAddGradeResponse),
 			func(err error) any { return grading.AddGradeResponse{Err: err} }),
 	}
-	addGRPCChangeEndpoints(&eps, conn, service, opts)
+	addGRPCChangeEndpoints(&eps, c)
 	return eps
+}
+
+// unary is the client endpoint of one method: enc makes its request message, invoke is the
+// generated client's method, dec makes grading's response of the answer. The request ID in the
+// context goes along in the call's metadata.
+func unary[Req, Resp any](enc func(any) (Req, error), invoke func(context.Context, Req, ...grpc.CallOption) (Resp, error), dec func(Resp) any) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req, err := enc(request)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := invoke(grpcx.SendRequestID(ctx), req)
+		if err != nil {
+			return nil, err
+		}
+		return dec(resp), nil
+	}
 }
 
 // grpcClientEndpoint moves business statuses into the response (failed builds one), and leaves
@@ -86,11 +103,11 @@ func domainError(err error) error {
 	return err
 }
 
-func encodeGRPCListStudentsRequest(context.Context, any) (any, error) {
+func encodeGRPCListStudentsRequest(any) (*pb.ListStudentsRequest, error) {
 	return &pb.ListStudentsRequest{}, nil
 }
 
-func encodeGRPCGetStudentRequest(_ context.Context, request any) (any, error) {
+func encodeGRPCGetStudentRequest(request any) (*pb.GetStudentRequest, error) {
 	req, ok := request.(grading.GetStudentRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: GetStudent endpoint got %T", request)
@@ -98,7 +115,7 @@ func encodeGRPCGetStudentRequest(_ context.Context, request any) (any, error) {
 	return &pb.GetStudentRequest{Id: int64(req.ID)}, nil
 }
 
-func encodeGRPCAddStudentRequest(_ context.Context, request any) (any, error) {
+func encodeGRPCAddStudentRequest(request any) (*pb.AddStudentRequest, error) {
 	req, ok := request.(grading.AddStudentRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: AddStudent endpoint got %T", request)
@@ -106,7 +123,7 @@ func encodeGRPCAddStudentRequest(_ context.Context, request any) (any, error) {
 	return &pb.AddStudentRequest{FirstName: req.FirstName, LastName: req.LastName}, nil
 }
 
-func encodeGRPCAddGradeRequest(_ context.Context, request any) (any, error) {
+func encodeGRPCAddGradeRequest(request any) (*pb.AddGradeRequest, error) {
 	req, ok := request.(grading.AddGradeRequest)
 	if !ok {
 		return nil, fmt.Errorf("grading: AddGrade endpoint got %T", request)
@@ -114,38 +131,22 @@ func encodeGRPCAddGradeRequest(_ context.Context, request any) (any, error) {
 	return &pb.AddGradeRequest{StudentId: int64(req.StudentID), Grade: pb.FromGrade(req.Grade), IdempotencyKey: req.IdempotencyKey}, nil
 }
 
-func decodeGRPCListStudentsResponse(_ context.Context, response any) (any, error) {
-	r, ok := response.(*pb.ListStudentsResponse)
-	if !ok {
-		return nil, fmt.Errorf("grading: ListStudents answered %T", response)
-	}
+func decodeGRPCListStudentsResponse(r *pb.ListStudentsResponse) any {
 	out := grading.ListStudentsResponse{Students: make([]grading.Student, len(r.GetStudents()))}
 	for i, st := range r.GetStudents() {
 		out.Students[i] = pb.ToStudent(st)
 	}
-	return out, nil
+	return out
 }
 
-func decodeGRPCGetStudentResponse(_ context.Context, response any) (any, error) {
-	r, ok := response.(*pb.GetStudentResponse)
-	if !ok {
-		return nil, fmt.Errorf("grading: GetStudent answered %T", response)
-	}
-	return grading.GetStudentResponse{Student: pb.ToStudent(r.GetStudent())}, nil
+func decodeGRPCGetStudentResponse(r *pb.GetStudentResponse) any {
+	return grading.GetStudentResponse{Student: pb.ToStudent(r.GetStudent())}
 }
 
-func decodeGRPCAddStudentResponse(_ context.Context, response any) (any, error) {
-	r, ok := response.(*pb.AddStudentResponse)
-	if !ok {
-		return nil, fmt.Errorf("grading: AddStudent answered %T", response)
-	}
-	return grading.AddStudentResponse{Student: pb.ToStudent(r.GetStudent())}, nil
+func decodeGRPCAddStudentResponse(r *pb.AddStudentResponse) any {
+	return grading.AddStudentResponse{Student: pb.ToStudent(r.GetStudent())}
 }
 
-func decodeGRPCAddGradeResponse(_ context.Context, response any) (any, error) {
-	r, ok := response.(*pb.AddGradeResponse)
-	if !ok {
-		return nil, fmt.Errorf("grading: AddGrade answered %T", response)
-	}
-	return grading.AddGradeResponse{Grade: pb.ToGrade(r.GetGrade())}, nil
+func decodeGRPCAddGradeResponse(r *pb.AddGradeResponse) any {
+	return grading.AddGradeResponse{Grade: pb.ToGrade(r.GetGrade())}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	kitgrpc "github.com/go-kit/kit/transport/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -21,17 +20,17 @@ var changeWrites = []string{
 // changeHandlers serve the methods that read one grade, correct or remove it, read the history,
 // and rename or remove a student.
 type changeHandlers struct {
-	getGrade, updateGrade, removeGrade, history, renameStudent, removeStudent kitgrpc.Handler
+	getGrade, updateGrade, removeGrade, history, renameStudent, removeStudent method
 }
 
-func newChangeHandlers(eps grading.Endpoints, opts []kitgrpc.ServerOption) changeHandlers {
+func newChangeHandlers(eps grading.Endpoints, errs grpcErrorHandler) changeHandlers {
 	return changeHandlers{
-		getGrade:      kitgrpc.NewServer(eps.GetGradeEndpoint, decodeGetGradeRequest, encodeGetGradeResponse, opts...),
-		updateGrade:   kitgrpc.NewServer(eps.UpdateGradeEndpoint, decodeUpdateGradeRequest, encodeUpdateGradeResponse, opts...),
-		removeGrade:   kitgrpc.NewServer(eps.RemoveGradeEndpoint, decodeRemoveGradeRequest, encodeRemoveGradeResponse, opts...),
-		history:       kitgrpc.NewServer(eps.GradeHistoryEndpoint, decodeGradeHistoryRequest, encodeGradeHistoryResponse, opts...),
-		renameStudent: kitgrpc.NewServer(eps.RenameStudentEndpoint, decodeRenameStudentRequest, encodeRenameStudentResponse, opts...),
-		removeStudent: kitgrpc.NewServer(eps.RemoveStudentEndpoint, decodeRemoveStudentRequest, encodeRemoveStudentResponse, opts...),
+		getGrade:      method{eps.GetGradeEndpoint, decodeGetGradeRequest, encodeGetGradeResponse, errs},
+		updateGrade:   method{eps.UpdateGradeEndpoint, decodeUpdateGradeRequest, encodeUpdateGradeResponse, errs},
+		removeGrade:   method{eps.RemoveGradeEndpoint, decodeRemoveGradeRequest, encodeRemoveGradeResponse, errs},
+		history:       method{eps.GradeHistoryEndpoint, decodeGradeHistoryRequest, encodeGradeHistoryResponse, errs},
+		renameStudent: method{eps.RenameStudentEndpoint, decodeRenameStudentRequest, encodeRenameStudentResponse, errs},
+		removeStudent: method{eps.RemoveStudentEndpoint, decodeRemoveStudentRequest, encodeRemoveStudentResponse, errs},
 	}
 }
 
@@ -60,7 +59,7 @@ func (s *grpcServer) RemoveStudent(ctx context.Context, req *pb.RemoveStudentReq
 }
 
 // decoder checks a request's type and converts it.
-func decoder[M any](method string, convert func(M) any) kitgrpc.DecodeRequestFunc {
+func decoder[M any](method string, convert func(M) any) func(context.Context, any) (any, error) {
 	return func(_ context.Context, request any) (any, error) {
 		req, ok := request.(M)
 		if !ok {

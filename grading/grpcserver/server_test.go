@@ -1,6 +1,7 @@
 package grpcserver_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-kit/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -306,4 +308,37 @@ func newOneStudentService(t testing.TB) grading.Service {
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// TestGRPCLogsOnlyServerFailures: a failure on the instance's side gets an error line of its
+// own, with the call's request ID; a business error, which the access log already records, gets
+// none.
+func TestGRPCLogsOnlyServerFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		code codes.Code
+		logs bool
+	}{
+		{"not found", grading.ErrStudentNotFound, codes.NotFound, false},
+		{"invalid", errs.FieldErrors{"title": "is required"}, codes.InvalidArgument, false},
+		{"internal", errors.New("disk on fire"), codes.Internal, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			srv := grpcserver.NewServer(grading.MakeServerEndpoints(&stubService{err: tc.err}), log.NewLogfmtLogger(&buf))
+			ctx := requestid.NewContext(context.Background(), "req-7")
+			_, err := srv.GetStudent(ctx, &pb.GetStudentRequest{Id: 1})
+			if status.Code(err) != tc.code {
+				t.Fatalf("GetStudent = %v, want %v", err, tc.code)
+			}
+			line := buf.String()
+			switch {
+			case tc.logs && (!strings.Contains(line, "level=error") || !strings.Contains(line, "gRPC transport failed") || !strings.Contains(line, "req-7")):
+				t.Errorf("a server failure logged %q, want an error line with the request ID", line)
+			case !tc.logs && line != "":
+				t.Errorf("a business error logged %q", line)
+			}
+		})
+	}
 }

@@ -134,7 +134,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // rest are cut off. The runtime's shutdown waits for all of it before the store is closed.
 func serveGRPC(ctx context.Context, rt *service.Runtime, ln net.Listener, eps grading.Endpoints, ready func(context.Context) error) {
 	logger := log.With(rt.Logger, "transport", "grpc")
-	srv := grpc.NewServer(append(grpcserver.ServerOptions(rt.Config.Token, logger), rt.Tracing.GRPCServerOption())...)
+	// Tracing's options first: its interceptors take the caller's trace into the context before
+	// the access log and the request IDs look for it.
+	srv := grpc.NewServer(append(rt.Tracing.GRPCServerOptions(), grpcserver.ServerOptions(rt.Config.Token, logger)...)...)
 	grpcserver.Register(srv, eps, logger)
 	hs := grpcserver.NewHealth(ready)
 	healthpb.RegisterHealthServer(srv, hs)

@@ -23,26 +23,27 @@ func Dial(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, erro
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponse), grpc.MaxCallSendMsgSize(MaxRequest)),
 	}
 	if token != "" {
-		base = append(base, grpc.WithPerRPCCredentials(bearerCredentials(token)))
+		base = append(base, grpc.WithPerRPCCredentials(bearerCredentials("Bearer "+token)))
 	}
 	// passthrough: sd has already resolved the instance; grpc-go's default would resolve it again.
 	return grpc.NewClient("passthrough:///"+target, append(base, opts...)...)
 }
 
-// bearerCredentials sends the shared token over a plain connection, as -token does over HTTP.
+// bearerCredentials sends the shared token over a plain connection, as -token does over HTTP. It
+// holds the whole header value, "Bearer <token>", made once rather than on every call.
 type bearerCredentials string
 
 func (b bearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{AuthorizationMetadata: "Bearer " + string(b)}, nil
+	return map[string]string{AuthorizationMetadata: string(b)}, nil
 }
 
 func (bearerCredentials) RequireTransportSecurity() bool { return false }
 
-// SendRequestID puts the request ID in ctx into outgoing metadata. Its signature is go-kit's
-// ClientRequestFunc, for kitgrpc.ClientBefore.
-func SendRequestID(ctx context.Context, md *metadata.MD) context.Context {
+// SendRequestID answers ctx with the request ID it carries added to its outgoing metadata, for
+// the server to keep (RequestIDs), as httpx.SetRequestID does for an HTTP request.
+func SendRequestID(ctx context.Context) context.Context {
 	if id := requestid.FromContext(ctx); id != "" {
-		md.Set(RequestIDMetadata, id)
+		return metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)
 	}
 	return ctx
 }

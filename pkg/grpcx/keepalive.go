@@ -13,6 +13,14 @@ import (
 // what a grading instance may be asked to hold.
 const MaxConcurrentStreams = 100
 
+// StreamWorkers is how many goroutines a server keeps to run calls on. Without them grpc-go starts
+// a goroutine per call, whose stack then grows by copying, twice, on its way through the
+// interceptors, the endpoint and the store: about a sixth of a server's CPU under load, against
+// 3-6 % with workers, which keep the stacks they grew. A call that finds every worker busy still
+// gets a goroutine of its own. As many as one client connection may have calls in flight; an idle
+// worker holds only its stack, which the garbage collector shrinks.
+const StreamWorkers = MaxConcurrentStreams
+
 // HandshakeTimeout bounds the time a new connection has to complete HTTP/2's opening (the
 // client's preface and settings): a client that connects and says nothing is closed after it,
 // instead of grpc-go's two minutes.

@@ -45,9 +45,10 @@ const MaxResponse = 32 << 20
 
 // ServerOptions are what every gradebook gRPC server runs with: the request and response
 // limits, the connection bounds (Enforcement, ServerKeepalive, MaxConcurrentStreams,
-// HandshakeTimeout), the codec that InvalidArgumentOnDecode needs, and interceptors that recover
-// panics, keep or make the request ID (echoed in the response header), log each call, and refuse
-// the methods in writes (full method names) without token when it is set.
+// HandshakeTimeout), StreamWorkers goroutines to run calls on, the codec that
+// InvalidArgumentOnDecode needs, and interceptors that recover panics, keep or make the request
+// ID (echoed in the response header), log each call, and refuse the methods in writes (full
+// method names) without token when it is set.
 func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.ServerOption {
 	if logger == nil {
 		logger = log.NewNopLogger()
@@ -59,6 +60,7 @@ func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.Ser
 		grpc.KeepaliveParams(ServerKeepalive()),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.ConnectionTimeout(HandshakeTimeout),
+		grpc.NumStreamWorkers(StreamWorkers),
 		grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(protoCodecName)}),
 		grpc.ChainUnaryInterceptor(Recover(logger), RequestIDs, AccessLog(logger), RequireToken(token, writes...)),
 	}
@@ -86,8 +88,11 @@ func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
-	// On the call's server span, when it is traced, under the key HTTP server spans use.
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("request.id", id))
+	// On the call's server span, when it is traced, under the key HTTP server spans use. Only
+	// then: the attribute would be made (and its slice allocated) for a no-op span too.
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.String("request.id", id))
+	}
 	return next(requestid.NewContext(ctx, id), req)
 }
 
