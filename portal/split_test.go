@@ -126,8 +126,14 @@ func TestNoSplitViewOfGrading(t *testing.T) {
 			t.Fatalf("read %d saw other grades than read 1:\n%s\nwant %s", i+1, got, mustJSON(t, want))
 		}
 	}
-	if n := strings.Count(portalLog.String(), "dependency instances differ in their store_id"); n != 1 {
-		t.Errorf("the portal warned %d times about the grading instances' stores, want once:\n%s", n, portalLog.String())
+	// One warning when the split begins, and one more each time it begins again: a machine too
+	// busy to answer a health check in time makes an instance leave and come back, which ends
+	// the split for a moment ("no longer differ"). What must not happen is a warning repeated
+	// while the split lasts.
+	logs := portalLog.String()
+	warned, ended := strings.Count(logs, "dependency instances differ in their store_id"), strings.Count(logs, "dependency instances no longer differ")
+	if warned != ended+1 {
+		t.Errorf("the portal warned %d times about the grading instances' stores and said %d times that they no longer differ, want one warning more than endings:\n%s", warned, ended, logs)
 	}
 }
 
