@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/gradebook/gradebook/internal/prometheus"
 	"github.com/gradebook/gradebook/internal/prometheustest"
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
@@ -20,7 +23,9 @@ import (
 // scrapes each on its HTTP port (never grading's gRPC one) and labels the series with the
 // service's name, so that up{service="grading"} is 1. The portal's view of grading is there too
 // (instances in use, breakers) and the hub's count of passing instances; with grading killed,
-// Prometheus sees the portal use none, the breaker series gone, and the alert on it raised.
+// Prometheus sees the portal use none, the breaker series gone, the alert on it raised, grading's
+// up at 0 and the instance-down alert pending; started again, grading's up is 1 again. Page views
+// show in the request counters of the portal's route and of grading's.
 func TestEndToEndMonitoring(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and the whole system")
@@ -46,6 +51,23 @@ func TestEndToEndMonitoring(t *testing.T) {
 		}
 		if len(samples) != 1 || samples[0].Value < 1 {
 			return fmt.Sprintf("grading's request count in Prometheus: %v", samples)
+		}
+		return ""
+	})
+	// A teacher's page views show in the counters of the portal's route and of grading's
+	// matching one: the scrape reaches real traffic.
+	countsBefore := routeCounts(t, base)
+	for range 3 {
+		if a := do(t, http.MethodGet, s.portal()+"/students/1", "", ""); a.status != http.StatusOK {
+			t.Fatalf("GET /students/1: %d %s", a.status, a.body)
+		}
+	}
+	eventually(t, 30*time.Second, func() string {
+		now := routeCounts(t, base)
+		for _, k := range []string{"portal /students/{id}", "grading /students/{id}"} {
+			if now[k] < countsBefore[k]+3 {
+				return fmt.Sprintf("%s: %v requests counted, want at least %v", k, now[k], countsBefore[k]+3)
+			}
 		}
 		return ""
 	})
@@ -76,6 +98,7 @@ func TestEndToEndMonitoring(t *testing.T) {
 	// Grading killed (up runs without -restart here): the registry drops it from the passing
 	// instances, the portal's Instancer with it, and Prometheus sees the portal use no grading
 	// instance, its breakers' series gone, and the alert for it pending (or firing, 30s on).
+	gradingArgs := cmdline(t, s.pid("grading"))
 	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +131,87 @@ func TestEndToEndMonitoring(t *testing.T) {
 			time.Since(killed).Round(100*time.Millisecond), alerts[0].Labels["alertstate"])
 		return ""
 	})
+	// Prometheus still has the target from the registry (which lists critical instances too):
+	// its up is 0 and the instance-down alert goes pending.
+	eventually(t, 60*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `up{service="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 0 {
+			return fmt.Sprintf(`up{service="grading"} = %v, want one series at 0`, samples)
+		}
+		alerts, err := prometheustest.Query(base, `ALERTS{alertname="GradebookInstanceDown",service="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(alerts) != 1 {
+			return fmt.Sprintf("GradebookInstanceDown for grading: %v, want it pending or firing", alerts)
+		}
+		t.Logf(`%v after the kill: up{service="grading"} 0, GradebookInstanceDown %s`,
+			time.Since(killed).Round(100*time.Millisecond), alerts[0].Labels["alertstate"])
+		return ""
+	})
+
+	// Grading started again as up started it (same flags, data and ports): up is 1 again, and
+	// the portal uses it again.
+	var restartLog testkit.Buffer
+	cmd := exec.Command(gradingArgs[0], gradingArgs[1:]...)
+	cmd.Stdout, cmd.Stderr = &restartLog, &restartLog
+	restart, err := testkit.StartProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		restart.Stop(10 * time.Second)
+		if t.Failed() {
+			t.Logf("the restarted grading's output:\n%s", restartLog.String())
+		}
+	})
+	restarted := time.Now()
+	eventually(t, 60*time.Second, func() string {
+		samples, err := prometheustest.Query(base, `up{service="grading"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(samples) != 1 || samples[0].Value != 1 {
+			return fmt.Sprintf(`up{service="grading"} = %v, want one series at 1 again`, samples)
+		}
+		in, err := prometheustest.Query(base, `gradebook_dependency_instances{dependency="grading",transport="http"}`)
+		if err != nil {
+			return err.Error()
+		}
+		if len(in) != 1 || in[0].Value != 1 {
+			return fmt.Sprintf("grading instances the portal uses, in Prometheus: %v, want one series at 1 again", in)
+		}
+		return ""
+	})
+	t.Logf(`%v after the restart: up{service="grading"} 1, the portal uses it again`, time.Since(restarted).Round(100*time.Millisecond))
+}
+
+// routeCounts reads from Prometheus the requests counted per service and route, keyed
+// "service route".
+func routeCounts(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	samples, err := prometheustest.Query(base, `sum by (service, route) (gradebook_http_requests_total)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]float64, len(samples))
+	for _, x := range samples {
+		out[x.Labels["service"]+" "+x.Labels["route"]] = x.Value
+	}
+	return out
+}
+
+// cmdline is the command line of the process pid, as the kernel keeps it.
+func cmdline(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
 // TestEndToEndMonitoringBreaker runs "gradebook up -monitoring" with a check interval long enough
