@@ -131,8 +131,15 @@ func TestEndToEndMonitoring(t *testing.T) {
 			time.Since(killed).Round(100*time.Millisecond), alerts[0].Labels["alertstate"])
 		return ""
 	})
-	// Prometheus still has the target from the registry (which lists critical instances too):
-	// its up is 0 and the instance-down alert goes pending.
+	downAndBack(t, base, gradingArgs, killed)
+}
+
+// downAndBack follows a grading instance killed at killed, whose command line was args, in
+// Prometheus: the registry (which lists critical instances too) keeps its target, so up turns 0
+// and the instance-down alert goes pending. Grading is then started again as up started it (same
+// flags, data and ports): up is 1 again, and the portal uses it again.
+func downAndBack(t *testing.T, base string, gradingArgs []string, killed time.Time) {
+	t.Helper()
 	eventually(t, 60*time.Second, func() string {
 		samples, err := prometheustest.Query(base, `up{service="grading"}`)
 		if err != nil {
@@ -153,8 +160,6 @@ func TestEndToEndMonitoring(t *testing.T) {
 		return ""
 	})
 
-	// Grading started again as up started it (same flags, data and ports): up is 1 again, and
-	// the portal uses it again.
 	var restartLog testkit.Buffer
 	cmd := exec.Command(gradingArgs[0], gradingArgs[1:]...)
 	cmd.Stdout, cmd.Stderr = &restartLog, &restartLog
@@ -347,6 +352,11 @@ func TestEndToEndMonitoringOnConsul(t *testing.T) {
 	base := "http://" + prometheus.Addr("127.0.0.1", prometheus.DefaultPort+s.offset)
 	scraped(t, s, base, []string{"log", "grading", "portal"})
 	dependencyMetrics(t, base, strings.TrimPrefix(s.grading(), "http://"))
+	gradingArgs := cmdline(t, s.pid("grading"))
+	if err := syscall.Kill(s.pid("grading"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	downAndBack(t, base, gradingArgs, time.Now())
 }
 
 // scraped waits until the Prometheus at base scrapes exactly the services want, each healthy,
