@@ -2,6 +2,7 @@ package grading
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -103,12 +104,29 @@ type instrumentingService struct {
 	calls   metrics.Counter
 	latency metrics.Histogram
 	next    Service
+	// labelled holds calls and latency with each method's and outcome's labels applied
+	// (instrumentKey → *instruments), made on first use rather than on every call: a handful of
+	// methods times six outcomes.
+	labelled sync.Map
+}
+
+type instrumentKey struct{ method, outcome string }
+
+type instruments struct {
+	calls   metrics.Counter
+	latency metrics.Histogram
 }
 
 func (s *instrumentingService) observe(method string, begin time.Time, err error) {
-	lvs := []string{"method", method, "outcome", outcome(err)}
-	s.calls.With(lvs...).Add(1)
-	s.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	k := instrumentKey{method, outcome(err)}
+	v, ok := s.labelled.Load(k)
+	if !ok {
+		lvs := []string{"method", k.method, "outcome", k.outcome}
+		v, _ = s.labelled.LoadOrStore(k, &instruments{calls: s.calls.With(lvs...), latency: s.latency.With(lvs...)})
+	}
+	in := v.(*instruments)
+	in.calls.Add(1)
+	in.latency.Observe(time.Since(begin).Seconds())
 }
 
 // outcome labels a call by the kind of its error: ok, invalid, not_found, conflict, unavailable
