@@ -2,6 +2,7 @@ package grading
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -17,25 +18,37 @@ type Middleware func(Service) Service
 
 // LoggingMiddleware logs every call in domain terms (which student, which grade, how it ended)
 // with the request ID the call carries. Writes and failures are logged at info or above; reads
-// that succeed only at debug, since the access log already records them.
-func LoggingMiddleware(logger log.Logger) Middleware {
-	return func(next Service) Service { return &loggingService{logger: logger, next: next} }
+// that succeed only at debug, since the access log already records them. debug says whether
+// logger keeps debug entries (logx.Enabled): when it does not, a read that succeeds builds no
+// line at all, rather than one the level filter would drop.
+func LoggingMiddleware(logger log.Logger, debug bool) Middleware {
+	return func(next Service) Service {
+		return &loggingService{
+			debug: debug, next: next,
+			errorLevel: level.Error(logger), info: level.Info(logger), debugLevel: level.Debug(logger),
+		}
+	}
 }
 
 type loggingService struct {
-	logger log.Logger
-	next   Service
+	// The level loggers are made once: level.Debug and its kin allocate a logger per call.
+	errorLevel, info, debugLevel log.Logger
+	debug                        bool
+	next                         Service
 }
+
+// quiet reports whether a call has no line to log: a read that succeeded, with debug off.
+func (s *loggingService) quiet(write bool, err error) bool { return err == nil && !write && !s.debug }
 
 func (s *loggingService) log(ctx context.Context, write bool, err error, keyvals ...any) {
 	var l log.Logger
 	switch {
 	case errs.KindOf(err) == errs.Internal || errs.KindOf(err) == errs.Unavailable:
-		l = level.Error(s.logger)
+		l = s.errorLevel
 	case err != nil || write:
-		l = level.Info(s.logger)
+		l = s.info
 	default:
-		l = level.Debug(s.logger)
+		l = s.debugLevel
 	}
 	keyvals = append(keyvals, requestid.LogFields(ctx)...)
 	if err != nil {
@@ -46,6 +59,9 @@ func (s *loggingService) log(ctx context.Context, write bool, err error, keyvals
 
 func (s *loggingService) ListStudents(ctx context.Context) (students []Student, err error) {
 	defer func(begin time.Time) {
+		if s.quiet(false, err) {
+			return
+		}
 		s.log(ctx, false, err, "msg", "list students", "method", "ListStudents", "students", len(students), "took", time.Since(begin))
 	}(time.Now())
 	return s.next.ListStudents(ctx)
@@ -53,6 +69,9 @@ func (s *loggingService) ListStudents(ctx context.Context) (students []Student, 
 
 func (s *loggingService) GetStudent(ctx context.Context, id int) (st Student, err error) {
 	defer func(begin time.Time) {
+		if s.quiet(false, err) {
+			return
+		}
 		s.log(ctx, false, err, "msg", "get student", "method", "GetStudent", "student_id", id, "took", time.Since(begin))
 	}(time.Now())
 	return s.next.GetStudent(ctx, id)
@@ -85,12 +104,29 @@ type instrumentingService struct {
 	calls   metrics.Counter
 	latency metrics.Histogram
 	next    Service
+	// labelled holds calls and latency with each method's and outcome's labels applied
+	// (instrumentKey → *instruments), made on first use rather than on every call: a handful of
+	// methods times six outcomes.
+	labelled sync.Map
+}
+
+type instrumentKey struct{ method, outcome string }
+
+type instruments struct {
+	calls   metrics.Counter
+	latency metrics.Histogram
 }
 
 func (s *instrumentingService) observe(method string, begin time.Time, err error) {
-	lvs := []string{"method", method, "outcome", outcome(err)}
-	s.calls.With(lvs...).Add(1)
-	s.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	k := instrumentKey{method, outcome(err)}
+	v, ok := s.labelled.Load(k)
+	if !ok {
+		lvs := []string{"method", k.method, "outcome", k.outcome}
+		v, _ = s.labelled.LoadOrStore(k, &instruments{calls: s.calls.With(lvs...), latency: s.latency.With(lvs...)})
+	}
+	in := v.(*instruments)
+	in.calls.Add(1)
+	in.latency.Observe(time.Since(begin).Seconds())
 }
 
 // outcome labels a call by the kind of its error: ok, invalid, not_found, conflict, unavailable

@@ -15,6 +15,9 @@ func ifVersionLog(v *int) any {
 
 func (s *loggingService) GetGrade(ctx context.Context, studentID, gradeID int) (g Grade, err error) {
 	defer func(begin time.Time) {
+		if s.quiet(false, err) {
+			return
+		}
 		s.log(ctx, false, err, "msg", "get grade", "method", "GetGrade", "student_id", studentID, "grade_id", gradeID, "took", time.Since(begin))
 	}(time.Now())
 	return s.next.GetGrade(ctx, studentID, gradeID)
@@ -39,6 +42,9 @@ func (s *loggingService) RemoveGrade(ctx context.Context, studentID, gradeID int
 
 func (s *loggingService) GradeHistory(ctx context.Context, studentID int) (events []GradeEvent, err error) {
 	defer func(begin time.Time) {
+		if s.quiet(false, err) {
+			return
+		}
 		s.log(ctx, false, err, "msg", "grade history", "method", "GradeHistory", "student_id", studentID, "events", len(events), "took", time.Since(begin))
 	}(time.Now())
 	return s.next.GradeHistory(ctx, studentID)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -733,7 +733,10 @@ func shellQuote(s string) string {
 func (ch *child) start(self string, out *prefixer) error {
 	cmd := exec.Command(self, ch.args...)
 	cmd.Stdin = nil
-	w := out.writer(ch.name)
+	w, relayed, err := out.pipe(ch.name)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", ch.name, err)
+	}
 	cmd.Stdout, cmd.Stderr = w, w
 	// Each child gets its own process group, so that the terminal's Ctrl-C reaches only the
 	// launcher, which then stops the children in order.
@@ -744,7 +747,12 @@ func (ch *child) start(self string, out *prefixer) error {
 	for _, e := range ch.env {
 		cmd.Env = append(cmd.Env, e.name+"="+e.value)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	// The child has its own copy of the pipe's write end; once it (and whatever it started)
+	// has exited, the relay reads the end of its output.
+	_ = w.Close()
+	if err != nil {
+		<-relayed
 		return fmt.Errorf("start %s: %w", ch.name, err)
 	}
 	exited := make(chan struct{})
@@ -753,7 +761,9 @@ func (ch *child) start(self string, out *prefixer) error {
 	ch.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
-		_ = w.Close()
+		// As when exec copied the output itself: the child counts as exited once its last
+		// line is out.
+		<-relayed
 		ch.mu.Lock()
 		ch.err = err
 		ch.mu.Unlock()
@@ -959,26 +969,91 @@ func stopAll(children []*child, stdout io.Writer) {
 }
 
 // prefixer writes each child's output line by line, prefixed with its name padded to width.
+// Every service logs each request on its stderr, so the relay is on every request's path: it
+// reads a child's pipe in large chunks, prefixes the chunk's complete lines into one reused
+// buffer and writes them with one Write, holding the lock that keeps two children's lines from
+// interleaving only for that Write.
 type prefixer struct {
 	mu    sync.Mutex
 	w     io.Writer
 	width int
 }
 
-func (p *prefixer) writer(name string) *io.PipeWriter {
-	pr, pw := io.Pipe()
+const (
+	// relayRead is the size of a relay's read buffer, and of each read.
+	relayRead = 64 << 10
+	// relayLineMax bounds what a relay holds of one line: a line up to this long is passed on
+	// whole; a longer one is passed on in pieces of this size, each a line of its own with the
+	// child's prefix.
+	relayLineMax = 1 << 20
+)
+
+// pipe returns the write end of a pipe to give a child as its stdout and stderr, and a channel
+// closed once everything written to it has been relayed: after the caller has closed its own
+// copy of w, and the child and whatever inherited the pipe from it have exited.
+func (p *prefixer) pipe(name string) (w *os.File, relayed <-chan struct{}, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
+		defer close(done)
+		defer r.Close()
+		p.relay(name, r)
+	}()
+	return w, done, nil
+}
+
+// relay copies r to p.w until r ends, each line prefixed with name. A last line without a
+// newline gets one. It never stops reading before r ends, so that the child never blocks on a
+// write.
+func (p *prefixer) relay(name string, r io.Reader) {
+	prefix := fmt.Appendf(nil, "%-*s | ", p.width, name)
+	buf := make([]byte, 0, relayRead)
+	var out []byte
+	for {
+		if len(buf) == cap(buf) {
+			// One unfinished line fills the buffer: make room for more of it, up to the bound.
+			buf = append(make([]byte, 0, min(2*cap(buf), relayLineMax)), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		out = out[:0]
+		rest := buf
+		for {
+			i := bytes.IndexByte(rest, '\n')
+			if i < 0 {
+				break
+			}
+			line := rest[:i]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			out = append(append(append(out, prefix...), line...), '\n')
+			rest = rest[i+1:]
+		}
+		if len(rest) >= relayLineMax || (err != nil && len(rest) > 0) {
+			out = append(append(append(out, prefix...), rest...), '\n')
+			rest = rest[len(rest):]
+		}
+		if len(out) > 0 {
 			p.mu.Lock()
-			fmt.Fprintf(p.w, "%-*s | %s\n", p.width, name, sc.Text())
+			_, _ = p.w.Write(out)
 			p.mu.Unlock()
 		}
-		// A line over 1 MiB ends the scan; keep draining so the child never blocks on a write.
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	return pw
+		buf = buf[:copy(buf, rest)]
+		if cap(buf) > relayRead && len(buf) < relayRead {
+			// The long line is out: give its buffer back.
+			buf = append(make([]byte, 0, relayRead), buf...)
+		}
+		if cap(out) > 4*relayLineMax {
+			out = nil
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // childEnv is the launcher's environment without the variables that name one service's identity

@@ -19,6 +19,7 @@ import (
 	"github.com/gradebook/gradebook/grading/grpcserver"
 	"github.com/gradebook/gradebook/grading/httpserver"
 	"github.com/gradebook/gradebook/pkg/config"
+	"github.com/gradebook/gradebook/pkg/logx"
 	"github.com/gradebook/gradebook/pkg/service"
 )
 
@@ -104,7 +105,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	tracer := rt.Tracing.Tracer()
 	svc := grading.NewService(traceStore(store, kind, tracer))
-	svc = grading.LoggingMiddleware(logger)(svc)
+	svc = grading.LoggingMiddleware(logger, logx.Enabled(cfg.LogLevel, level.DebugValue()))(svc)
 	svc = instrument(rt.Metrics, store)(svc)
 	eps := traceEndpoints(grading.MakeServerEndpoints(svc), tracer)
 	httpserver.AddRoutes(rt.Router, eps, logger)

@@ -34,6 +34,25 @@ func Option(lvl string) level.Option {
 	return level.Allow(level.ParseDefault(lvl, level.InfoValue()))
 }
 
+// Enabled reports whether a logger New made at lvl keeps entries at level v, so that a caller can
+// skip building an entry the level filter would drop.
+func Enabled(lvl string, v level.Value) bool {
+	return rank(v) >= rank(level.ParseDefault(lvl, level.InfoValue()))
+}
+
+// rank orders the levels: debug, info, warn, error.
+func rank(v level.Value) int {
+	switch v {
+	case level.DebugValue():
+		return 0
+	case level.InfoValue():
+		return 1
+	case level.WarnValue():
+		return 2
+	}
+	return 3
+}
+
 // Fanout is a go-kit Logger that passes each entry to every logger added to it.
 type Fanout struct {
 	mu    sync.RWMutex

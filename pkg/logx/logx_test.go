@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 )
 
 // TestTimestampPrintsAsDefaultTimestampUTC: the stderr lines read as they did with go-kit's
@@ -26,5 +27,20 @@ func TestTimestampPrintsAsDefaultTimestampUTC(t *testing.T) {
 	}
 	if _, ok := Timestamp().(time.Time); !ok {
 		t.Errorf("Timestamp yields %T, want a time.Time", Timestamp())
+	}
+}
+
+func TestEnabled(t *testing.T) {
+	levels := []level.Value{level.DebugValue(), level.InfoValue(), level.WarnValue(), level.ErrorValue()}
+	for _, lvl := range []string{"debug", "info", "warn", "error", "DEBUG", "nonsense", ""} {
+		var buf bytes.Buffer
+		l, _ := New(&buf, "x", lvl)
+		for _, v := range levels {
+			buf.Reset()
+			log.WithPrefix(l, level.Key(), v).Log("msg", "m")
+			if kept := buf.Len() > 0; Enabled(lvl, v) != kept {
+				t.Errorf("Enabled(%q, %s) = %v, but the logger kept the entry: %v", lvl, v, !kept, kept)
+			}
+		}
 	}
 }

@@ -460,7 +460,8 @@ func (rt *Runtime) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 // accessLog logs every request once it is answered: at info, at error for a 5xx, and at debug
 // for a quiet route's success. Every request pays for its line, so the line is built with one
-// slice and one Log call, on level loggers made once rather than per request.
+// slice and one Log call, on level loggers made once rather than per request, and nothing in it
+// is formatted twice.
 func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 	info, errorLevel, debug := level.Info(rt.Logger), level.Error(rt.Logger), level.Debug(rt.Logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -478,9 +479,11 @@ func (rt *Runtime) accessLog(next http.Handler) http.Handler {
 		case quiet && sw.Status < 400:
 			lg = debug
 		}
+		// took is formatted here, once: as a time.Duration, the stderr line and the shipped entry
+		// would each format it, and both write exactly this text.
 		kv := requestid.AppendLogFields(make([]any, 0, 16), r.Context())
 		kv = append(kv, "msg", "request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
-			"took", time.Since(begin).Round(time.Microsecond))
+			"took", time.Since(begin).Round(time.Microsecond).String())
 		lg.Log(kv...)
 	})
 }
