@@ -19,6 +19,8 @@ import (
 	"github.com/gradebook/gradebook/grading/gradingclient"
 	"github.com/gradebook/gradebook/grading/grpcserver"
 	"github.com/gradebook/gradebook/grading/httpserver"
+	"github.com/gradebook/gradebook/openapi"
+	"github.com/gradebook/gradebook/openapi/openapitest"
 )
 
 // NewStore opens a bbolt store in a fresh temp dir and closes it when the test ends.
@@ -43,11 +45,13 @@ func ServeHTTP(t testing.TB, svc grading.Service) *httptest.Server {
 	return srv
 }
 
-// HTTPClient serves svc over HTTP and returns the HTTP client endpoints for it.
+// HTTPClient serves svc over HTTP and returns the HTTP client endpoints for it. Every exchange
+// is checked against grading's OpenAPI document (openapi/grading.json): a request or an answer
+// the document does not describe fails the test.
 func HTTPClient(t testing.TB, svc grading.Service) grading.Endpoints {
 	t.Helper()
 	srv := ServeHTTP(t, svc)
-	client := &http.Client{}
+	client := &http.Client{Transport: openapitest.NewTransport(t, openapi.Grading(), srv.URL, nil)}
 	t.Cleanup(client.CloseIdleConnections)
 	eps, err := gradingclient.MakeHTTPClientEndpoints(srv.Listener.Addr().String(), client)
 	if err != nil {
