@@ -50,7 +50,8 @@ func BenchmarkRequestPath(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 			client := &http.Client{Transport: tr.Transport(answerAtOnce{})}
-			system := attribute.String("db.system", "bbolt")
+			endpointOp := tracing.NewOperation("grading.GetStudent")
+			storeOp := tracing.NewOperation("store.GetStudent", attribute.String("db.system", "bbolt"), attribute.String("db.operation", "GetStudent"))
 			h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://127.0.0.1:1/students/1", nil)
 				resp, err := client.Do(req)
@@ -59,10 +60,10 @@ func BenchmarkRequestPath(b *testing.B) {
 					return
 				}
 				resp.Body.Close()
-				ctx, endEndpoint := tracing.Span(r.Context(), tr.Tracer(), "grading.GetStudent")
-				_, endStore := tracing.Span(ctx, tr.Tracer(), "store.GetStudent", system, attribute.String("db.operation", "GetStudent"))
-				endStore(nil)
-				endEndpoint(nil)
+				ctx, endpointSpan := endpointOp.Start(r.Context(), tr.Tracer())
+				_, storeSpan := storeOp.Start(ctx, tr.Tracer())
+				tracing.End(storeSpan, nil)
+				tracing.End(endpointSpan, nil)
 				w.WriteHeader(http.StatusOK)
 			}))
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/students/1", nil)
