@@ -115,9 +115,33 @@ func (q pgQueryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 		return ctx
 	}
 	verb, _, _ := strings.Cut(strings.TrimSpace(data.SQL), " ")
-	ctx, span := q.tracer.Start(ctx, "postgresql "+strings.ToUpper(verb), trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := q.tracer.Start(ctx, statementSpanName(verb), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.String("db.query.text", data.SQL)))
 	return context.WithValue(ctx, querySpanKey{}, span)
+}
+
+// statementSpanName names a statement's span after its verb, "postgresql SELECT": the verbs the
+// store sends are named without joining strings on every statement.
+func statementSpanName(verb string) string {
+	switch strings.ToUpper(verb) {
+	case "SELECT":
+		return "postgresql SELECT"
+	case "INSERT":
+		return "postgresql INSERT"
+	case "UPDATE":
+		return "postgresql UPDATE"
+	case "DELETE":
+		return "postgresql DELETE"
+	case "WITH":
+		return "postgresql WITH"
+	case "BEGIN":
+		return "postgresql BEGIN"
+	case "COMMIT":
+		return "postgresql COMMIT"
+	case "ROLLBACK":
+		return "postgresql ROLLBACK"
+	}
+	return "postgresql " + strings.ToUpper(verb)
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
