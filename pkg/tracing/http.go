@@ -44,14 +44,17 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 		}
 		ctx, span := t.tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
+		if !span.IsRecording() {
+			// Not sampled: nothing will be recorded, so the status need not be watched.
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		sw := httpx.NewStatusWriter(w)
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-				attribute.Int("http.response.status_code", sw.Status))
-			if sw.Status >= http.StatusInternalServerError {
-				span.SetStatus(codes.Error, http.StatusText(sw.Status))
-			}
+		span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+			attribute.Int("http.response.status_code", sw.Status))
+		if sw.Status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(sw.Status))
 		}
 	})
 }
