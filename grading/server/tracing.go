@@ -32,7 +32,13 @@ type tracedStore struct {
 	store
 	tracer trace.Tracer
 	system attribute.KeyValue
+	// ops are the spans of the store's operations, named and given their attributes once.
+	ops map[string]tracing.Operation
 }
+
+// storeOps are the operations of a store that make spans.
+var storeOps = []string{"ListStudents", "GetStudent", "CreateStudent", "AddGrade", "SeedIfEmpty",
+	"ChangeGrade", "GradeHistory", "RenameStudent", "RemoveStudent"}
 
 // traceStore wraps s; kind is the store's kind (KindBolt or KindPostgres), recorded as db.system.
 func traceStore(s store, kind string, tracer trace.Tracer) store {
@@ -40,43 +46,57 @@ func traceStore(s store, kind string, tracer trace.Tracer) store {
 	if kind == KindPostgres {
 		system = "postgresql"
 	}
-	return &tracedStore{store: s, tracer: tracer, system: attribute.String("db.system", system)}
+	t := &tracedStore{store: s, tracer: tracer, system: attribute.String("db.system", system), ops: make(map[string]tracing.Operation, len(storeOps))}
+	for _, op := range storeOps {
+		t.ops[op] = t.operation(op)
+	}
+	return t
 }
 
-func (s *tracedStore) span(ctx context.Context, op string) (context.Context, func(error)) {
+func (s *tracedStore) operation(op string) tracing.Operation {
+	return tracing.NewOperation("store."+op, s.system, attribute.String("db.operation", op))
+}
+
+// span starts op's span under a traced request; end it with tracing.End. Outside one, the span
+// is ctx's own, which records nothing.
+func (s *tracedStore) span(ctx context.Context, op string) (context.Context, trace.Span) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return ctx, func(error) {}
+		return ctx, trace.SpanFromContext(ctx)
 	}
-	return tracing.Span(ctx, s.tracer, "store."+op, s.system, attribute.String("db.operation", op))
+	o, ok := s.ops[op]
+	if !ok {
+		o = s.operation(op)
+	}
+	return o.Start(ctx, s.tracer)
 }
 
 func (s *tracedStore) ListStudents(ctx context.Context) (students []grading.Student, err error) {
-	ctx, end := s.span(ctx, "ListStudents")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "ListStudents")
+	defer func() { tracing.End(span, err) }()
 	return s.store.ListStudents(ctx)
 }
 
 func (s *tracedStore) GetStudent(ctx context.Context, id int) (st grading.Student, err error) {
-	ctx, end := s.span(ctx, "GetStudent")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "GetStudent")
+	defer func() { tracing.End(span, err) }()
 	return s.store.GetStudent(ctx, id)
 }
 
 func (s *tracedStore) CreateStudent(ctx context.Context, firstName, lastName string) (st grading.Student, err error) {
-	ctx, end := s.span(ctx, "CreateStudent")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "CreateStudent")
+	defer func() { tracing.End(span, err) }()
 	return s.store.CreateStudent(ctx, firstName, lastName)
 }
 
 func (s *tracedStore) AddGrade(ctx context.Context, studentID int, g grading.Grade, key string) (added grading.Grade, err error) {
-	ctx, end := s.span(ctx, "AddGrade")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "AddGrade")
+	defer func() { tracing.End(span, err) }()
 	return s.store.AddGrade(ctx, studentID, g, key)
 }
 
 func (s *tracedStore) SeedIfEmpty(ctx context.Context, students []grading.Student) (n int, err error) {
-	ctx, end := s.span(ctx, "SeedIfEmpty")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "SeedIfEmpty")
+	defer func() { tracing.End(span, err) }()
 	return s.store.SeedIfEmpty(ctx, students)
 }
 
@@ -95,9 +115,33 @@ func (q pgQueryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 		return ctx
 	}
 	verb, _, _ := strings.Cut(strings.TrimSpace(data.SQL), " ")
-	ctx, span := q.tracer.Start(ctx, "postgresql "+strings.ToUpper(verb), trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := q.tracer.Start(ctx, statementSpanName(verb), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.String("db.query.text", data.SQL)))
 	return context.WithValue(ctx, querySpanKey{}, span)
+}
+
+// statementSpanName names a statement's span after its verb, "postgresql SELECT": the verbs the
+// store sends are named without joining strings on every statement.
+func statementSpanName(verb string) string {
+	switch strings.ToUpper(verb) {
+	case "SELECT":
+		return "postgresql SELECT"
+	case "INSERT":
+		return "postgresql INSERT"
+	case "UPDATE":
+		return "postgresql UPDATE"
+	case "DELETE":
+		return "postgresql DELETE"
+	case "WITH":
+		return "postgresql WITH"
+	case "BEGIN":
+		return "postgresql BEGIN"
+	case "COMMIT":
+		return "postgresql COMMIT"
+	case "ROLLBACK":
+		return "postgresql ROLLBACK"
+	}
+	return "postgresql " + strings.ToUpper(verb)
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.

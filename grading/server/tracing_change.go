@@ -22,25 +22,25 @@ func traceChangeEndpoints(eps grading.Endpoints, tracer trace.Tracer) grading.En
 }
 
 func (s *tracedStore) ChangeGrade(ctx context.Context, studentID, gradeID int, w grading.GradeWrite) (g grading.Grade, err error) {
-	ctx, end := s.span(ctx, "ChangeGrade")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "ChangeGrade")
+	defer func() { tracing.End(span, err) }()
 	return s.store.ChangeGrade(ctx, studentID, gradeID, w)
 }
 
 func (s *tracedStore) GradeHistory(ctx context.Context, studentID int) (events []grading.GradeEvent, err error) {
-	ctx, end := s.span(ctx, "GradeHistory")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "GradeHistory")
+	defer func() { tracing.End(span, err) }()
 	return s.store.GradeHistory(ctx, studentID)
 }
 
 func (s *tracedStore) RenameStudent(ctx context.Context, id int, firstName, lastName string) (st grading.Student, err error) {
-	ctx, end := s.span(ctx, "RenameStudent")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "RenameStudent")
+	defer func() { tracing.End(span, err) }()
 	return s.store.RenameStudent(ctx, id, firstName, lastName)
 }
 
 func (s *tracedStore) RemoveStudent(ctx context.Context, id int, force bool) (err error) {
-	ctx, end := s.span(ctx, "RemoveStudent")
-	defer func() { end(err) }()
+	ctx, span := s.span(ctx, "RemoveStudent")
+	defer func() { tracing.End(span, err) }()
 	return s.store.RemoveStudent(ctx, id, force)
 }

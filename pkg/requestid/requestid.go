@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -50,8 +51,33 @@ func LogFields(ctx context.Context) []any {
 func AppendLogFields(kv []any, ctx context.Context) []any {
 	kv = append(kv, "request_id", FromContext(ctx))
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		// The IDs themselves, not their hex: a line the level filter drops is never formatted.
-		kv = append(kv, "trace_id", sc.TraceID(), "span_id", sc.SpanID())
+		ids := newTraceIDs(sc)
+		kv = append(kv, "trace_id", &ids.trace, "span_id", &ids.span)
 	}
 	return kv
 }
+
+// traceIDs are a log line's trace_id and span_id, formatted once in hex. The IDs themselves (a
+// trace.TraceID and a trace.SpanID) take an allocation each to go into the line, and two more
+// each time a logger prints the line: on stderr, and again in the entry shipped to the log
+// service. These take two in all (the text of both IDs, and the pair), and a logger's String
+// call costs nothing.
+type traceIDs struct{ trace, span idText }
+
+func newTraceIDs(sc trace.SpanContext) *traceIDs {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [2*len(tid) + 2*len(sid)]byte
+	n := hex.Encode(b[:], tid[:])
+	hex.Encode(b[n:], sid[:])
+	s := string(b[:])
+	return &traceIDs{idText{s[:n]}, idText{s[n:]}}
+}
+
+// idText is one ID of a traceIDs, as a logger prints it: a fmt.Stringer, as logfmt and the log
+// shipper print any value, and hex in a JSON string for a JSON logger.
+type idText struct{ s string }
+
+func (t *idText) String() string { return t.s }
+
+// MarshalJSON implements json.Marshaler.
+func (t *idText) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, t.s), nil }

@@ -19,10 +19,16 @@ import (
 // store decorator gives it), with the callee's reply
 // given at once so that only the instrumentation is measured. The cases are the no-op provider
 // (off), a request whose new trace is not sampled (unsampled: nine in ten at 10 % sampling) and
-// one that is (sampled), exporting to an in-memory exporter.
+// one that is (sampled), exporting to an in-memory exporter; and one that is sampled and exported
+// as a service exports it, over OTLP/HTTP (sampled-otlp), to a collector on loopback that reads
+// and discards what it gets, so that the exporter's encoding and sending are counted too.
 //
 //	go test -run '^$' -bench BenchmarkRequestPath -benchmem ./pkg/tracing
 func BenchmarkRequestPath(b *testing.B) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer collector.Close()
 	for _, c := range []struct {
 		name string
 		env  map[string]string
@@ -30,16 +36,22 @@ func BenchmarkRequestPath(b *testing.B) {
 		{"off", map[string]string{"OTEL_SDK_DISABLED": "true"}},
 		{"unsampled", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}},
 		{"sampled", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_on"}},
+		{"sampled-otlp", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_on", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			exp := tracetest.NewInMemoryExporter()
-			tr, err := tracing.New(context.Background(), tracing.Config{Service: "bench", Getenv: func(k string) string { return c.env[k] }, Exporter: exp})
+			cfg := tracing.Config{Service: "bench", Getenv: func(k string) string { return c.env[k] }, Exporter: exp}
+			if c.env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "" {
+				cfg.Exporter = nil
+			}
+			tr, err := tracing.New(context.Background(), cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 			client := &http.Client{Transport: tr.Transport(answerAtOnce{})}
-			system := attribute.String("db.system", "bbolt")
+			endpointOp := tracing.NewOperation("grading.GetStudent")
+			storeOp := tracing.NewOperation("store.GetStudent", attribute.String("db.system", "bbolt"), attribute.String("db.operation", "GetStudent"))
 			h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://127.0.0.1:1/students/1", nil)
 				resp, err := client.Do(req)
@@ -48,10 +60,10 @@ func BenchmarkRequestPath(b *testing.B) {
 					return
 				}
 				resp.Body.Close()
-				ctx, endEndpoint := tracing.Span(r.Context(), tr.Tracer(), "grading.GetStudent")
-				_, endStore := tracing.Span(ctx, tr.Tracer(), "store.GetStudent", system, attribute.String("db.operation", "GetStudent"))
-				endStore(nil)
-				endEndpoint(nil)
+				ctx, endpointSpan := endpointOp.Start(r.Context(), tr.Tracer())
+				_, storeSpan := storeOp.Start(ctx, tr.Tracer())
+				tracing.End(storeSpan, nil)
+				tracing.End(endpointSpan, nil)
 				w.WriteHeader(http.StatusOK)
 			}))
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/students/1", nil)

@@ -34,26 +34,43 @@ func EndpointMiddleware(tracer trace.Tracer, name string) endpoint.Middleware {
 	}
 }
 
-// Span starts a span named name as a child of ctx's, for an operation of the service's own (a
-// store call); end it with End, passing the operation's error.
-//
-// Where no span would be started (a parent that is not sampled, under a parent-based sampler),
-// it returns at once, before building the span's options: a store operation under every
-// unsampled request would otherwise pay for them. attrs are copied when used, so that a caller's
-// arguments need not live on the heap.
-func Span(ctx context.Context, tracer trace.Tracer, name string, attrs ...attribute.KeyValue) (context.Context, func(error)) {
-	if u, ok := tracer.(unsampledChildren); ok && u.skips(ctx) {
-		return ctx, endNothing
-	}
-	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(slices.Clone(attrs)...))
-	return ctx, func(err error) {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}
+// Operation is a kind of span of the service's own (a store call), named and given its
+// attributes once, when the service is built, rather than on every call: the name and the start
+// option of its attributes are shared by every span of the kind.
+type Operation struct {
+	name  string
+	start []trace.SpanStartOption
 }
 
-// endNothing ends a span that was never started.
-func endNothing(error) {}
+// NewOperation returns the operation whose spans are named name and carry attrs.
+func NewOperation(name string, attrs ...attribute.KeyValue) Operation {
+	o := Operation{name: name}
+	if len(attrs) > 0 {
+		o.start = []trace.SpanStartOption{trace.WithAttributes(slices.Clone(attrs)...)}
+	}
+	return o
+}
+
+// Name is the name of the operation's spans.
+func (o Operation) Name() string { return o.name }
+
+// Start starts a span of the operation as a child of ctx's; end it with End, passing the
+// operation's error.
+//
+// Where no span would be started (a parent that is not sampled, under a parent-based sampler),
+// it returns ctx and its own non-recording span at once, on which End does nothing.
+func (o Operation) Start(ctx context.Context, tracer trace.Tracer) (context.Context, trace.Span) {
+	if u, ok := tracer.(unsampledChildren); ok && u.skips(ctx) {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return tracer.Start(ctx, o.name, o.start...)
+}
+
+// End ends span, an operation's, marking it as an error when err is not nil.
+func End(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}

@@ -3,6 +3,7 @@ package tracing
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 	"go.opentelemetry.io/otel/attribute"
@@ -43,14 +44,17 @@ func (t *Tracing) Handler(next http.Handler, untraced ...string) http.Handler {
 		}
 		ctx, span := t.tracer.Start(ctx, method(r.Method), trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
+		if !span.IsRecording() {
+			// Not sampled: nothing will be recorded, so the status need not be watched.
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		sw := httpx.NewStatusWriter(w)
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-				attribute.Int("http.response.status_code", sw.Status))
-			if sw.Status >= http.StatusInternalServerError {
-				span.SetStatus(codes.Error, http.StatusText(sw.Status))
-			}
+		span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+			attribute.Int("http.response.status_code", sw.Status))
+		if sw.Status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(sw.Status))
 		}
 	})
 }
@@ -99,13 +103,48 @@ func RouteName(next http.Handler) http.Handler {
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 			if cr := mux.CurrentRoute(r); cr != nil {
 				if tpl, err := cr.GetPathTemplate(); err == nil {
-					span.SetName(method(r.Method) + " " + tpl)
+					span.SetName(routeNames.get(method(r.Method), tpl))
 					span.SetAttributes(attribute.String("http.route", tpl))
 				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// routeNames are the server spans' names, "GET /students/{id}", made once per route.
+var routeNames spanNames
+
+// spanNames holds span names made of a method and a route or a host, "GET /students/{id}" or
+// "GET 127.0.0.1:5001", made once each rather than joined afresh on every sampled request. It
+// keeps at most maxSpanNames of them (routes and hosts are few); past that, names are joined
+// every time.
+type spanNames struct {
+	mu    sync.RWMutex
+	names map[[2]string]string
+}
+
+const maxSpanNames = 256
+
+// get returns method + " " + rest.
+func (c *spanNames) get(method, rest string) string {
+	k := [2]string{method, rest}
+	c.mu.RLock()
+	name, ok := c.names[k]
+	c.mu.RUnlock()
+	if ok {
+		return name
+	}
+	name = method + " " + rest
+	c.mu.Lock()
+	if c.names == nil {
+		c.names = make(map[[2]string]string)
+	}
+	if len(c.names) < maxSpanNames {
+		c.names[k] = name
+	}
+	c.mu.Unlock()
+	return name
 }
 
 // RequestIDKey is the attribute that carries a request's X-Request-ID on its server span.
@@ -138,13 +177,14 @@ type transport struct {
 	base   http.RoundTripper
 	t      *Tracing
 	tracer trace.Tracer
+	names  spanNames
 }
 
 func (tr *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx := r.Context()
 	var span trace.Span
 	if tr.t.Enabled() {
-		ctx, span = tr.tracer.Start(ctx, method(r.Method)+" "+r.URL.Host, trace.WithSpanKind(trace.SpanKindClient))
+		ctx, span = tr.tracer.Start(ctx, tr.names.get(method(r.Method), r.URL.Host), trace.WithSpanKind(trace.SpanKindClient))
 		defer span.End()
 	}
 	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
