@@ -1,19 +1,15 @@
 package gradingclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/gradebook/gradebook/grading"
 	"github.com/gradebook/gradebook/pkg/errs"
-	"github.com/gradebook/gradebook/pkg/httpx"
-	"github.com/gradebook/gradebook/pkg/idempotency"
 )
 
 // knownError answers grading's own error for an error answer's status and message, so that a
@@ -60,7 +56,7 @@ func (c *httpClient) getGrade(ctx context.Context, request any) (any, error) {
 		return nil, fmt.Errorf("grading: GetGrade endpoint got %T", request)
 	}
 	var resp grading.GetGradeResponse
-	resp.Err = c.doChange(ctx, http.MethodGet, gradePath(req.StudentID, req.GradeID), nil, "", "", http.StatusOK, &resp.Grade)
+	resp.Err = c.do(ctx, http.MethodGet, gradePath(req.StudentID, req.GradeID), nil, "", "", http.StatusOK, &resp.Grade)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
 	}
@@ -78,7 +74,7 @@ func (c *httpClient) updateGrade(ctx context.Context, request any) (any, error) 
 		return grading.UpdateGradeResponse{Err: errs.Fields(req.Valid(ctx))}, nil
 	}
 	var resp grading.UpdateGradeResponse
-	resp.Err = c.doChange(ctx, http.MethodPatch, gradePath(req.StudentID, req.GradeID), body, ifMatch(req.IfVersion), req.IdempotencyKey,
+	resp.Err = c.do(ctx, http.MethodPatch, gradePath(req.StudentID, req.GradeID), body, ifMatch(req.IfVersion), req.IdempotencyKey,
 		http.StatusOK, &resp.Grade)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
@@ -96,7 +92,7 @@ func (c *httpClient) removeGrade(ctx context.Context, request any) (any, error) 
 		body, _ = json.Marshal(map[string]string{"changedBy": req.By})
 	}
 	var resp grading.RemoveGradeResponse
-	resp.Err = c.doChange(ctx, http.MethodDelete, gradePath(req.StudentID, req.GradeID), body, ifMatch(req.IfVersion), req.IdempotencyKey,
+	resp.Err = c.do(ctx, http.MethodDelete, gradePath(req.StudentID, req.GradeID), body, ifMatch(req.IfVersion), req.IdempotencyKey,
 		http.StatusNoContent, nil)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
@@ -110,7 +106,7 @@ func (c *httpClient) gradeHistory(ctx context.Context, request any) (any, error)
 		return nil, fmt.Errorf("grading: GradeHistory endpoint got %T", request)
 	}
 	var resp grading.GradeHistoryResponse
-	resp.Err = c.doChange(ctx, http.MethodGet, "/students/"+strconv.Itoa(req.StudentID)+"/history", nil, "", "", http.StatusOK, &resp.Events)
+	resp.Err = c.do(ctx, http.MethodGet, "/students/"+strconv.Itoa(req.StudentID)+"/history", nil, "", "", http.StatusOK, &resp.Events)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
 	}
@@ -127,7 +123,7 @@ func (c *httpClient) renameStudent(ctx context.Context, request any) (any, error
 		return nil, err
 	}
 	var resp grading.RenameStudentResponse
-	resp.Err = c.doChange(ctx, http.MethodPatch, "/students/"+strconv.Itoa(req.ID), body, "", "", http.StatusOK, &resp.Student)
+	resp.Err = c.do(ctx, http.MethodPatch, "/students/"+strconv.Itoa(req.ID), body, "", "", http.StatusOK, &resp.Student)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
 	}
@@ -144,58 +140,9 @@ func (c *httpClient) removeStudent(ctx context.Context, request any) (any, error
 		path += "?" + url.Values{"force": {"true"}}.Encode()
 	}
 	var resp grading.RemoveStudentResponse
-	resp.Err = c.doChange(ctx, http.MethodDelete, path, nil, "", "", http.StatusNoContent, nil)
+	resp.Err = c.do(ctx, http.MethodDelete, path, nil, "", "", http.StatusNoContent, nil)
 	if err := transportErr(resp.Err); err != nil {
 		return nil, err
 	}
 	return resp, nil
-}
-
-// doChange is do with an If-Match header (when ifMatch is set) and an answer without a body
-// (when out is nil).
-func (c *httpClient) doChange(ctx context.Context, method, path string, body []byte, ifMatch, idemKey string, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return &transportError{err}
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	httpx.SetRequestID(ctx, req)
-	if idemKey != "" {
-		req.Header.Set(idempotency.Header, idemKey)
-	}
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return &transportError{err}
-	}
-	defer resp.Body.Close()
-	b, rerr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
-	if rerr == nil && len(b) > MaxResponseBody {
-		rerr = fmt.Errorf("answer is larger than %d bytes", MaxResponseBody)
-	}
-	if rerr != nil {
-		return &transportError{fmt.Errorf("grading %s %s: reading the answer: %w", method, path, rerr)}
-	}
-	switch {
-	case resp.StatusCode == want:
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(b, out); err != nil {
-			return &transportError{fmt.Errorf("grading %s %s: undecodable answer: %w", method, path, err)}
-		}
-		return nil
-	case isBusinessStatus(resp.StatusCode):
-		return decodeHTTPError(resp.StatusCode, b)
-	default:
-		return &transportError{fmt.Errorf("grading %s %s: %s: %s", method, path, resp.Status, errorMessage(b))}
-	}
 }
