@@ -41,7 +41,7 @@ func parseTemplates() (pageTemplates, error) {
 		return nil, err
 	}
 	pages := pageTemplates{}
-	for _, name := range []string{"students", "student", "problem", "status", "login", "remove-grade", "edit-student"} {
+	for _, name := range []string{"students", "student", "problem", "status", "login", "remove-grade", "edit-student", "history"} {
 		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
@@ -97,8 +97,6 @@ type (
 		Types   []string
 		Form    gradeForm
 		Errors  map[string]string
-		// History is the student's corrections and removals, newest first.
-		History []historyRow
 	}
 	studentView struct {
 		ID         int
