@@ -122,7 +122,7 @@ func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status
 		p.fail(w, r, err)
 		return
 	}
-	page.Nav, page.Types = "students", gradeTypes()
+	page.Nav, page.Types = "students", typeOptions(page.Form.Type)
 	page.Student = newStudentView(st)
 	if page.Notice == "" && status == http.StatusOK {
 		page.Notice = changeNotice(r.URL.Query().Get("changed"), page.Student)
@@ -141,6 +141,9 @@ func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status
 			}
 			page.Errors["edit"] = msg
 		}
+	}
+	for i := range page.Student.Grades {
+		page.Student.Grades[i].Types = typeOptions(page.Student.Grades[i].Edit.Type)
 	}
 	p.render(w, r, status, "student", page)
 }

@@ -94,9 +94,10 @@ type (
 		Nav     string
 		Student studentView
 		Notice  string
-		Types   []string
-		Form    gradeForm
-		Errors  map[string]string
+		// Types are the add form's type options.
+		Types  []typeOption
+		Form   gradeForm
+		Errors map[string]string
 	}
 	studentView struct {
 		ID         int
@@ -111,6 +112,8 @@ type (
 		// back; Edit is that form.
 		ID, Version int
 		Edit        editForm
+		// Types are the edit form's type options, the one of Edit.Type selected.
+		Types []typeOption
 	}
 	gradeForm struct{ Title, Type, Score, Key string }
 
@@ -130,6 +133,33 @@ type (
 )
 
 func gradeTypes() []string { return []string{grading.TypeTest, grading.TypeHomework, grading.TypeQuiz} }
+
+// typeOption is one option of a form's select of grade types.
+type typeOption struct {
+	Name     string
+	Selected bool
+}
+
+// typeOptionSets are the type select's options with each type selected, and (under "") with
+// none, made once: the pages only read them.
+var typeOptionSets = func() map[string][]typeOption {
+	sets := map[string][]typeOption{}
+	for _, sel := range append(gradeTypes(), "") {
+		for _, t := range gradeTypes() {
+			sets[sel] = append(sets[sel], typeOption{Name: t, Selected: t == sel})
+		}
+	}
+	return sets
+}()
+
+// typeOptions are the options of a select of grade types with selected selected, or none when
+// selected is not a type.
+func typeOptions(selected string) []typeOption {
+	if opts, ok := typeOptionSets[selected]; ok {
+		return opts
+	}
+	return typeOptionSets[""]
+}
 
 // formatAverage shows an average to one decimal, and no average as a dash.
 func formatAverage(avg *float64) string {
