@@ -143,8 +143,10 @@ func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status
 		}
 	}
 	for i := range page.Student.Grades {
-		page.Student.Grades[i].Types = typeOptions(page.Student.Grades[i].Edit.Type)
+		g := &page.Student.Grades[i]
+		g.Types, g.StudentID = typeOptions(g.Edit.Type), page.Student.ID
 	}
+	page.Student.Rows = gradeRowsHTML(page.Student.Grades)
 	p.render(w, r, status, "student", page)
 }
 

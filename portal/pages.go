@@ -105,6 +105,8 @@ type (
 		Average    string
 		GradeCount int
 		Grades     []gradeRow
+		// Rows are Grades as the grades table's rows: set for the student's page only.
+		Rows template.HTML
 	}
 	gradeRow struct {
 		Title, Type, Score, EnteredBy, EnteredAt string
@@ -114,6 +116,8 @@ type (
 		Edit        editForm
 		// Types are the edit form's type options, the one of Edit.Type selected.
 		Types []typeOption
+		// StudentID is the student's, for the row's forms.
+		StudentID int
 	}
 	gradeForm struct{ Title, Type, Score, Key string }
 
