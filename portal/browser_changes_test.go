@@ -18,8 +18,9 @@ import (
 )
 
 // TestBrowserCorrectRemoveExport drives Debian's Chromium through a teacher's corrections: open a
-// grade's edit form, correct the score and see the new average and the history entry; remove a
-// grade after confirming on the page that asks; download the class as CSV and read its rows.
+// grade's edit form, correct the score and see the new average, then follow the link to the
+// student's history and see the entry there; remove a grade after confirming on the page that
+// asks; download the class as CSV and read its rows.
 // The pages run no script, so all of it works as forms and links.
 func TestBrowserCorrectRemoveExport(t *testing.T) {
 	browsertest.Require(t)
@@ -61,9 +62,11 @@ func TestBrowserCorrectRemoveExport(t *testing.T) {
 	if got := text("#grade-1"); !strings.Contains(got, "91") {
 		t.Fatalf("Quiz 1's row after correcting = %q", got)
 	}
+	do("follow the link to the history", chromedp.Click(chromedp.CSS("#history-link")), chromedp.WaitVisible(chromedp.CSS("#history")))
 	if got := text("#history tr.corrected"); !strings.HasSuffix(strings.TrimSpace(got), "Quiz 1: score 85 → 91") {
 		t.Fatalf("history after correcting = %q", got)
 	}
+	do("go back to the student", chromedp.Click(chromedp.CSS("#back-to-student")), chromedp.WaitVisible(chromedp.CSS("#grades")))
 
 	do("ask to remove the homework",
 		chromedp.Click(chromedp.CSS("#grade-2 form.remove-grade button")),
@@ -85,6 +88,7 @@ func TestBrowserCorrectRemoveExport(t *testing.T) {
 	if got := text("#grades"); strings.Contains(got, "Week 1 Homework") {
 		t.Fatalf("the removed grade is still listed: %q", got)
 	}
+	do("follow the link to the history again", chromedp.Click(chromedp.CSS("#history-link")), chromedp.WaitVisible(chromedp.CSS("#history")))
 	if got := text("#history"); !strings.Contains(got, "Week 1 Homework (Homework, 94) removed") {
 		t.Fatalf("history after removing = %q", got)
 	}

@@ -36,6 +36,14 @@ type (
 
 	historyRow struct{ When, By, Action, What string }
 
+	// historyPage lists a student's corrections and removals, newest first.
+	historyPage struct {
+		Nav         string
+		StudentID   int
+		StudentName string
+		History     []historyRow
+	}
+
 	removeGradePage struct {
 		Nav         string
 		StudentID   int
@@ -106,32 +114,16 @@ func listNotice(r *http.Request) string {
 }
 
 // renderStudentPage shows a student's page: their grades, each with its edit form (edit, when
-// set, replaces the form of its grade, opened with its problems), the add form and the history.
+// set, replaces the form of its grade, opened with its problems), and the add form. The page
+// makes one grading call; the history has its own page, linked from this one.
 func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status, id int, page studentPage, edit *editFormFor) {
-	// The student and their history are asked for at once, so the page waits for the slower
-	// of the two calls rather than for both in turn.
-	type history struct {
-		events []grading.GradeEvent
-		err    error
-	}
-	hc := make(chan history, 1)
-	go func() {
-		events, err := p.svc.GradeHistory(r.Context(), id)
-		hc <- history{events, err}
-	}()
 	st, err := p.svc.GetStudent(r.Context(), id)
-	h := <-hc
-	if err == nil {
-		err = h.err
-	}
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	events := h.events
-	page.Nav, page.Types = "students", gradeTypes()
+	page.Nav, page.Types = "students", typeOptions(page.Form.Type)
 	page.Student = newStudentView(st)
-	page.History = historyRows(events)
 	if page.Notice == "" && status == http.StatusOK {
 		page.Notice = changeNotice(r.URL.Query().Get("changed"), page.Student)
 	}
@@ -150,7 +142,45 @@ func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status
 			page.Errors["edit"] = msg
 		}
 	}
+	for i := range page.Student.Grades {
+		g := &page.Student.Grades[i]
+		g.Types, g.StudentID = typeOptions(g.Edit.Type), page.Student.ID
+	}
+	page.Student.Rows = gradeRowsHTML(page.Student.Grades)
 	p.render(w, r, status, "student", page)
+}
+
+// showHistory shows a student's history: every correction and removal of their grades, newest
+// first. It answers as the student's page does when the student is unknown or grading cannot.
+func (p *pages) showHistory(w http.ResponseWriter, r *http.Request) {
+	id, ok := studentID(r)
+	if !ok {
+		p.notFound(w, r)
+		return
+	}
+	// The student (for their name) and their history are asked for at once, so the page waits
+	// for the slower of the two calls rather than for both in turn.
+	type history struct {
+		events []grading.GradeEvent
+		err    error
+	}
+	hc := make(chan history, 1)
+	go func() {
+		events, err := p.svc.GradeHistory(r.Context(), id)
+		hc <- history{events, err}
+	}()
+	st, err := p.svc.GetStudent(r.Context(), id)
+	h := <-hc
+	if err == nil {
+		err = h.err
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, "history", historyPage{
+		Nav: "students", StudentID: st.ID, StudentName: fullName(st), History: historyRows(h.events),
+	})
 }
 
 // editFormFor is an edit form to show in place of the one of grade GradeID.

@@ -41,7 +41,7 @@ func parseTemplates() (pageTemplates, error) {
 		return nil, err
 	}
 	pages := pageTemplates{}
-	for _, name := range []string{"students", "student", "problem", "status", "login", "remove-grade", "edit-student"} {
+	for _, name := range []string{"students", "student", "problem", "status", "login", "remove-grade", "edit-student", "history"} {
 		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
@@ -94,11 +94,10 @@ type (
 		Nav     string
 		Student studentView
 		Notice  string
-		Types   []string
-		Form    gradeForm
-		Errors  map[string]string
-		// History is the student's corrections and removals, newest first.
-		History []historyRow
+		// Types are the add form's type options.
+		Types  []typeOption
+		Form   gradeForm
+		Errors map[string]string
 	}
 	studentView struct {
 		ID         int
@@ -106,6 +105,8 @@ type (
 		Average    string
 		GradeCount int
 		Grades     []gradeRow
+		// Rows are Grades as the grades table's rows: set for the student's page only.
+		Rows template.HTML
 	}
 	gradeRow struct {
 		Title, Type, Score, EnteredBy, EnteredAt string
@@ -113,6 +114,10 @@ type (
 		// back; Edit is that form.
 		ID, Version int
 		Edit        editForm
+		// Types are the edit form's type options, the one of Edit.Type selected.
+		Types []typeOption
+		// StudentID is the student's, for the row's forms.
+		StudentID int
 	}
 	gradeForm struct{ Title, Type, Score, Key string }
 
@@ -132,6 +137,33 @@ type (
 )
 
 func gradeTypes() []string { return []string{grading.TypeTest, grading.TypeHomework, grading.TypeQuiz} }
+
+// typeOption is one option of a form's select of grade types.
+type typeOption struct {
+	Name     string
+	Selected bool
+}
+
+// typeOptionSets are the type select's options with each type selected, and (under "") with
+// none, made once: the pages only read them.
+var typeOptionSets = func() map[string][]typeOption {
+	sets := map[string][]typeOption{}
+	for _, sel := range append(gradeTypes(), "") {
+		for _, t := range gradeTypes() {
+			sets[sel] = append(sets[sel], typeOption{Name: t, Selected: t == sel})
+		}
+	}
+	return sets
+}()
+
+// typeOptions are the options of a select of grade types with selected selected, or none when
+// selected is not a type.
+func typeOptions(selected string) []typeOption {
+	if opts, ok := typeOptionSets[selected]; ok {
+		return opts
+	}
+	return typeOptionSets[""]
+}
 
 // formatAverage shows an average to one decimal, and no average as a dash.
 func formatAverage(avg *float64) string {

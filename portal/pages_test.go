@@ -46,6 +46,12 @@ func TestPages(t *testing.T) {
 		{name: "student", method: "GET", path: "/students/2", want: 200, contains: []string{
 			"<h1>Marge Garrard</h1>", `id="average">98.7`, "Week 1 Homework", `<option selected>Quiz</option>`, `name="idempotencyKey" value="`}},
 		{name: "unknown student", method: "GET", path: "/students/999", want: 404, contains: []string{"Not found", "/students/999"}},
+		{name: "history", method: "GET", path: "/students/2/history", want: 200, contains: []string{
+			"<title>History of Marge Garrard · Gradebook</title>", `<a href="/students/2" id="back-to-student">Marge Garrard</a>`,
+			`id="no-history">No grade has been corrected or removed.`}},
+		{name: "history of unknown student", method: "GET", path: "/students/999/history", want: 404, contains: []string{"Not found", "/students/999/history"}},
+		{name: "history, id not a number", method: "GET", path: "/students/abc/history", want: 404, contains: []string{"Not found"}},
+		{name: "wrong method on history", method: "POST", path: "/students/1/history", want: 405},
 		{name: "student id not a number", method: "GET", path: "/students/abc", want: 404, contains: []string{"Not found"}},
 		{name: "unknown page", method: "GET", path: "/nowhere", want: 404, contains: []string{"<!doctype html>", "Not found"}},
 		{name: "stylesheet", method: "GET", path: "/static/style.css", want: 200, contains: []string{"--accent"}},
@@ -155,6 +161,22 @@ func TestFormPostIsRecordedOnceWhenResubmitted(t *testing.T) {
 	}
 }
 
+// TestStudentPageAsksGradingOnce: a view of a student's page is one grading call (the student);
+// the history, a second call, is on its own page.
+func TestStudentPageAsksGradingOnce(t *testing.T) {
+	g := startGrading(t)
+	p := newTestPortal(t, sd.FixedInstancer{g.addr()})
+	for path, want := range map[string]int64{"/students/1": 1, "/students/1/history": 2} {
+		before := g.hits.Load()
+		if a := p.get(t, path); a.status != http.StatusOK {
+			t.Fatalf("GET %s = %d\n%s", path, a.status, a.body)
+		}
+		if n := g.hits.Load() - before; n != want {
+			t.Errorf("GET %s made %d grading calls; want %d", path, n, want)
+		}
+	}
+}
+
 func TestPagesWhenGradingIsUnavailable(t *testing.T) {
 	for name, instancer := range map[string]sd.Instancer{
 		"none known": sd.FixedInstancer{},
@@ -165,11 +187,12 @@ func TestPagesWhenGradingIsUnavailable(t *testing.T) {
 			for _, tc := range []struct{ method, path, body string }{
 				{"GET", "/students", ""},
 				{"GET", "/students/1", ""},
+				{"GET", "/students/1/history", ""},
 				{"POST", "/students", form("firstName", "A", "lastName", "B")},
 				{"POST", "/students/1/grades", form("title", "T", "type", "Quiz", "score", "1")},
 			} {
 				a := p.do(t, tc.method, tc.path, formType, tc.body)
-				back := map[string]string{"/students": `href="/students"`, "/students/1": `href="/students/1"`, "/students/1/grades": `href="/students/1"`}[tc.path]
+				back := map[string]string{"/students": `href="/students"`, "/students/1": `href="/students/1"`, "/students/1/history": `href="/students/1/history"`, "/students/1/grades": `href="/students/1"`}[tc.path]
 				if a.status != 503 || !strings.Contains(a.body, "The grading service is unavailable") || !strings.Contains(a.body, back) ||
 					!strings.Contains(a.body, "<!doctype html>") || a.header.Get("Retry-After") == "" {
 					t.Fatalf("%s %s = %d (Retry-After %q)\n%s", tc.method, tc.path, a.status, a.header.Get("Retry-After"), a.body)

@@ -89,6 +89,7 @@ func AddRoutes(r *mux.Router, d Deps) error {
 	r.Handle("/students", page(p.listStudents)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/students", page(p.addStudent)).Methods(http.MethodPost)
 	r.Handle("/students/{id}", page(p.showStudent)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/students/{id}/history", page(p.showHistory)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/students/{id}/grades", page(p.addGrade)).Methods(http.MethodPost)
 	r.Handle("/status", page(p.showStatus)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/login", public(s.showLogin)).Methods(http.MethodGet, http.MethodHead)
