@@ -37,9 +37,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "registry" && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(registry.GCPercent)
 	}
-	// Every service command's process keeps to a soft memory limit, as service.Main's do.
+	// Every service command's process keeps to a soft memory limit and gives back its start-up
+	// pages once it serves, as service.Main's do.
 	if len(os.Args) > 1 && slices.ContainsFunc(services(), func(s serviceCommand) bool { return s.name == os.Args[1] }) {
 		service.LimitMemory(os.Getenv)
+		service.ReleaseAtServe()
 	}
 	// SIGHUP too: a closed terminal must stop the services as cleanly as Ctrl-C does.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)

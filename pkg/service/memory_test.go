@@ -1,16 +1,23 @@
 package service_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gradebook/gradebook/internal/testkit"
+	"github.com/gradebook/gradebook/pkg/config"
 	"github.com/gradebook/gradebook/pkg/service"
+	"github.com/gradebook/gradebook/registry/registrytest"
 )
 
 // gcPercent is the collector's current GOGC.
@@ -74,4 +81,67 @@ func TestRaisedGCPercentFollowsHeap(t *testing.T) {
 	if got := waitGCPercent(100); got != 100 {
 		t.Errorf("after the 32 MB are let go: GOGC is %d, want 100", got)
 	}
+}
+
+// TestReleaseAtServe runs in a process of its own (the release is the process's, once): with
+// ReleaseAtServe, Serve drops the executable's resident start-up pages before it logs "serving",
+// says how many at debug, and the service goes on serving from the pages it faults back in.
+func TestReleaseAtServe(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the executable's pages are released on Linux only")
+	}
+	if os.Getenv("GRADEBOOK_TEST_RELEASE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestReleaseAtServe$", "-test.v")
+		cmd.Env = append(os.Environ(), "GRADEBOOK_TEST_RELEASE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	hub := registrytest.Hub(registrytest.StartHub(t))
+	service.ReleaseAtServe()
+	var stderr syncBuffer
+	rt, err := service.New(config.Common{Listen: "127.0.0.1:0", Registry: hub.URL(), Name: "release", LogLevel: "debug", CheckInterval: time.Second}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := serve(t, rt)
+	defer stop()
+	released := regexp.MustCompile(`msg="released start-up memory" executable_kB=(\d+)`)
+	var kB int
+	testkit.Eventually(t, 5*time.Second, "the release logged", func() bool {
+		m := released.FindStringSubmatch(stderr.String())
+		if m != nil {
+			kB, _ = strconv.Atoi(m[1])
+		}
+		return m != nil
+	})
+	if kB <= 0 {
+		t.Errorf("released %d kB of the executable, want some: it was all resident a moment before", kB)
+	}
+	if status, _, body := get(t, "http://"+rt.Addr()+"/health"); status != 200 || !strings.Contains(body, `"passing"`) {
+		t.Errorf("/health after the release = %d %s", status, body)
+	}
+	if i := strings.Index(stderr.String(), "released start-up memory"); i > strings.Index(stderr.String(), "msg=serving") {
+		t.Errorf("the release came after the serving line (or there was none):\n%s", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test can read while a service writes its log to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

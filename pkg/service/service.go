@@ -393,6 +393,12 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	}
 	reg.Register()
 	stopWhenRegistered := rt.startWhenRegistered(ctx, reg)
+	begin := time.Now()
+	if kB, done, err := releaseStartup(); err != nil {
+		level.Warn(rt.Logger).Log("msg", "could not release start-up memory", "err", err)
+	} else if done {
+		level.Debug(rt.Logger).Log("msg", "released start-up memory", "executable_kB", kB, "took", time.Since(begin).Round(time.Microsecond))
+	}
 	level.Info(rt.Logger).Log("msg", "serving", "listen", rt.Addr(), "advertise", rt.Config.Advertise, "registry", rt.Config.Registry)
 
 	var err error
