@@ -183,7 +183,7 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 		if out == nil {
 			return nil
 		}
-		if err := json.Unmarshal(buf.Bytes(), out); err != nil {
+		if err := unmarshal(buf.Bytes(), out); err != nil {
 			return &transportError{fmt.Errorf("grading %s %s: undecodable answer: %w", method, path, err)}
 		}
 		return nil
@@ -192,6 +192,14 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	default:
 		return &transportError{fmt.Errorf("grading %s %s: %s: %s", method, path, resp.Status, errorMessage(buf.Bytes()))}
 	}
+}
+
+// unmarshal decodes an answer into out; a student, the answer read most, in one pass.
+func unmarshal(data []byte, out any) error {
+	if s, ok := out.(*grading.Student); ok {
+		return grading.UnmarshalStudent(data, s)
+	}
+	return json.Unmarshal(data, out)
 }
 
 // isBusinessStatus tells the answers that are about the request (and would be the same on any
