@@ -3,6 +3,7 @@ package grading
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -294,4 +295,127 @@ func (d *studentDecoder) consume(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// AppendJSON appends the student's JSON to b: the very bytes json.Marshal writes for it (which
+// FuzzStudentAppendJSON checks), without reflection. Like json.Marshal it fails on a score or
+// average that is NaN or infinite and on a time outside years 0-9999; b is then returned as is.
+func (s Student) AppendJSON(b []byte) ([]byte, error) {
+	in := b
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, int64(s.ID), 10)
+	b = append(b, `,"firstName":`...)
+	b = appendJSONString(b, s.FirstName)
+	b = append(b, `,"lastName":`...)
+	b = appendJSONString(b, s.LastName)
+	b = append(b, `,"grades":`...)
+	if s.Grades == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, g := range s.Grades {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = g.appendJSON(b); err != nil {
+				return in, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if s.Average != nil {
+		b = append(b, `,"average":`...)
+		var err error
+		if b, err = appendJSONFloat(b, *s.Average); err != nil {
+			return in, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func (g Grade) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	if g.ID != 0 {
+		b = append(b, `"id":`...)
+		b = strconv.AppendInt(b, int64(g.ID), 10)
+		b = append(b, ',')
+	}
+	if g.Version != 0 {
+		b = append(b, `"version":`...)
+		b = strconv.AppendInt(b, int64(g.Version), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"title":`...)
+	b = appendJSONString(b, g.Title)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, g.Type)
+	b = append(b, `,"score":`...)
+	var err error
+	if b, err = appendJSONFloat(b, g.Score); err != nil {
+		return b, err
+	}
+	if g.EnteredBy != "" {
+		b = append(b, `,"enteredBy":`...)
+		b = appendJSONString(b, g.EnteredBy)
+	}
+	if !g.EnteredAt.IsZero() {
+		b = append(b, `,"enteredAt":"`...)
+		t, err := g.EnteredAt.AppendText(b)
+		if err != nil {
+			return b, err
+		}
+		b = append(t, '"')
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONFloat writes f as encoding/json does: the shortest form that reads back as f, with
+// an exponent only for very small or very large magnitudes.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, &json.UnsupportedValueError{Str: strconv.FormatFloat(f, 'g', -1, 64)}
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 becomes e-9, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
+
+// appendJSONString writes s quoted as encoding/json does by default: the HTML-sensitive <, >
+// and &, U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD. Strings that need none of it (most
+// names and titles) are copied as they are; the others go through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return appendJSONStringSlow(b, s)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return appendJSONStringSlow(b, s)
+		}
+		i += size
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendJSONStringSlow(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
 }

@@ -2,6 +2,7 @@ package grading
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -143,6 +144,103 @@ func BenchmarkUnmarshalStudent(b *testing.B) {
 		for b.Loop() {
 			var s Student
 			if err := json.Unmarshal(data, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestStudentAppendJSONIsWhatMarshalWrites, on stored students and on every kind of string,
+// number and time that json.Marshal writes in a particular way.
+func TestStudentAppendJSONIsWhatMarshalWrites(t *testing.T) {
+	avg := 1e21
+	tiny := -1e-7
+	students := []Student{
+		{},
+		{ID: -3, FirstName: `<b>"Q&A"</b>`, LastName: "line\nbreak\ttab\b\f\x00\x1f\\", Grades: []Grade{}},
+		{ID: 4, FirstName: "bad \xff utf-8", LastName: "sep\u2028\u2029", Average: &avg, Grades: []Grade{
+			{Score: tiny, Title: "é😀", EnteredAt: time.Unix(0, 1).In(time.FixedZone("", -(5*3600 + 30*60)))},
+			{ID: 1, Score: 123456789.125, EnteredBy: "x", EnteredAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+			{Version: 2, Score: 1e20},
+		}},
+		{ID: 5, Average: &tiny},
+	}
+	for _, b := range storedStudents(t) {
+		var s Student
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		students = append(students, s)
+	}
+	for _, s := range students {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AppendJSON([]byte("prefix"))
+		if err != nil || string(got) != "prefix"+string(want) {
+			t.Errorf("AppendJSON of %#v:\n got %s, %v\nwant prefix%s", s, got, err, want)
+		}
+	}
+}
+
+// TestStudentAppendJSONFailsAsMarshalDoes: what json.Marshal refuses, AppendJSON refuses, and
+// leaves b as it was.
+func TestStudentAppendJSONFailsAsMarshalDoes(t *testing.T) {
+	nan := math.NaN()
+	for _, s := range []Student{
+		{Average: &nan},
+		{Grades: []Grade{{Score: math.Inf(1)}}},
+		{Grades: []Grade{{Score: 1}, {EnteredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+	} {
+		if _, err := json.Marshal(s); err == nil {
+			t.Fatalf("json.Marshal took %#v", s)
+		}
+		if got, err := s.AppendJSON([]byte("b")); err == nil || string(got) != "b" {
+			t.Errorf("AppendJSON of %#v: %q, %v; want b and an error", s, got, err)
+		}
+	}
+}
+
+func FuzzStudentAppendJSON(f *testing.F) {
+	f.Add(1, "Ada", "<Lovelace>", 2, 3, "Quiz & test", "Quiz", 87.5, "teacher", int64(1764493262345678900), 3600, true)
+	f.Add(0, "\xff\u2028", "\x00\"\\", 0, 0, "", "", 1e-7, "", int64(0), 0, false)
+	f.Add(-1, "é", "😀", 1, 1, "t", "Test", 1e21, "u", int64(-62135596800000000000/1000), -19800, true)
+	f.Fuzz(func(t *testing.T, id int, first, last string, gid, version int, title, typ string, score float64, by string, at int64, offset int, average bool) {
+		g := Grade{ID: gid, Version: version, Title: title, Type: typ, Score: score, EnteredBy: by}
+		if at != 0 {
+			g.EnteredAt = time.Unix(0, at).In(time.FixedZone("", offset%(24*3600)))
+		}
+		s := Student{ID: id, FirstName: first, LastName: last, Grades: []Grade{g, {Title: last}}}
+		if average {
+			s.Average = &score
+		}
+		want, wantErr := json.Marshal(s)
+		got, gotErr := s.AppendJSON(nil)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr == nil && string(got) != string(want)) {
+			t.Fatalf("AppendJSON of %#v:\n got %s, %v\nwant %s, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+func BenchmarkStudentMarshal(b *testing.B) {
+	var s Student
+	if err := json.Unmarshal(storedStudents(b)[1], &s); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoder=append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			if _, err := s.AppendJSON(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoder=encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(s); err != nil {
 				b.Fatal(err)
 			}
 		}

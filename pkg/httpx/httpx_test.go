@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -183,6 +184,35 @@ func TestBearerTransport(t *testing.T) {
 		}
 		if want := map[bool]int{false: 1, true: 2}[tc.own != ""]; len(req.Header) != want {
 			t.Errorf("the caller's headers changed: %v", req.Header)
+		}
+	}
+}
+
+type appender struct {
+	Name string `json:"name"`
+	fail bool
+}
+
+func (a appender) AppendJSON(b []byte) ([]byte, error) {
+	if a.fail {
+		return b, errors.New("cannot")
+	}
+	return append(b, `{"appended":true}`...), nil
+}
+
+// TestWriteJSONUsesAppenders: a JSONAppender writes its own bytes; one that fails is marshalled.
+func TestWriteJSONUsesAppenders(t *testing.T) {
+	for _, tc := range []struct {
+		v    appender
+		want string
+	}{
+		{appender{Name: "x"}, "{\"appended\":true}\n"},
+		{appender{Name: "x", fail: true}, "{\"name\":\"x\"}\n"},
+	} {
+		rec := httptest.NewRecorder()
+		WriteJSON(rec, 201, tc.v)
+		if rec.Code != 201 || rec.Body.String() != tc.want || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("WriteJSON(%+v): %d %q %q, want 201 %q", tc.v, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), tc.want)
 		}
 	}
 }
