@@ -3,6 +3,7 @@ package service
 import (
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -44,36 +45,63 @@ const BusyGCPercent = 400
 
 // The pace at which collections mark a process busy or idle: two collections closer than
 // gcBusyInterval (at GOGC=100, more than about 16 MB allocated a second) raise the target to
-// the busy one; two farther apart than gcIdleInterval (at 400, less than about 8 MB a second)
-// bring it back to 100. The gap between the two keeps it from flapping.
+// the busy one; no collection for gcIdleInterval (at 400, less than about 8 MB a second)
+// brings it back to 100. The gap between the two keeps it from flapping.
 const (
 	gcBusyInterval = 250 * time.Millisecond
 	gcIdleInterval = 2 * time.Second
 )
 
 // paceGCByLoad runs the collector at GOGC=100, and at busy while collections come faster than
-// gcBusyInterval apart, until they come slower than gcIdleInterval apart. The choice is made
-// after each collection, by the finalizer of an object made for it (re-armed each time).
+// gcBusyInterval apart, until none has come for gcIdleInterval. The choice is made after each
+// collection, by the finalizer of an object made for it (re-armed each time), and while busy by
+// a timer too: an idle process may not collect again for minutes, and it must not keep the busy
+// goal (and the garbage it lets grow) meanwhile.
 func paceGCByLoad(busy int, now func() time.Time) {
-	current := 100
-	last := now()
+	var (
+		mu      sync.Mutex
+		current = 100
+		last    = now()
+		idle    *time.Timer
+	)
+	set := func(want int) {
+		if want != current {
+			debug.SetGCPercent(want)
+			current = want
+		}
+	}
+	var checkIdle func()
+	checkIdle = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if current == 100 {
+			return
+		}
+		if since := now().Sub(last); since > gcIdleInterval {
+			set(100)
+		} else {
+			idle.Reset(gcIdleInterval - since + time.Millisecond)
+		}
+	}
 	var arm func()
 	arm = func() {
 		runtime.SetFinalizer(&gcCycle{}, func(*gcCycle) {
+			mu.Lock()
 			t := now()
 			since := t.Sub(last)
 			last = t
-			want := current
 			switch {
 			case current == 100 && since < gcBusyInterval:
-				want = busy
+				set(busy)
+				if idle == nil {
+					idle = time.AfterFunc(gcIdleInterval, checkIdle)
+				} else {
+					idle.Reset(gcIdleInterval)
+				}
 			case current != 100 && since > gcIdleInterval:
-				want = 100
+				set(100)
 			}
-			if want != current {
-				debug.SetGCPercent(want)
-				current = want
-			}
+			mu.Unlock()
 			arm()
 		})
 	}
