@@ -104,7 +104,7 @@ func (s *Store) ListStudents(ctx context.Context) ([]grading.Student, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketStudents)).ForEach(func(_, v []byte) error {
 			var st grading.Student
-			if err := json.Unmarshal(v, &st); err != nil {
+			if err := grading.UnmarshalStudent(v, &st); err != nil {
 				return fmt.Errorf("corrupt student record: %w", err)
 			}
 			students = append(students, st)
@@ -140,7 +140,7 @@ func getStudent(tx *bolt.Tx, id int, st *grading.Student) error {
 	if v == nil {
 		return grading.ErrStudentNotFound
 	}
-	if err := json.Unmarshal(v, st); err != nil {
+	if err := grading.UnmarshalStudent(v, st); err != nil {
 		return fmt.Errorf("corrupt student record: %w", err)
 	}
 	return nil

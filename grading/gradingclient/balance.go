@@ -163,6 +163,7 @@ func GRPCConnector(token string, opts ...grpc.DialOption) Connector {
 func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service string, logger log.Logger) (grading.Endpoints, *Subscriptions) {
 	logger = log.With(logger, "dependency", service)
 	conns := &openClosers{open: map[*trackedCloser]struct{}{}}
+	workers := newCallWorkers()
 	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
 		eps, closer, err := connect(instance)
 		if err != nil {
@@ -181,7 +182,8 @@ func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service
 			}
 			return newBreaker(service+" "+method+" "+instance, b, logger, notify)(e)
 		}
-		return dispatch(grading.Endpoints{
+		// lb.Retry calls each attempt on a goroutine of its own; the call itself runs on a worker.
+		return workers.wrap(dispatch(grading.Endpoints{
 			ListStudentsEndpoint: breaker("ListStudents", eps.ListStudentsEndpoint),
 			GetStudentEndpoint:   breaker("GetStudent", eps.GetStudentEndpoint),
 			AddStudentEndpoint:   breaker("AddStudent", eps.AddStudentEndpoint),
@@ -193,12 +195,12 @@ func NewBalanced(instancer sd.Instancer, connect Connector, b Balancing, service
 			GradeHistoryEndpoint:  breaker("GradeHistory", eps.GradeHistoryEndpoint),
 			RenameStudentEndpoint: breaker("RenameStudent", eps.RenameStudentEndpoint),
 			RemoveStudentEndpoint: breaker("RemoveStudent", eps.RemoveStudentEndpoint),
-		}), tracked, nil
+		})), tracked, nil
 	}
 	endpointer := sd.NewEndpointer(instancer, factory, logger)
 	// go-kit closes an instance's connection when the instance leaves, but not those still open
-	// when the Endpointer is closed: conns does.
-	subs := &Subscriptions{closers: []func(){endpointer.Close, conns.closeAll}}
+	// when the Endpointer is closed: conns does. The call workers end too.
+	subs := &Subscriptions{closers: []func(){endpointer.Close, conns.closeAll, workers.close}}
 	balanced := func() (retrying, once endpoint.Endpoint) {
 		balancer := lb.NewRoundRobin(endpointer)
 		retrying = unavailable(service, lb.RetryWithCallback(b.Timeout, balancer, retryTransportFailures(b.Attempts)))

@@ -38,13 +38,10 @@ func MakeHTTPClientEndpoints(instance string, client *http.Client) (grading.Endp
 	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return grading.Endpoints{}, fmt.Errorf("grading instance %q: want host:port or an http URL", instance)
 	}
-	if client == nil {
-		client = http.DefaultClient
-	}
 	c := &httpClient{
-		base:   u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
-		client: client,
-		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		base: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
+		send: roundTripper(client),
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	eps := grading.Endpoints{
 		ListStudentsEndpoint: c.listStudents,
@@ -57,11 +54,32 @@ func MakeHTTPClientEndpoints(instance string, client *http.Client) (grading.Endp
 }
 
 type httpClient struct {
-	base   string
-	client *http.Client
+	base string
+	send func(*http.Request) (*http.Response, error)
 	// bufs holds response buffers: reading a body whole into a reused buffer both drains it
 	// (so the connection goes back to the pool) and keeps allocations per call low.
 	bufs sync.Pool
+}
+
+// roundTripper is how calls go through client (nil: http.DefaultClient). Grading never
+// redirects, so a 3xx answer is a failed call, never followed. A client with no Timeout and no
+// Jar (NewHTTPClient's: each call carries its deadline in its context) is used through its
+// Transport alone, which spares each call what http.Client.Do adds for redirects: a copy of the
+// request's headers, and the bookkeeping of a chain of requests.
+func roundTripper(client *http.Client) func(*http.Request) (*http.Response, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	if client.Timeout == 0 && client.Jar == nil {
+		rt := client.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		return rt.RoundTrip
+	}
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return noRedirects.Do
 }
 
 func (c *httpClient) listStudents(ctx context.Context, _ any) (any, error) {
@@ -160,7 +178,7 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return &transportError{err}
 	}
@@ -183,7 +201,7 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 		if out == nil {
 			return nil
 		}
-		if err := json.Unmarshal(buf.Bytes(), out); err != nil {
+		if err := unmarshal(buf.Bytes(), out); err != nil {
 			return &transportError{fmt.Errorf("grading %s %s: undecodable answer: %w", method, path, err)}
 		}
 		return nil
@@ -192,6 +210,14 @@ func (c *httpClient) do(ctx context.Context, method, path string, body []byte, i
 	default:
 		return &transportError{fmt.Errorf("grading %s %s: %s: %s", method, path, resp.Status, errorMessage(buf.Bytes()))}
 	}
+}
+
+// unmarshal decodes an answer into out; a student, the answer read most, in one pass.
+func unmarshal(data []byte, out any) error {
+	if s, ok := out.(*grading.Student); ok {
+		return grading.UnmarshalStudent(data, s)
+	}
+	return json.Unmarshal(data, out)
 }
 
 // isBusinessStatus tells the answers that are about the request (and would be the same on any

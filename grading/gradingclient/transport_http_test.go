@@ -3,6 +3,7 @@ package gradingclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
@@ -139,6 +141,29 @@ func TestHTTPClientTransportFailures(t *testing.T) {
 			resp, err := eps.GetStudentEndpoint(context.Background(), grading.GetStudentRequest{ID: 1})
 			if err == nil {
 				t.Errorf("endpoint answered %#v, nil; want a transport error", resp)
+			}
+		})
+	}
+	// Grading never redirects: a 3xx is a failed call, whichever client makes it, and the
+	// place it points to is never asked.
+	for _, timeout := range []time.Duration{0, time.Minute} {
+		t.Run(fmt.Sprintf("redirect, client timeout %v", timeout), func(t *testing.T) {
+			var followed atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/elsewhere" {
+					followed.Store(true)
+				}
+				http.Redirect(w, r, "/elsewhere", http.StatusFound)
+			}))
+			defer srv.Close()
+			client := srv.Client()
+			client.Timeout = timeout
+			eps, _ := gradingclient.MakeHTTPClientEndpoints(srv.URL, client)
+			if resp, err := eps.GetStudentEndpoint(context.Background(), grading.GetStudentRequest{ID: 1}); err == nil {
+				t.Errorf("endpoint answered %#v, nil; want a transport error", resp)
+			}
+			if followed.Load() {
+				t.Error("the redirect was followed")
 			}
 		})
 	}

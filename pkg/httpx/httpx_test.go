@@ -2,6 +2,8 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -147,5 +149,70 @@ func FuzzDecodeJSON(f *testing.F) {
 func TestRequestIDKeyIsCanonical(t *testing.T) {
 	if got := http.CanonicalHeaderKey(RequestIDHeader); got != requestIDKey {
 		t.Fatalf("canonical %s = %s, the key used is %s", RequestIDHeader, got, requestIDKey)
+	}
+}
+
+// TestBearerTransport: a request without Authorization goes out with the token, over a real
+// socket; one with its own keeps it; and the caller's request is never changed.
+func TestBearerTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Header.Get("Authorization") + "|" + r.Header.Get("X-Other")))
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &BearerTransport{Token: "s3cret", Base: srv.Client().Transport}}
+	for _, tc := range []struct{ own, want string }{
+		{"", "Bearer s3cret|kept"},
+		{"Bearer mine", "Bearer mine|kept"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		req.Header.Set("X-Other", "kept")
+		if tc.own != "" {
+			req.Header.Set("Authorization", tc.own)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		resp.Body.Close()
+		if b.String() != tc.want {
+			t.Errorf("server saw %q, want %q", b.String(), tc.want)
+		}
+		if got := req.Header.Get("Authorization"); got != tc.own {
+			t.Errorf("the caller's request now has Authorization %q, want %q", got, tc.own)
+		}
+		if want := map[bool]int{false: 1, true: 2}[tc.own != ""]; len(req.Header) != want {
+			t.Errorf("the caller's headers changed: %v", req.Header)
+		}
+	}
+}
+
+type appender struct {
+	Name string `json:"name"`
+	fail bool
+}
+
+func (a appender) AppendJSON(b []byte) ([]byte, error) {
+	if a.fail {
+		return b, errors.New("cannot")
+	}
+	return append(b, `{"appended":true}`...), nil
+}
+
+// TestWriteJSONUsesAppenders: a JSONAppender writes its own bytes; one that fails is marshalled.
+func TestWriteJSONUsesAppenders(t *testing.T) {
+	for _, tc := range []struct {
+		v    appender
+		want string
+	}{
+		{appender{Name: "x"}, "{\"appended\":true}\n"},
+		{appender{Name: "x", fail: true}, "{\"name\":\"x\"}\n"},
+	} {
+		rec := httptest.NewRecorder()
+		WriteJSON(rec, 201, tc.v)
+		if rec.Code != 201 || rec.Body.String() != tc.want || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("WriteJSON(%+v): %d %q %q, want 201 %q", tc.v, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), tc.want)
+		}
 	}
 }

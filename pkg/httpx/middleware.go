@@ -90,8 +90,16 @@ type BearerTransport struct {
 // RoundTrip implements http.RoundTripper.
 func (t *BearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if t.Token != "" && r.Header.Get("Authorization") == "" {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+t.Token)
+		// A RoundTripper must not change the request it is given: the copy gets a header map of
+		// its own (the values, which nothing changes, are shared; Request.Clone would copy them
+		// and the URL too, on every call).
+		copied := *r
+		copied.Header = make(http.Header, len(r.Header)+1)
+		for k, v := range r.Header {
+			copied.Header[k] = v
+		}
+		copied.Header["Authorization"] = []string{"Bearer " + t.Token}
+		r = &copied
 	}
 	base := t.Base
 	if base == nil {

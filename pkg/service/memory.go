@@ -3,9 +3,9 @@ package service
 import (
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // MemoryLimit is the soft limit on the Go runtime's memory (heap, stacks and the runtime's own)
@@ -21,63 +21,88 @@ const MemoryLimit = 160 << 20
 // LimitMemory sets the process's soft memory limit to MemoryLimit, unless getenv("GOMEMLIMIT")
 // sets another. It is for main functions, not Run: the setting is the whole process's.
 //
-// A main that raised the collector's target above GOGC=100 (the hub does, to collect less often
-// under load) gets it only while the heap is large enough for it to matter: see
-// raisedGCPercentByHeap. An explicit GOGC in the environment is left exactly as it is.
+// Unless getenv("GOGC") sets the collector's target, it also paces the collector by load (see
+// paceGCByLoad): GOGC=100 while the process is idle, BusyGCPercent (or the higher GOGC its main
+// set, as the hub's does) while it is busy. An explicit GOGC is left exactly as it is.
 func LimitMemory(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(MemoryLimit)
 	}
 	if getenv("GOGC") == "" {
-		if percent := debug.SetGCPercent(100); percent > 100 {
-			raisedGCPercentByHeap(percent)
-		} else {
-			debug.SetGCPercent(percent)
-		}
+		busy := max(debug.SetGCPercent(100), BusyGCPercent)
+		paceGCByLoad(busy, time.Now)
 	}
 }
 
-// minHeapGoal is the Go runtime's smallest heap goal at GOGC=100 (defaultHeapMinimum); at
-// GOGC=p it is p/100 times this.
-const minHeapGoal = 4 << 20
-
-// raisedGCPercentByHeap runs the collector at GOGC=percent (> 100) only while the heap goal
-// that percent gives is above the runtime's minimum for it, and at GOGC=100 below that.
+// BusyGCPercent is the collector's target (GOGC) while a service is busy.
 //
-// The runtime never lets the heap goal fall under 4 MB × GOGC/100: 16 MB at the hub's 400. An
-// idle service's live heap is 1–3 MB, so at 400 it would grow to 16 MB of garbage before its
-// first collection and keep that much resident, where GOGC=100 collects at 4 MB. Under load the
-// live heap and stacks are larger and the raised percent takes over, which is where it saves
-// CPU. After each collection (a finalizer, re-armed each time) the percent is chosen again from
-// the live heap, stacks and globals the runtime reports.
-func raisedGCPercentByHeap(percent int) {
-	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
-	current := 100
+// A service's live heap is small (1-3 MB) and what it allocates per request is short-lived, so at
+// GOGC=100 the heap goal is the runtime's least, 4 MB, and under load the collector runs dozens
+// of times a second: with its write barriers, assists and the cache it sweeps out, it took a
+// fifth of the CPU of a gateway request across the system. At 400 the goal is 16 MB and a
+// collection comes a quarter as often. Idle, the goal goes back to 4 MB, so that an idle service
+// does not grow to 16 MB of garbage before its first collection and keep it resident.
+const BusyGCPercent = 400
+
+// The pace at which collections mark a process busy or idle: two collections closer than
+// gcBusyInterval (at GOGC=100, more than about 16 MB allocated a second) raise the target to
+// the busy one; no collection for gcIdleInterval (at 400, less than about 8 MB a second)
+// brings it back to 100. The gap between the two keeps it from flapping.
+const (
+	gcBusyInterval = 250 * time.Millisecond
+	gcIdleInterval = 2 * time.Second
+)
+
+// paceGCByLoad runs the collector at GOGC=100, and at busy while collections come faster than
+// gcBusyInterval apart, until none has come for gcIdleInterval. The choice is made after each
+// collection, by the finalizer of an object made for it (re-armed each time), and while busy by
+// a timer too: an idle process may not collect again for minutes, and it must not keep the busy
+// goal (and the garbage it lets grow) meanwhile.
+func paceGCByLoad(busy int, now func() time.Time) {
+	var (
+		mu      sync.Mutex
+		current = 100
+		last    = now()
+		idle    *time.Timer
+	)
+	set := func(want int) {
+		if want != current {
+			debug.SetGCPercent(want)
+			current = want
+		}
+	}
+	var checkIdle func()
+	checkIdle = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if current == 100 {
+			return
+		}
+		if since := now().Sub(last); since > gcIdleInterval {
+			set(100)
+		} else {
+			idle.Reset(gcIdleInterval - since + time.Millisecond)
+		}
+	}
 	var arm func()
 	arm = func() {
 		runtime.SetFinalizer(&gcCycle{}, func(*gcCycle) {
-			metrics.Read(samples)
-			var live, roots uint64
-			for i, s := range samples {
-				if s.Value.Kind() != metrics.KindUint64 {
-					continue
-				}
-				if i == 0 {
-					live = s.Value.Uint64()
+			mu.Lock()
+			t := now()
+			since := t.Sub(last)
+			last = t
+			switch {
+			case current == 100 && since < gcBusyInterval:
+				set(busy)
+				if idle == nil {
+					idle = time.AfterFunc(gcIdleInterval, checkIdle)
 				} else {
-					roots += s.Value.Uint64()
+					idle.Reset(gcIdleInterval)
 				}
+			case current != 100 && since > gcIdleInterval:
+				set(100)
 			}
-			// The runtime's goal at GOGC=p: live + (live + stacks + globals)·p/100, at least
-			// minHeapGoal·p/100.
-			want := 100
-			if live+(live+roots)*uint64(percent)/100 >= minHeapGoal*uint64(percent)/100 {
-				want = percent
-			}
-			if want != current {
-				debug.SetGCPercent(want)
-				current = want
-			}
+			mu.Unlock()
 			arm()
 		})
 	}

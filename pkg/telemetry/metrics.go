@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -25,8 +26,21 @@ const Namespace = "gradebook"
 // Metrics is a service's metrics: its own Prometheus registry and the request metrics.
 type Metrics struct {
 	prom     *prometheus.Registry
-	requests metrics.Counter
-	latency  metrics.Histogram
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	// series holds each (method, route, status)'s counter and histogram once looked up, so
+	// that a request pays one map read for its metrics rather than labels built and hashed twice.
+	series sync.Map // seriesKey → *requestSeries
+}
+
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New returns Metrics with the Go runtime and process collectors and the HTTP request metrics.
@@ -34,8 +48,11 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r := &Metrics{prom: reg}
-	r.requests = r.Counter("http", "requests_total", "HTTP requests served, by method, route and status.", "method", "route", "status")
-	r.latency = r.Histogram("http", "request_duration_seconds", "Time to serve HTTP requests, by method, route and status.", prometheus.DefBuckets, "method", "route", "status")
+	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests served, by method, route and status."}, []string{"method", "route", "status"})
+	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
+		Help: "Time to serve HTTP requests, by method, route and status.", Buckets: prometheus.DefBuckets}, []string{"method", "route", "status"})
+	reg.MustRegister(r.requests, r.latency)
 	return r
 }
 
@@ -92,10 +109,26 @@ func (r *Metrics) Instrument(next http.Handler) http.Handler {
 		sw := httpx.NewStatusWriter(w)
 		begin := time.Now()
 		next.ServeHTTP(sw, req.WithContext(context.WithValue(req.Context(), routeKey{}, &route)))
-		lvs := []string{"method", methodLabel(req.Method), "route", route, "status", strconv.Itoa(sw.Status)}
-		r.requests.With(lvs...).Add(1)
-		r.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+		took := time.Since(begin).Seconds()
+		s := r.requestSeries(seriesKey{methodLabel(req.Method), route, sw.Status})
+		s.count.Inc()
+		s.latency.Observe(took)
 	})
+}
+
+// requestSeries returns the request metrics of k, made on its first request. The keys are few:
+// methodLabel bounds the methods, routes are the router's templates or "unmatched", and
+// statuses are what handlers write.
+func (r *Metrics) requestSeries(k seriesKey) *requestSeries {
+	if s, ok := r.series.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	status := strconv.Itoa(k.status)
+	s, _ := r.series.LoadOrStore(k, &requestSeries{
+		count:   r.requests.WithLabelValues(k.method, k.route, status),
+		latency: r.latency.WithLabelValues(k.method, k.route, status),
+	})
+	return s.(*requestSeries)
 }
 
 // methodLabel keeps the method label's values few: net/http accepts any token as a method, and
