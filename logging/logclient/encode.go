@@ -18,18 +18,33 @@ type keyval struct {
 	val any
 }
 
-// encodeBuffers are the scratch buffers encodeKeyvals encodes into before copying the line out.
+// encodeBuffers are the scratch buffers a log call is encoded into before it is copied into its
+// batch.
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putEncodeBuffer returns the buffer bp to the pool, holding line, the last encoding made in it.
+func putEncodeBuffer(bp *[]byte, line []byte) {
+	if cap(line) <= 64<<10 {
+		*bp = line[:0]
+		encodeBuffers.Put(bp)
+	}
+}
 
 // encodeKeyvals encodes a log call exactly as encodeForShipping(EntryFromKeyvals(keyvals,
 // service, instance, now)) does, without building the Entry and its map: the Shipper's Log runs
 // on every logged line of every service. An entry too large for the log service takes that way,
 // which cuts it down.
 func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byte {
+	return bytes.Clone(appendKeyvals(nil, keyvals, service, instance, now))
+}
+
+// appendKeyvals appends encodeKeyvals' line to dst. A zero now stands for time.Now(), read only
+// when the call has no "ts".
+func appendKeyvals(dst []byte, keyvals []any, service, instance string, now time.Time) []byte {
 	if len(keyvals)%2 == 1 {
 		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "(MISSING)")
 	}
-	t := now
+	t, stamped := now, false
 	var lvl, msg string
 	var arr [16]keyval
 	fields := arr[:0]
@@ -39,11 +54,11 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 		switch key {
 		case "ts", "time":
 			if tv, ok := val.(time.Time); ok {
-				t = tv
+				t, stamped = tv, true
 				continue
 			}
 			if pt, err := time.Parse(time.RFC3339Nano, safeString(val)); err == nil {
-				t = pt
+				t, stamped = pt, true
 				continue
 			}
 			if key == "time" {
@@ -85,8 +100,12 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 	}
 	slices.SortFunc(fields, func(a, b keyval) int { return strings.Compare(a.key, b.key) })
 
-	bp := encodeBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], `{"time":"`...)
+	if !stamped && now.IsZero() {
+		now = time.Now()
+		t = now
+	}
+	start := len(dst)
+	b := append(dst, `{"time":"`...)
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","service":`...)
 	b = appendJSONString(b, service)
@@ -103,18 +122,10 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 		b = appendJSONValue(b, f.val)
 	}
 	b = append(b, '}')
-	var line []byte
-	if len(b) <= MaxEntryBytes-1024 {
-		line = bytes.Clone(b)
+	if len(b)-start <= MaxEntryBytes-1024 {
+		return b
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b
-		encodeBuffers.Put(bp)
-	}
-	if line == nil {
-		return encodeForShipping(EntryFromKeyvals(keyvals, service, instance, now))
-	}
-	return line
+	return append(b[:start], encodeForShipping(EntryFromKeyvals(keyvals, service, instance, now))...)
 }
 
 // appendJSONValue appends what jsonValue returns for v.
