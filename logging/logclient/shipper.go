@@ -34,10 +34,10 @@ const ServiceName = "log"
 
 // Shipper defaults.
 const (
-	DefaultQueueSize     = 10000
+	DefaultQueueSize     = 50000
 	DefaultQueueBytes    = 16 << 20
 	DefaultBatchSize     = 500
-	DefaultMaxInFlight   = 1
+	DefaultMaxInFlight   = 4
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMinBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff    = 5 * time.Second
@@ -60,7 +60,8 @@ type ShipperOptions struct {
 	QueueBytes int
 	// BatchSize is the most entries sent in one POST (at most MaxBatchEntries).
 	BatchSize int
-	// MaxInFlight is the most batches being sent at once.
+	// MaxInFlight is the most batches being sent at once (1: strictly one after another, in
+	// order).
 	MaxInFlight int
 	// FlushInterval is how long the first entry of a batch waits for company.
 	FlushInterval time.Duration
@@ -85,6 +86,12 @@ type ShipperOptions struct {
 // about 512 KiB), when its first entry has waited FlushInterval, or by Flush; sealed batches are
 // sent in the order they were sealed, at most MaxInFlight at once, each to an instance found
 // through the Instancer and retried with capped exponential backoff until one takes it.
+//
+// Order: the entries of one batch are stored in the order they were logged. Batches in flight
+// together are stored in the order the log service finishes them, which may differ from the
+// order they were sent by a batch or two; each entry keeps the time it was logged. Once an
+// attempt has failed, batches go one at a time, oldest first, until every batch that has
+// failed is delivered, so entries held through an outage arrive in order.
 type Shipper struct {
 	opts       ShipperOptions
 	client     *http.Client
@@ -105,7 +112,8 @@ type Shipper struct {
 	nextSettle uint64
 	early      map[uint64]uint64
 	watermark  uint64
-	progress   chan struct{} // closed and replaced whenever the watermark moves
+	progress   chan struct{} // closed and replaced whenever a batch is settled
+	retrying   int           // batches sealed and not settled that have had a failed attempt
 	retryNow   chan struct{} // closed and replaced by Flush: stop backing off
 
 	ready chan *batch   // sealed batches, in order; never full (each holds an entry that counts)
@@ -141,6 +149,7 @@ type batch struct {
 	first   time.Time // when its first entry was added
 	seq     uint64    // its number, from 1, in the order batches are sealed
 	last    uint64    // the number of its last entry, counted over all entries accepted
+	failed  bool      // an attempt to send it has failed (owned by its sender until settled)
 }
 
 // batchBodies are the bodies of batches that have been sent, for the next ones to gather into.
@@ -441,6 +450,9 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if !s.takeTurn(ctx, b) {
+			return false
+		}
 		err := s.send(ctx, batchRequest{key: key, body: b.body})
 		var rej *errRejected
 		switch {
@@ -462,6 +474,12 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		}
 		s.failures.Add(1)
 		s.unreachable.Store(true)
+		if !b.failed {
+			b.failed = true
+			s.mu.Lock()
+			s.retrying++
+			s.mu.Unlock()
+		}
 		if s.failing.CompareAndSwap(false, true) {
 			s.opts.Stderr.Log("level", "warn", "msg", "cannot ship logs; queueing and retrying with backoff", "err", err)
 		}
@@ -477,6 +495,26 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 			return false
 		}
 		wait = min(wait*2, s.opts.MaxBackoff)
+	}
+}
+
+// takeTurn waits, while any batch has had a failed attempt, until b is the oldest batch not
+// settled, so that what was held through an outage is delivered in order; it returns false if
+// ctx ended first.
+func (s *Shipper) takeTurn(ctx context.Context, b *batch) bool {
+	for {
+		s.mu.Lock()
+		if s.retrying == 0 || s.nextSettle == b.seq {
+			s.mu.Unlock()
+			return true
+		}
+		progress := s.progress
+		s.mu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -502,6 +540,9 @@ func (s *Shipper) settle(b *batch) {
 	s.bytes -= b.bytes
 	s.depth.Store(int64(s.pending))
 	s.settled.Add(uint64(b.entries))
+	if b.failed {
+		s.retrying--
+	}
 	if b.seq != s.nextSettle {
 		s.early[b.seq] = b.last
 	} else {
@@ -516,9 +557,9 @@ func (s *Shipper) settle(b *batch) {
 			s.watermark = last
 			s.nextSettle++
 		}
-		close(s.progress)
-		s.progress = make(chan struct{})
 	}
+	close(s.progress)
+	s.progress = make(chan struct{})
 	s.mu.Unlock()
 	releaseBatch(b)
 }
