@@ -36,8 +36,8 @@ const ServiceName = "log"
 const (
 	DefaultQueueSize     = 50000
 	DefaultQueueBytes    = 16 << 20
-	DefaultBatchSize     = 500
-	DefaultMaxInFlight   = 4
+	DefaultBatchSize     = 1000
+	DefaultMaxInFlight   = 8
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMinBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff    = 5 * time.Second
