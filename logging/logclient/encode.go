@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -98,7 +97,12 @@ func appendKeyvals(dst []byte, keyvals []any, service, instance string, now time
 		}
 		fields = append(fields, keyval{key, val})
 	}
-	slices.SortFunc(fields, func(a, b keyval) int { return strings.Compare(a.key, b.key) })
+	// Few fields, keys all different: an insertion sort, without SortFunc's calls through a func.
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].key < fields[j-1].key; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 
 	if !stamped && now.IsZero() {
 		now = time.Now()
@@ -161,6 +165,9 @@ func appendJSONValue(dst []byte, v any) []byte {
 		return appendJSONFloat(dst, float64(x), 32)
 	case float64:
 		return appendJSONFloat(dst, x, 64)
+	case time.Duration:
+		// Called directly, String's text stays on the stack; through fmt.Stringer it would not.
+		return appendJSONString(dst, x.String())
 	default:
 		return appendJSONString(dst, safeString(v))
 	}
