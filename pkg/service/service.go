@@ -92,10 +92,8 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// One writer for every writer of stderr (the logger and the shipper's own troubles), which
-	// writes lines logged during a write(2) in progress together in the next one.
-	lines := logx.NewCoalescingWriter(stderr, 0)
-	stderr = lines
+	// One lock for every writer of stderr: the logger and the shipper's own troubles share it.
+	stderr = log.NewSyncWriter(stderr)
 	logger, fan := logx.New(stderr, cfg.Name, cfg.LogLevel)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -149,8 +147,6 @@ func New(cfg config.Common, stderr io.Writer, opts ...Option) (*Runtime, error) 
 			rt.OnClose(func(context.Context) error { stop(); return nil })
 		}
 	}
-	// Added early, so run late: every line logged until then is written.
-	rt.OnClose(func(context.Context) error { lines.Flush(); return nil })
 	rt.Router.Use(telemetry.RouteLabel, tracing.RouteName)
 	// Flushed last of all (closers run in reverse order of adding), after the log shipper, so that
 	// the spans of the last requests and of shutdown itself are sent.
