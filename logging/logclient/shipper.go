@@ -116,7 +116,9 @@ type Shipper struct {
 	retrying   int           // batches sealed and not settled that have had a failed attempt
 	retryNow   chan struct{} // closed and replaced by Flush: stop backing off
 
-	ready chan *batch   // sealed batches, in order; never full (each holds an entry that counts)
+	sealedq []*batch // sealed batches not yet taken by a sender, oldest first (under mu)
+
+	ready chan struct{} // a batch has been sealed: a sender should look
 	wake  chan struct{} // a batch has its first entry: its flush timer should run
 
 	depth      atomic.Int64  // = pending, read without the lock
@@ -207,7 +209,7 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		early:      map[uint64]uint64{},
 		progress:   make(chan struct{}),
 		retryNow:   make(chan struct{}),
-		ready:      make(chan *batch, opts.QueueSize),
+		ready:      make(chan struct{}, 1),
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		dropped:    discard.NewCounter(),
@@ -302,7 +304,11 @@ func (s *Shipper) sealLocked() {
 	b.seq = s.sealed
 	b.last = s.accepted
 	s.cur = newBatch()
-	s.ready <- b // never blocks: each queued batch holds an entry that counts against QueueSize
+	s.sealedq = append(s.sealedq, b)
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Shipper) drop() {
@@ -355,15 +361,32 @@ func (s *Shipper) flushTimer(ctx context.Context) {
 // sender sends sealed batches one at a time until ctx ends. MaxInFlight of them run.
 func (s *Shipper) sender(ctx context.Context) {
 	for {
-		select {
-		case b := <-s.ready:
-			if !s.deliver(ctx, b) {
+		s.mu.Lock()
+		if len(s.sealedq) == 0 {
+			s.mu.Unlock()
+			select {
+			case <-s.ready:
+				continue
+			case <-ctx.Done():
 				return
 			}
-			s.settle(b)
-		case <-ctx.Done():
+		}
+		b := s.sealedq[0]
+		s.sealedq[0] = nil
+		s.sealedq = s.sealedq[1:]
+		more := len(s.sealedq) > 0
+		s.mu.Unlock()
+		if more {
+			// Pass the word on, so that another sender takes the next batch.
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
+		}
+		if !s.deliver(ctx, b) {
 			return
 		}
+		s.settle(b)
 	}
 }
 
