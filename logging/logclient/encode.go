@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,18 +17,33 @@ type keyval struct {
 	val any
 }
 
-// encodeBuffers are the scratch buffers encodeKeyvals encodes into before copying the line out.
+// encodeBuffers are the scratch buffers a log call is encoded into before it is copied into its
+// batch.
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putEncodeBuffer returns the buffer bp to the pool, holding line, the last encoding made in it.
+func putEncodeBuffer(bp *[]byte, line []byte) {
+	if cap(line) <= 64<<10 {
+		*bp = line[:0]
+		encodeBuffers.Put(bp)
+	}
+}
 
 // encodeKeyvals encodes a log call exactly as encodeForShipping(EntryFromKeyvals(keyvals,
 // service, instance, now)) does, without building the Entry and its map: the Shipper's Log runs
 // on every logged line of every service. An entry too large for the log service takes that way,
 // which cuts it down.
 func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byte {
+	return bytes.Clone(appendKeyvals(nil, keyvals, service, instance, now))
+}
+
+// appendKeyvals appends encodeKeyvals' line to dst. A zero now stands for time.Now(), read only
+// when the call has no "ts".
+func appendKeyvals(dst []byte, keyvals []any, service, instance string, now time.Time) []byte {
 	if len(keyvals)%2 == 1 {
 		keyvals = append(keyvals[:len(keyvals):len(keyvals)], "(MISSING)")
 	}
-	t := now
+	t, stamped := now, false
 	var lvl, msg string
 	var arr [16]keyval
 	fields := arr[:0]
@@ -39,11 +53,11 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 		switch key {
 		case "ts", "time":
 			if tv, ok := val.(time.Time); ok {
-				t = tv
+				t, stamped = tv, true
 				continue
 			}
 			if pt, err := time.Parse(time.RFC3339Nano, safeString(val)); err == nil {
-				t = pt
+				t, stamped = pt, true
 				continue
 			}
 			if key == "time" {
@@ -83,10 +97,19 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 		}
 		fields = append(fields, keyval{key, val})
 	}
-	slices.SortFunc(fields, func(a, b keyval) int { return strings.Compare(a.key, b.key) })
+	// Few fields, keys all different: an insertion sort, without SortFunc's calls through a func.
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].key < fields[j-1].key; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 
-	bp := encodeBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], `{"time":"`...)
+	if !stamped && now.IsZero() {
+		now = time.Now()
+		t = now
+	}
+	start := len(dst)
+	b := append(dst, `{"time":"`...)
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","service":`...)
 	b = appendJSONString(b, service)
@@ -103,18 +126,10 @@ func encodeKeyvals(keyvals []any, service, instance string, now time.Time) []byt
 		b = appendJSONValue(b, f.val)
 	}
 	b = append(b, '}')
-	var line []byte
-	if len(b) <= MaxEntryBytes-1024 {
-		line = bytes.Clone(b)
+	if len(b)-start <= MaxEntryBytes-1024 {
+		return b
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b
-		encodeBuffers.Put(bp)
-	}
-	if line == nil {
-		return encodeForShipping(EntryFromKeyvals(keyvals, service, instance, now))
-	}
-	return line
+	return append(b[:start], encodeForShipping(EntryFromKeyvals(keyvals, service, instance, now))...)
 }
 
 // appendJSONValue appends what jsonValue returns for v.
@@ -150,6 +165,9 @@ func appendJSONValue(dst []byte, v any) []byte {
 		return appendJSONFloat(dst, float64(x), 32)
 	case float64:
 		return appendJSONFloat(dst, x, 64)
+	case time.Duration:
+		// Called directly, String's text stays on the stack; through fmt.Stringer it would not.
+		return appendJSONString(dst, x.String())
 	default:
 		return appendJSONString(dst, safeString(v))
 	}

@@ -299,7 +299,14 @@ func jsonValue(v any) json.RawMessage { return appendJSONValue(nil, v) }
 
 // safeString stringifies a logged value like logfmt does: errors by Error, Stringers by String,
 // times in RFC 3339, and a panicking method (a nil pointer receiver, say) as "(PANIC=...)".
-func safeString(v any) (s string) {
+func safeString(v any) string {
+	if s, ok := v.(string); ok {
+		return s // most keys and values, without the deferred recover below
+	}
+	return safeStringSlow(v)
+}
+
+func safeStringSlow(v any) (s string) {
 	defer func() {
 		if r := recover(); r != nil {
 			s = fmt.Sprintf("(PANIC=%v)", r)

@@ -34,9 +34,10 @@ const ServiceName = "log"
 
 // Shipper defaults.
 const (
-	DefaultQueueSize     = 10000
+	DefaultQueueSize     = 50000
 	DefaultQueueBytes    = 16 << 20
-	DefaultBatchSize     = 500
+	DefaultBatchSize     = 1000
+	DefaultMaxInFlight   = 8
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMinBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff    = 5 * time.Second
@@ -53,12 +54,15 @@ type ShipperOptions struct {
 	// Service and Instance stamp every entry (a "service" key in a log call wins over Service).
 	Service  string
 	Instance string
-	// QueueSize bounds the entries waiting to be shipped, QueueBytes their encoded size; an
-	// entry logged when either is reached is dropped and counted.
+	// QueueSize bounds the entries not yet shipped (gathered, waiting or in flight), QueueBytes
+	// their encoded size; an entry logged when either is reached is dropped and counted.
 	QueueSize  int
 	QueueBytes int
 	// BatchSize is the most entries sent in one POST (at most MaxBatchEntries).
 	BatchSize int
+	// MaxInFlight is the most batches being sent at once (1: strictly one after another, in
+	// order).
+	MaxInFlight int
 	// FlushInterval is how long the first entry of a batch waits for company.
 	FlushInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between attempts while no log instance takes a
@@ -77,9 +81,17 @@ type ShipperOptions struct {
 }
 
 // Shipper is a go-kit log.Logger that ships entries in batches to the log service. Log never
-// blocks: it encodes the entry and queues it, or drops and counts it when the queue is full. One
-// goroutine, stopped by Close, sends the batches in order to an instance found through the
-// Instancer, retrying with capped exponential backoff while none takes them.
+// blocks on the network: it encodes the entry straight into the batch being gathered, or drops
+// and counts it when the queue is full. A batch is sealed when it holds BatchSize entries (or
+// about 512 KiB), when its first entry has waited FlushInterval, or by Flush; sealed batches are
+// sent in the order they were sealed, at most MaxInFlight at once, each to an instance found
+// through the Instancer and retried with capped exponential backoff until one takes it.
+//
+// Order: the entries of one batch are stored in the order they were logged. Batches in flight
+// together are stored in the order the log service finishes them, which may differ from the
+// order they were sent by a batch or two; each entry keeps the time it was logged. Once an
+// attempt has failed, batches go one at a time, oldest first, until every batch that has
+// failed is delivered, so entries held through an outage arrive in order.
 type Shipper struct {
 	opts       ShipperOptions
 	client     *http.Client
@@ -87,32 +99,74 @@ type Shipper struct {
 	endpointer *sd.DefaultEndpointer
 	balancer   lb.Balancer
 
-	queue       chan []byte
-	queuedBytes atomic.Int64
-	enqueued    atomic.Uint64 // entries accepted by Log
-	settled     atomic.Uint64 // entries shipped or given up on by the server's refusal
-	closed      atomic.Bool
-	dropWarned  atomic.Bool
-	urgent      atomic.Int32 // Flush calls waiting: ship without waiting for FlushInterval
-	kick        chan struct{}
-	failures    atomic.Uint64 // failed attempts: a Flush gives up once one of its own has failed
-
+	// mu guards the batch being gathered, the bounds' counts and the settling order.
 	mu       sync.Mutex
-	progress chan struct{} // closed and replaced whenever settled moves
+	cur      *batch
+	pending  int // entries accepted and not yet settled
+	bytes    int // their encoded size
+	accepted uint64
+	sealed   uint64 // batches sealed so far; the last one's number
+	// nextSettle is the number of the first batch not yet settled; early holds the last entry
+	// number of batches settled before it. watermark is the number of the last entry such that
+	// it and every entry before it are settled.
+	nextSettle uint64
+	early      map[uint64]uint64
+	watermark  uint64
+	progress   chan struct{} // closed and replaced whenever a batch is settled
+	retrying   int           // batches sealed and not settled that have had a failed attempt
+	retryNow   chan struct{} // closed and replaced by Flush: stop backing off
 
-	// stop is the one signal that ends the run goroutine: it cancels the context run was
-	// started with, which also aborts a POST in flight. done is closed when run has returned.
+	sealedq []*batch // sealed batches not yet taken by a sender, oldest first (under mu)
+
+	ready chan struct{} // a batch has been sealed: a sender should look
+	wake  chan struct{} // a batch has its first entry: its flush timer should run
+
+	depth      atomic.Int64  // = pending, read without the lock
+	enqueued   atomic.Uint64 // entries accepted by Log
+	settled    atomic.Uint64 // entries shipped or given up on by the server's refusal
+	closed     atomic.Bool
+	dropWarned atomic.Bool
+	failures   atomic.Uint64 // failed attempts: a Flush gives up once one of its own has failed
+	// unreachable is true from a failed attempt until the next delivery succeeds; failing is
+	// set by the attempt that reports an outage, so that it is reported once, not per attempt.
+	unreachable atomic.Bool
+	failing     atomic.Bool
+
+	// stop is the one signal that ends the goroutines: it cancels the context they were
+	// started with, which also aborts the POSTs in flight. done is closed when all have returned.
 	stop     context.CancelFunc
 	stopOnce sync.Once
 	done     chan struct{}
 
 	dropped metrics.Counter
 	shipped metrics.Counter
-	// unreachable is true from a failed attempt until the next delivery succeeds.
-	unreachable atomic.Bool
-	failing     bool // owned by the run goroutine: an outage is reported once, not per attempt
-	prefix      string
-	batches     uint64 // owned by the run goroutine
+	prefix  string
+}
+
+// batch is one POST body: the entries' JSON lines in an array.
+type batch struct {
+	body    []byte // "[" and the lines separated by ","; "]" is added when it is sealed
+	entries int
+	bytes   int       // the lines' sizes, as counted against QueueBytes
+	first   time.Time // when its first entry was added
+	seq     uint64    // its number, from 1, in the order batches are sealed
+	last    uint64    // the number of its last entry, counted over all entries accepted
+	failed  bool      // an attempt to send it has failed (owned by its sender until settled)
+}
+
+// batchBodies are the bodies of batches that have been sent, for the next ones to gather into.
+var batchBodies = sync.Pool{New: func() any { return new(batch) }}
+
+func newBatch() *batch {
+	b := batchBodies.Get().(*batch)
+	*b = batch{body: append(b.body[:0], '[')}
+	return b
+}
+
+func releaseBatch(b *batch) {
+	if cap(b.body) <= 1<<20 {
+		batchBodies.Put(b)
+	}
 }
 
 var _ log.Logger = (*Shipper)(nil)
@@ -129,6 +183,9 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		opts.BatchSize = DefaultBatchSize
 	}
 	opts.BatchSize = min(opts.BatchSize, MaxBatchEntries)
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = DefaultFlushInterval
 	}
@@ -145,14 +202,18 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		instancer = sd.FixedInstancer{}
 	}
 	s := &Shipper{
-		opts:     opts,
-		client:   opts.Client,
-		queue:    make(chan []byte, opts.QueueSize),
-		kick:     make(chan struct{}, 1),
-		progress: make(chan struct{}),
-		done:     make(chan struct{}),
-		dropped:  discard.NewCounter(),
-		shipped:  discard.NewCounter(),
+		opts:       opts,
+		client:     opts.Client,
+		cur:        newBatch(),
+		nextSettle: 1,
+		early:      map[uint64]uint64{},
+		progress:   make(chan struct{}),
+		retryNow:   make(chan struct{}),
+		ready:      make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		dropped:    discard.NewCounter(),
+		shipped:    discard.NewCounter(),
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: attemptTimeout}
@@ -161,14 +222,19 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 	if reg := opts.Metrics; reg != nil {
 		s.dropped = reg.Counter("log_shipper", "dropped_entries_total", "Log entries not shipped to the log service, by reason: queue_full, rejected (refused by the log service), closed.", "reason")
 		s.shipped = reg.Counter("log_shipper", "shipped_entries_total", "Log entries the log service has acknowledged.")
-		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped.", func() float64 { return float64(len(s.queue)) })
+		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.depth.Load()) })
 	}
 	s.prefix = requestid.New()
 	s.endpointer = sd.NewEndpointer(instancer, s.factory, log.With(opts.Stderr, "component", "log_shipper"))
 	s.balancer = lb.NewRoundRobin(s.endpointer)
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	go s.run(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.flushTimer(ctx) })
+	for range opts.MaxInFlight {
+		wg.Go(func() { s.sender(ctx) })
+	}
+	go func() { wg.Wait(); close(s.done) }()
 	return s
 }
 
@@ -178,33 +244,71 @@ func StderrLogger(w io.Writer, service string) log.Logger {
 	return log.With(log.NewLogfmtLogger(log.NewSyncWriter(w)), "ts", log.DefaultTimestampUTC, "service", service, "component", "log_shipper")
 }
 
-// Log implements log.Logger. It never blocks and never fails: an entry that does not fit in the
-// queue is dropped and counted.
+// Log implements log.Logger. It never blocks on the network and never fails: an entry that
+// does not fit in the queue is dropped and counted.
 func (s *Shipper) Log(keyvals ...any) error {
 	if s.closed.Load() {
 		s.dropped.With("reason", "closed").Add(1)
 		return nil
 	}
-	if len(s.queue) == cap(s.queue) {
+	if s.depth.Load() >= int64(s.opts.QueueSize) {
 		// Full already: do not spend the encoding on an entry that will be dropped.
 		s.drop()
 		return nil
 	}
-	line := encodeKeyvals(keyvals, s.opts.Service, s.opts.Instance, time.Now())
-	n := int64(len(line))
-	if s.queuedBytes.Add(n) > int64(s.opts.QueueBytes) {
-		s.queuedBytes.Add(-n)
+	bp := encodeBuffers.Get().(*[]byte)
+	line := appendKeyvals((*bp)[:0], keyvals, s.opts.Service, s.opts.Instance, time.Time{})
+	s.mu.Lock()
+	if s.pending >= s.opts.QueueSize || s.bytes+len(line) > s.opts.QueueBytes {
+		s.mu.Unlock()
+		putEncodeBuffer(bp, line)
 		s.drop()
 		return nil
 	}
-	select {
-	case s.queue <- line:
-		s.enqueued.Add(1)
-	default:
-		s.queuedBytes.Add(-n)
-		s.drop()
+	b := s.cur
+	first := b.entries == 0
+	if first {
+		b.first = time.Now()
+	} else {
+		b.body = append(b.body, ',')
+	}
+	b.body = append(b.body, line...)
+	b.entries++
+	b.bytes += len(line)
+	s.pending++
+	s.bytes += len(line)
+	s.accepted++
+	s.depth.Store(int64(s.pending))
+	s.enqueued.Add(1)
+	if b.entries >= s.opts.BatchSize || len(b.body) >= maxBatchBytes {
+		s.sealLocked()
+		first = false
+	}
+	s.mu.Unlock()
+	putEncodeBuffer(bp, line)
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 	return nil
+}
+
+// sealLocked closes the batch being gathered, which holds at least one entry, and queues it to
+// be sent. s.mu is held.
+func (s *Shipper) sealLocked() {
+	b := s.cur
+	b.body = append(b.body, ']')
+	s.sealed++
+	b.seq = s.sealed
+	b.last = s.accepted
+	s.cur = newBatch()
+	s.sealedq = append(s.sealedq, b)
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Shipper) drop() {
@@ -217,6 +321,73 @@ func (s *Shipper) drop() {
 // Pending is the number of entries queued or in flight.
 func (s *Shipper) Pending() int {
 	return int(s.enqueued.Load() - min(s.settled.Load(), s.enqueued.Load()))
+}
+
+// flushTimer seals a batch once its first entry has waited FlushInterval, until ctx ends.
+func (s *Shipper) flushTimer(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return
+		}
+		for {
+			s.mu.Lock()
+			b := s.cur
+			if b.entries == 0 {
+				s.mu.Unlock()
+				break
+			}
+			wait := s.opts.FlushInterval - time.Since(b.first)
+			if wait <= 0 {
+				s.sealLocked()
+				s.mu.Unlock()
+				break
+			}
+			s.mu.Unlock()
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			}
+		}
+	}
+}
+
+// sender sends sealed batches one at a time until ctx ends. MaxInFlight of them run.
+func (s *Shipper) sender(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		if len(s.sealedq) == 0 {
+			s.mu.Unlock()
+			select {
+			case <-s.ready:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		b := s.sealedq[0]
+		s.sealedq[0] = nil
+		s.sealedq = s.sealedq[1:]
+		more := len(s.sealedq) > 0
+		s.mu.Unlock()
+		if more {
+			// Pass the word on, so that another sender takes the next batch.
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
+		}
+		if !s.deliver(ctx, b) {
+			return
+		}
+		s.settle(b)
+	}
 }
 
 // encodeForShipping encodes e, cutting it down when it is larger than the log service accepts,
@@ -293,99 +464,32 @@ func instanceURL(instance, path string) string {
 	return strings.TrimRight(base, "/") + path
 }
 
-// run owns the queue's receiving end: it gathers batches and delivers them one at a time, in
-// order, until ctx ends (Close calls stop).
-func (s *Shipper) run(ctx context.Context) {
-	defer close(s.done)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var batch [][]byte
-	size := 0
-	take := func(line []byte) {
-		s.queuedBytes.Add(-int64(len(line)))
-		batch = append(batch, line)
-		size += len(line) + 1
-	}
-	for {
-		if len(batch) == 0 {
-			select {
-			case line := <-s.queue:
-				take(line)
-			case <-ctx.Done():
-				return
-			}
-		}
-		timer.Reset(s.opts.FlushInterval)
-	gather:
-		for len(batch) < s.opts.BatchSize && size < maxBatchBytes {
-			if s.urgent.Load() > 0 {
-				select {
-				case line := <-s.queue:
-					take(line)
-					continue
-				default:
-					break gather
-				}
-			}
-			select {
-			case line := <-s.queue:
-				take(line)
-			case <-timer.C:
-				break gather
-			case <-s.kick:
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			}
-		}
-		timer.Stop()
-		if !s.deliver(ctx, batch) {
-			return
-		}
-		s.settle(len(batch))
-		clear(batch)
-		batch, size = batch[:0], 0
-	}
-}
-
 // deliver sends one batch until an instance takes it or refuses it as malformed; it returns
 // false if ctx ended (the Shipper was stopped) first.
-func (s *Shipper) deliver(ctx context.Context, batch [][]byte) bool {
-	n := 2 + len(batch)
-	for _, line := range batch {
-		n += len(line)
-	}
-	body := make([]byte, 0, n)
-	body = append(body, '[')
-	for i, line := range batch {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, line...)
-	}
-	body = append(body, ']')
+func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 	// One key for every attempt of this batch: a retry after a lost answer is not stored twice.
-	s.batches++
-	key := s.prefix + "-" + strconv.FormatUint(s.batches, 10)
+	key := s.prefix + "-" + strconv.FormatUint(b.seq, 10)
 	wait := s.opts.MinBackoff
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		err := s.send(ctx, batchRequest{key: key, body: body})
+		if !s.takeTurn(ctx, b) {
+			return false
+		}
+		err := s.send(ctx, batchRequest{key: key, body: b.body})
 		var rej *errRejected
 		switch {
 		case err == nil:
-			s.shipped.Add(float64(len(batch)))
+			s.shipped.Add(float64(b.entries))
 			s.unreachable.Store(false)
-			if s.failing {
-				s.failing = false
-				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", len(s.queue))
+			if s.failing.CompareAndSwap(true, false) {
+				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.depth.Load())
 			}
 			s.dropWarned.Store(false)
 			return true
 		case errors.As(err, &rej):
-			s.dropped.With("reason", "rejected").Add(float64(len(batch)))
-			s.opts.Stderr.Log("level", "error", "msg", "log service refused a batch; dropped it", "entries", len(batch), "err", err)
+			s.dropped.With("reason", "rejected").Add(float64(b.entries))
+			s.opts.Stderr.Log("level", "error", "msg", "log service refused a batch; dropped it", "entries", b.entries, "err", err)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -393,19 +497,47 @@ func (s *Shipper) deliver(ctx context.Context, batch [][]byte) bool {
 		}
 		s.failures.Add(1)
 		s.unreachable.Store(true)
-		if !s.failing {
-			s.failing = true
+		if !b.failed {
+			b.failed = true
+			s.mu.Lock()
+			s.retrying++
+			s.mu.Unlock()
+		}
+		if s.failing.CompareAndSwap(false, true) {
 			s.opts.Stderr.Log("level", "warn", "msg", "cannot ship logs; queueing and retrying with backoff", "err", err)
 		}
+		s.mu.Lock()
+		retryNow := s.retryNow
+		s.mu.Unlock()
 		// Jitter spreads the retries of many services after a shared outage.
 		timer.Reset(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-timer.C:
-		case <-s.kick: // a Flush is waiting: try now
+		case <-retryNow: // a Flush is waiting: try now
 		case <-ctx.Done():
 			return false
 		}
 		wait = min(wait*2, s.opts.MaxBackoff)
+	}
+}
+
+// takeTurn waits, while any batch has had a failed attempt, until b is the oldest batch not
+// settled, so that what was held through an outage is delivered in order; it returns false if
+// ctx ended first.
+func (s *Shipper) takeTurn(ctx context.Context, b *batch) bool {
+	for {
+		s.mu.Lock()
+		if s.retrying == 0 || s.nextSettle == b.seq {
+			s.mu.Unlock()
+			return true
+		}
+		progress := s.progress
+		s.mu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -423,47 +555,73 @@ func (s *Shipper) send(ctx context.Context, req batchRequest) error {
 	return err
 }
 
-func (s *Shipper) settle(n int) {
-	s.settled.Add(uint64(n))
+// settle records b as shipped (or refused): its entries leave the bounds, and the watermark
+// Flush waits on moves once every batch sealed before b is settled too.
+func (s *Shipper) settle(b *batch) {
 	s.mu.Lock()
+	s.pending -= b.entries
+	s.bytes -= b.bytes
+	s.depth.Store(int64(s.pending))
+	s.settled.Add(uint64(b.entries))
+	if b.failed {
+		s.retrying--
+	}
+	if b.seq != s.nextSettle {
+		s.early[b.seq] = b.last
+	} else {
+		s.watermark = b.last
+		s.nextSettle++
+		for {
+			last, ok := s.early[s.nextSettle]
+			if !ok {
+				break
+			}
+			delete(s.early, s.nextSettle)
+			s.watermark = last
+			s.nextSettle++
+		}
+	}
 	close(s.progress)
 	s.progress = make(chan struct{})
 	s.mu.Unlock()
+	releaseBatch(b)
 }
 
 // Flush waits until every entry logged before the call has been shipped (or refused by the log
-// service), or ctx ends; queued entries are sent at once rather than after FlushInterval.
+// service), or ctx ends; the batch being gathered is sealed and sent at once rather than after
+// FlushInterval, and batches waiting out a backoff are tried again now.
 func (s *Shipper) Flush(ctx context.Context) error {
-	target := s.enqueued.Load()
-	if s.settled.Load() >= target {
+	failuresBefore := s.failures.Load()
+	s.mu.Lock()
+	target := s.accepted
+	if s.watermark >= target {
+		s.mu.Unlock()
 		return nil
 	}
-	failuresBefore := s.failures.Load()
-	s.urgent.Add(1)
-	defer s.urgent.Add(-1)
-	select {
-	case s.kick <- struct{}{}:
-	default:
+	if s.cur.entries > 0 {
+		s.sealLocked()
 	}
+	close(s.retryNow)
+	s.retryNow = make(chan struct{})
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
-		progress := s.progress
+		progress, watermark := s.progress, s.watermark
 		s.mu.Unlock()
-		settled := s.settled.Load()
-		if settled >= target {
+		if watermark >= target {
 			return nil
 		}
 		if s.unreachable.Load() && attempted(s, failuresBefore) {
 			// Nobody is there to take them: report now rather than hold a shutdown up.
-			return fmt.Errorf("log shipper: %d entries not shipped: no log service instance is reachable", target-settled)
+			return fmt.Errorf("log shipper: %d entries not shipped: no log service instance is reachable", target-watermark)
 		}
 		select {
 		case <-progress:
 		case <-time.After(flushRecheck):
 		case <-ctx.Done():
-			return fmt.Errorf("log shipper: %d entries not shipped: %w", target-settled, ctx.Err())
+			return fmt.Errorf("log shipper: %d entries not shipped: %w", target-watermark, ctx.Err())
 		case <-s.done:
-			return fmt.Errorf("log shipper: stopped with %d entries not shipped", target-settled)
+			return fmt.Errorf("log shipper: stopped with %d entries not shipped", target-watermark)
 		}
 	}
 }
@@ -476,7 +634,7 @@ const flushRecheck = 20 * time.Millisecond
 // merely slow to answer still gets the entries.
 func attempted(s *Shipper, before uint64) bool { return s.failures.Load() > before }
 
-// Close stops taking entries, flushes what is queued (bounded by ctx), and stops the goroutine.
+// Close stops taking entries, flushes what is queued (bounded by ctx), and stops the goroutines.
 // Entries still queued when ctx ends are counted as dropped.
 func (s *Shipper) Close(ctx context.Context) error {
 	s.closed.Store(true)
