@@ -71,8 +71,7 @@ func paceGCByLoad(busy int, now func() time.Time) {
 			current = want
 		}
 	}
-	var checkIdle func()
-	checkIdle = func() {
+	checkIdle := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if current == 100 {

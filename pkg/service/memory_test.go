@@ -27,19 +27,6 @@ func gcPercent() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// waitGCPercent collects until the collector's GOGC is want (the choice is made by a finalizer,
-// which runs after the collection), or 5 s have passed; it returns the last GOGC seen.
-func waitGCPercent(want uint64) uint64 {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		runtime.GC()
-		if got := gcPercent(); got == want || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestGCPacedByLoad runs in a process of its own (the setting is the process's): an explicit
 // GOGC is kept; otherwise the collector runs at GOGC=100 while collections are rare, at the busy
 // target while they come fast (a busy service), and at 100 again once they are rare.
