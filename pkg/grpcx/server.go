@@ -46,13 +46,8 @@ const MaxResponse = 32 << 20
 // ServerOptions are what every gradebook gRPC server runs with: the request and response
 // limits, the connection bounds (Enforcement, ServerKeepalive, MaxConcurrentStreams,
 // HandshakeTimeout), StreamWorkers goroutines to run calls on, the codec that
-// InvalidArgumentOnDecode needs, and interceptors that recover panics, keep or make the request
-// ID (echoed in the response header), log each call, and refuse the methods in writes (full
-// method names) without token when it is set.
+// InvalidArgumentOnDecode needs, and Interceptor.
 func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.ServerOption {
-	if logger == nil {
-		logger = log.NewNopLogger()
-	}
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRequest),
 		grpc.MaxSendMsgSize(MaxResponse),
@@ -62,12 +57,24 @@ func ServerOptions(token string, logger log.Logger, writes ...string) []grpc.Ser
 		grpc.ConnectionTimeout(HandshakeTimeout),
 		grpc.NumStreamWorkers(StreamWorkers),
 		grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(protoCodecName)}),
-		grpc.ChainUnaryInterceptor(Recover(logger), RequestIDs, AccessLog(logger), RequireToken(token, writes...)),
+		grpc.ChainUnaryInterceptor(Interceptor(token, logger, writes...)),
 	}
 }
 
-// Recover turns a panic in a handler into INTERNAL instead of a dropped connection, and logs it.
-func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
+// Interceptor does for every unary call, in this order: it recovers a panic in the handler
+// (logged, and answered INTERNAL instead of a dropped connection); keeps the caller's
+// x-request-id or makes one, puts it in the context for logs and downstream calls and sends it
+// back in the header, as httpx.WithRequestIDs does; refuses the methods in writes (full method
+// names) without "authorization: Bearer <token>" when token is set, as
+// httpx.RequireTokenForWrites does; and logs the call with its code and duration (health checks
+// that pass only at debug).
+//
+// It is one interceptor rather than a chain of four because grpc-go builds a closure for every
+// link of a chain on every call.
+func Interceptor(token string, logger log.Logger, writes ...string) grpc.UnaryServerInterceptor {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -75,61 +82,60 @@ func Recover(logger log.Logger) grpc.UnaryServerInterceptor {
 				resp, err = nil, status.Error(codes.Internal, "internal error")
 			}
 		}()
-		return next(ctx, req)
+		ctx = withRequestID(ctx)
+		begin := time.Now()
+		if err = checkToken(ctx, info.FullMethod, token, writes); err == nil {
+			resp, err = next(ctx, req)
+		}
+		logCall(ctx, logger, info.FullMethod, status.Code(err), begin)
+		return resp, err
 	}
 }
 
-// RequestIDs is httpx.WithRequestIDs for gRPC: the caller's x-request-id is kept (or one is
-// made), put in the context for logs and downstream calls, and sent back in the header.
-func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+// withRequestID answers ctx with the call's request ID, the caller's or a new one, which it
+// also sends back in the response header.
+func withRequestID(ctx context.Context) context.Context {
 	id := firstMetadata(ctx, RequestIDMetadata)
 	if !requestid.Valid(id) {
 		id = requestid.New()
 	}
 	// SetHeader only fails when the header was already sent, which nothing has done yet.
-	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDMetadata, id))
+	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadata: {id}})
 	// On the call's server span, when it is traced, under the key HTTP server spans use. Only
 	// then: the attribute would be made (and its slice allocated) for a no-op span too.
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String("request.id", id))
 	}
-	return next(requestid.NewContext(ctx, id), req)
+	return requestid.NewContext(ctx, id)
 }
 
-// AccessLog logs every call with its code and duration; health checks that pass only at debug.
-func AccessLog(logger log.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		begin := time.Now()
-		resp, err := next(ctx, req)
-		code := status.Code(err)
-		lg := level.Info(logger)
-		switch {
-		case IsServerFailure(code):
-			lg = level.Error(logger)
-		case strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") && code == codes.OK:
-			lg = level.Debug(logger)
-		}
-		log.With(lg, requestid.LogFields(ctx)...).Log("msg", "request", "rpc", info.FullMethod, "code", code.String(),
-			"took", time.Since(begin).Round(time.Microsecond))
-		return resp, err
+// logCall writes a call's access line: at error for a failure on the server's side, at debug
+// for a health check that passed, at info otherwise.
+func logCall(ctx context.Context, logger log.Logger, method string, code codes.Code, begin time.Time) {
+	lg := level.Info(logger)
+	switch {
+	case IsServerFailure(code):
+		lg = level.Error(logger)
+	case strings.HasPrefix(method, "/grpc.health.v1.") && code == codes.OK:
+		lg = level.Debug(logger)
 	}
+	log.With(lg, requestid.LogFields(ctx)...).Log("msg", "request", "rpc", method, "code", code.String(),
+		"took", time.Since(begin).Round(time.Microsecond))
 }
 
-// RequireToken is httpx.RequireTokenForWrites for gRPC: the methods in writes need
-// "authorization: Bearer <token>" when token is set; other methods never do.
-func RequireToken(token string, writes ...string) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		if token == "" || !slices.Contains(writes, info.FullMethod) {
-			return next(ctx, req)
-		}
-		switch got := httpx.ParseBearer(firstMetadata(ctx, AuthorizationMetadata)); {
-		case got == "":
-			return nil, status.Error(codes.Unauthenticated, "this write needs a token: send authorization: Bearer <token>")
-		case !httpx.TokenMatches(got, token):
-			return nil, status.Error(codes.Unauthenticated, "the token is not valid")
-		}
-		return next(ctx, req)
+// checkToken refuses method, when it is one of writes and token is set, unless the call carries
+// "authorization: Bearer <token>"; other methods never need it.
+func checkToken(ctx context.Context, method, token string, writes []string) error {
+	if token == "" || !slices.Contains(writes, method) {
+		return nil
 	}
+	switch got := httpx.ParseBearer(firstMetadata(ctx, AuthorizationMetadata)); {
+	case got == "":
+		return status.Error(codes.Unauthenticated, "this write needs a token: send authorization: Bearer <token>")
+	case !httpx.TokenMatches(got, token):
+		return status.Error(codes.Unauthenticated, "the token is not valid")
+	}
+	return nil
 }
 
 func firstMetadata(ctx context.Context, key string) string {
