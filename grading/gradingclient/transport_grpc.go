@@ -16,7 +16,8 @@ import (
 )
 
 // DialGRPC returns a connection to the grading instance at target ("host:port", as go-kit sd
-// hands it out), sending token (when set) with every call; see grpcx.Dial.
+// hands it out), sending token (when set) and the context's request ID with every call; see
+// grpcx.Dial.
 func DialGRPC(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpcx.Dial(target, token, opts...)
 }
@@ -48,14 +49,14 @@ func MakeGRPCClientEndpoints(conn *grpc.ClientConn) grading.Endpoints {
 
 // unary is the client endpoint of one method: enc makes its request message, invoke is the
 // generated client's method, dec makes grading's response of the answer. The request ID in the
-// context goes along in the call's metadata.
+// context goes along in the call's metadata, added by the connection (DialGRPC).
 func unary[Req, Resp any](enc func(any) (Req, error), invoke func(context.Context, Req, ...grpc.CallOption) (Resp, error), dec func(Resp) any) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req, err := enc(request)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := invoke(grpcx.SendRequestID(ctx), req)
+		resp, err := invoke(ctx, req)
 		if err != nil {
 			return nil, err
 		}
