@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -92,6 +93,10 @@ func Interceptor(token string, logger log.Logger, writes ...string) grpc.UnarySe
 	}
 }
 
+// headerPool holds response headers of one request ID, which grpc.SetHeader copies (with
+// metadata.Join) rather than keeps.
+var headerPool = sync.Pool{New: func() any { return metadata.MD{RequestIDMetadata: make([]string, 1)} }}
+
 // withRequestID answers ctx with the call's request ID, the caller's or a new one, which it
 // also sends back in the response header.
 func withRequestID(ctx context.Context) context.Context {
@@ -99,8 +104,14 @@ func withRequestID(ctx context.Context) context.Context {
 	if !requestid.Valid(id) {
 		id = requestid.New()
 	}
-	// SetHeader only fails when the header was already sent, which nothing has done yet.
-	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadata: {id}})
+	// SetHeader only fails when the header was already sent, which nothing has done yet. It
+	// copies md into the stream's header (metadata.Join), so md goes back to its pool at once;
+	// TestGRPCRequestIDBothWays would see an empty ID echoed if that changed.
+	md := headerPool.Get().(metadata.MD)
+	md[RequestIDMetadata][0] = id
+	_ = grpc.SetHeader(ctx, md)
+	md[RequestIDMetadata][0] = ""
+	headerPool.Put(md)
 	// On the call's server span, when it is traced, under the key HTTP server spans use. Only
 	// then: the attribute would be made (and its slice allocated) for a no-op span too.
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
