@@ -76,6 +76,7 @@ func Interceptor(token string, logger log.Logger, writes ...string) grpc.UnarySe
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
+	calls := newCallLog(logger)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -88,7 +89,7 @@ func Interceptor(token string, logger log.Logger, writes ...string) grpc.UnarySe
 		if err = checkToken(ctx, info.FullMethod, token, writes); err == nil {
 			resp, err = next(ctx, req)
 		}
-		logCall(ctx, logger, info.FullMethod, status.Code(err), begin)
+		calls.log(ctx, info.FullMethod, status.Code(err), begin)
 		return resp, err
 	}
 }
@@ -120,18 +121,30 @@ func withRequestID(ctx context.Context) context.Context {
 	return requestid.NewContext(ctx, id)
 }
 
-// logCall writes a call's access line: at error for a failure on the server's side, at debug
-// for a health check that passed, at info otherwise.
-func logCall(ctx context.Context, logger log.Logger, method string, code codes.Code, begin time.Time) {
-	lg := level.Info(logger)
+// callLog writes each call's access line: at error for a failure on the server's side, at
+// debug for a health check that passed, at info otherwise. Every call pays for its line, so, as
+// the HTTP services' access log does, it is built with one slice and one Log call, on level
+// loggers made once rather than per call, and nothing in it is formatted twice.
+type callLog struct{ info, error, debug log.Logger }
+
+func newCallLog(logger log.Logger) callLog {
+	return callLog{level.Info(logger), level.Error(logger), level.Debug(logger)}
+}
+
+func (l callLog) log(ctx context.Context, method string, code codes.Code, begin time.Time) {
+	lg := l.info
 	switch {
 	case IsServerFailure(code):
-		lg = level.Error(logger)
+		lg = l.error
 	case strings.HasPrefix(method, "/grpc.health.v1.") && code == codes.OK:
-		lg = level.Debug(logger)
+		lg = l.debug
 	}
-	log.With(lg, requestid.LogFields(ctx)...).Log("msg", "request", "rpc", method, "code", code.String(),
-		"took", time.Since(begin).Round(time.Microsecond))
+	// took is formatted here, once: as a time.Duration, the stderr line and the shipped entry
+	// would each format it, and both write exactly this text.
+	kv := requestid.AppendLogFields(make([]any, 0, 16), ctx)
+	kv = append(kv, "msg", "request", "rpc", method, "code", code.String(),
+		"took", time.Since(begin).Round(time.Microsecond).String())
+	lg.Log(kv...)
 }
 
 // checkToken refuses method, when it is one of writes and token is set, unless the call carries
