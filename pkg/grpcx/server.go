@@ -172,57 +172,70 @@ func firstMetadata(ctx context.Context, key string) string {
 // InvalidArgumentOnDecode returns a copy of desc whose methods answer a request that does not
 // decode (bad wire bytes, a string that is not UTF-8) with INVALID_ARGUMENT, the caller's
 // mistake, instead of grpc-go's INTERNAL, which would count against the instance. The server
-// must run with ServerOptions, whose codec hands each request over as its raw bytes.
+// must run with ServerOptions, whose codec decodes these requests without ever failing.
 //
 // Why a codec: grpc-go decodes a unary request inside ServerStream.RecvMsg, and when that fails
 // it writes the INTERNAL status to the client itself, before the handler (or any interceptor)
-// can answer otherwise. So the server's codec never fails (it keeps the bytes, wireMessage), and
-// the copy's handlers unmarshal them and answer a failure themselves. ForceServerCodecV2 is
-// marked experimental in grpc-go; TestBadInput in each gRPC transport catches a change.
+// can answer otherwise. So the copy's handlers hand the codec a wireRequest, into whose message
+// it decodes the bytes off the wire and whose err it sets instead of failing; the handlers answer
+// that error themselves. ForceServerCodecV2 is marked experimental in grpc-go; TestBadInput in
+// each gRPC transport catches a change.
 func InvalidArgumentOnDecode(desc grpc.ServiceDesc) *grpc.ServiceDesc {
 	desc.Methods = slices.Clone(desc.Methods)
 	for i := range desc.Methods {
 		handler := desc.Methods[i].Handler
 		desc.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
 			return handler(srv, ctx, func(m any) error {
-				var wire wireMessage
-				if err := dec(&wire); err != nil {
-					return err
-				}
 				msg, ok := m.(proto.Message)
 				if !ok {
 					return status.Errorf(codes.Internal, "%T is not a protobuf message", m)
 				}
-				if err := proto.Unmarshal(wire, msg); err != nil {
-					// protobuf refuses a string field that is not UTF-8 without naming it;
-					// the answer names it, as the HTTP API's does, as a field error.
-					if !utf8.Valid(wire) {
-						if field, ok := InvalidUTF8Field(wire, msg.ProtoReflect().Descriptor()); ok {
-							return StatusOf(errs.FieldErrors{field: "must be valid UTF-8 text"}).Err()
-						}
-					}
-					return status.Error(codes.InvalidArgument, "invalid request: "+err.Error())
+				req := wireRequest{msg: msg}
+				if err := dec(&req); err != nil {
+					return err
 				}
-				return nil
+				return req.err
 			}, icpt)
 		}
 	}
 	return &desc
 }
 
-// wireMessage is a request's bytes as they came off the wire.
-type wireMessage []byte
+// wireRequest is a request message for wireCodec to decode, and the status of its failure to.
+type wireRequest struct {
+	msg proto.Message
+	err error
+}
 
-// wireCodec is grpc-go's protobuf codec, except that it hands a *wireMessage its raw bytes,
-// which never fails; see InvalidArgumentOnDecode. Every other message (responses, and requests
-// of services registered without InvalidArgumentOnDecode, such as grpc.health.v1) goes through
-// the protobuf codec as usual.
+// wireCodec is grpc-go's protobuf codec, except that it decodes a *wireRequest without ever
+// failing (it sets the request's err instead); see InvalidArgumentOnDecode. Every other message
+// (responses, and requests of services registered without InvalidArgumentOnDecode, such as
+// grpc.health.v1) goes through the protobuf codec as usual.
 type wireCodec struct{ encoding.CodecV2 }
 
 func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if w, ok := v.(*wireMessage); ok {
-		*w = data.Materialize()
+	if r, ok := v.(*wireRequest); ok {
+		r.err = unmarshalRequest(data, r.msg)
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
+}
+
+// unmarshalRequest decodes data into msg as grpc-go's codec does, in place when the request came
+// in one buffer (protobuf copies the strings out), and answers a failure as INVALID_ARGUMENT.
+func unmarshalRequest(data mem.BufferSlice, msg proto.Message) error {
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	wire := buf.ReadOnlyData()
+	if err := proto.Unmarshal(wire, msg); err != nil {
+		// protobuf refuses a string field that is not UTF-8 without naming it; the answer names
+		// it, as the HTTP API's does, as a field error.
+		if !utf8.Valid(wire) {
+			if field, ok := InvalidUTF8Field(wire, msg.ProtoReflect().Descriptor()); ok {
+				return StatusOf(errs.FieldErrors{field: "must be valid UTF-8 text"}).Err()
+			}
+		}
+		return status.Error(codes.InvalidArgument, "invalid request: "+err.Error())
+	}
+	return nil
 }
