@@ -12,7 +12,7 @@ import (
 
 // Dial returns a connection to the instance at target ("host:port", as go-kit sd hands it out).
 // It is insecure, as the HTTP transports are plain HTTP. Every call on it, unary or stream,
-// carries the request ID of its context (for the server to keep, RequestIDs, as
+// carries the request ID of its context (for the server to keep, Interceptor, as
 // httpx.SetRequestID does for an HTTP request) and, when token is set,
 // "authorization: Bearer <token>". It pings an idle connection as ClientKeepalive says, which
 // the servers' Enforcement allows, so that a peer gone without a word is noticed. The connection
