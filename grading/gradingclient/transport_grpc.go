@@ -16,7 +16,8 @@ import (
 )
 
 // DialGRPC returns a connection to the grading instance at target ("host:port", as go-kit sd
-// hands it out), sending token (when set) with every call; see grpcx.Dial.
+// hands it out), sending token (when set) and the context's request ID with every call; see
+// grpcx.Dial.
 func DialGRPC(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpcx.Dial(target, token, opts...)
 }
@@ -26,36 +27,50 @@ func DialGRPC(target, token string, opts ...grpc.DialOption) (*grpc.ClientConn, 
 // errors the local service returns, and only failures of the call itself (unreachable, deadline,
 // INTERNAL, ...) are the endpoint's error, for circuit breakers and retries to act on.
 //
-// Each endpoint encodes its request, calls the generated client and decodes the answer, as
+// Each endpoint encodes its request, calls its method as the generated client does (invoke) and
+// decodes the answer, as
 // go-kit's gRPC transport client does, without what that client adds to every call and grading
 // never uses: a cancelable context, a context value, the response header and trailer copied out
 // for after-functions, and a message made by reflection.
 func MakeGRPCClientEndpoints(conn *grpc.ClientConn) grading.Endpoints {
-	c := pb.NewGradingClient(conn)
 	eps := grading.Endpoints{
-		ListStudentsEndpoint: grpcClientEndpoint(unary(encodeGRPCListStudentsRequest, c.ListStudents, decodeGRPCListStudentsResponse),
+		ListStudentsEndpoint: grpcClientEndpoint(unary(encodeGRPCListStudentsRequest, invoke[*pb.ListStudentsRequest, pb.ListStudentsResponse](conn, pb.Grading_ListStudents_FullMethodName), decodeGRPCListStudentsResponse),
 			func(err error) any { return grading.ListStudentsResponse{Err: err} }),
-		GetStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCGetStudentRequest, c.GetStudent, decodeGRPCGetStudentResponse),
+		GetStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCGetStudentRequest, invoke[*pb.GetStudentRequest, pb.GetStudentResponse](conn, pb.Grading_GetStudent_FullMethodName), decodeGRPCGetStudentResponse),
 			func(err error) any { return grading.GetStudentResponse{Err: err} }),
-		AddStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCAddStudentRequest, c.AddStudent, decodeGRPCAddStudentResponse),
+		AddStudentEndpoint: grpcClientEndpoint(unary(encodeGRPCAddStudentRequest, invoke[*pb.AddStudentRequest, pb.AddStudentResponse](conn, pb.Grading_AddStudent_FullMethodName), decodeGRPCAddStudentResponse),
 			func(err error) any { return grading.AddStudentResponse{Err: err} }),
-		AddGradeEndpoint: grpcClientEndpoint(unary(encodeGRPCAddGradeRequest, c.AddGrade, decodeGRPCAddGradeResponse),
+		AddGradeEndpoint: grpcClientEndpoint(unary(encodeGRPCAddGradeRequest, invoke[*pb.AddGradeRequest, pb.AddGradeResponse](conn, pb.Grading_AddGrade_FullMethodName), decodeGRPCAddGradeResponse),
 			func(err error) any { return grading.AddGradeResponse{Err: err} }),
 	}
-	addGRPCChangeEndpoints(&eps, c)
+	addGRPCChangeEndpoints(&eps, conn)
 	return eps
 }
 
-// unary is the client endpoint of one method: enc makes its request message, invoke is the
-// generated client's method, dec makes grading's response of the answer. The request ID in the
-// context goes along in the call's metadata.
-func unary[Req, Resp any](enc func(any) (Req, error), invoke func(context.Context, Req, ...grpc.CallOption) (Resp, error), dec func(Resp) any) endpoint.Endpoint {
+// invoke calls method on cc as the generated client (pb.GradingClient) does, less the
+// grpc.StaticMethod option it adds to every call: that costs a slice of options per call, and
+// another when grpc-go joins it to the connection's defaults, and grpcx.Dial makes it one of
+// those defaults instead.
+func invoke[Req any, Resp any](cc grpc.ClientConnInterface, method string) func(context.Context, Req, ...grpc.CallOption) (*Resp, error) {
+	return func(ctx context.Context, in Req, opts ...grpc.CallOption) (*Resp, error) {
+		out := new(Resp)
+		if err := cc.Invoke(ctx, method, in, out, opts...); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// unary is the client endpoint of one method: enc makes its request message, call is the
+// method (invoke), dec makes grading's response of the answer. The request ID in the
+// context goes along in the call's metadata, added by the connection (DialGRPC).
+func unary[Req, Resp any](enc func(any) (Req, error), call func(context.Context, Req, ...grpc.CallOption) (Resp, error), dec func(Resp) any) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req, err := enc(request)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := invoke(grpcx.SendRequestID(ctx), req)
+		resp, err := call(ctx, req)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package pb
 
 import (
+	"time"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gradebook/gradebook/grading"
@@ -9,7 +11,8 @@ import (
 // This file is written by hand: the conversions between the generated messages and grading's
 // domain types, which the gRPC server (grading/grpcserver) and client (grading/gradingclient) share.
 
-// FromStudent converts a domain student to its message.
+// FromStudent converts a domain student to its message. The grades' messages, and their
+// timestamps, are each made in one allocation for all of them, not one per grade.
 func FromStudent(st grading.Student) *Student {
 	out := &Student{
 		Id:        int64(st.ID),
@@ -18,22 +21,45 @@ func FromStudent(st grading.Student) *Student {
 		Grades:    make([]*Grade, len(st.Grades)),
 		Average:   st.Average,
 	}
+	grades := make([]Grade, len(st.Grades))
+	var times []timestamppb.Timestamp
 	for i, g := range st.Grades {
-		out.Grades[i] = FromGrade(g)
+		out.Grades[i] = &grades[i]
+		setGrade(&grades[i], g)
+		if !g.EnteredAt.IsZero() {
+			if times == nil {
+				times = make([]timestamppb.Timestamp, len(st.Grades))
+			}
+			setTimestamp(&times[i], g.EnteredAt)
+			grades[i].EnteredAt = &times[i]
+		}
 	}
 	return out
 }
 
 // FromGrade converts a domain grade to its message.
 func FromGrade(g grading.Grade) *Grade {
-	out := &Grade{Id: int64(g.ID), Version: int64(g.Version), Title: g.Title, Type: g.Type, Score: g.Score, EnteredBy: g.EnteredBy}
+	out := &Grade{}
+	setGrade(out, g)
 	if !g.EnteredAt.IsZero() {
 		out.EnteredAt = timestamppb.New(g.EnteredAt)
 	}
 	return out
 }
 
-// ToStudent converts a message to a domain student. A nil message is the zero student.
+// setGrade fills out, a new message, with g's fields but its time.
+func setGrade(out *Grade, g grading.Grade) {
+	out.Id, out.Version = int64(g.ID), int64(g.Version)
+	out.Title, out.Type, out.Score, out.EnteredBy = g.Title, g.Type, g.Score, g.EnteredBy
+}
+
+// setTimestamp fills ts, a new message, as timestamppb.New(t) does.
+func setTimestamp(ts *timestamppb.Timestamp, t time.Time) {
+	ts.Seconds, ts.Nanos = t.Unix(), int32(t.Nanosecond())
+}
+
+// ToStudent converts a message to a domain student. A nil message is the zero student. The
+// student's average is the message's own (a pointer shared with st, not a copy).
 func ToStudent(st *Student) grading.Student {
 	out := grading.Student{
 		ID:        ToID(st.GetId()),
@@ -41,9 +67,8 @@ func ToStudent(st *Student) grading.Student {
 		LastName:  st.GetLastName(),
 		Grades:    make([]grading.Grade, len(st.GetGrades())),
 	}
-	if st.Average != nil {
-		avg := st.GetAverage()
-		out.Average = &avg
+	if st != nil {
+		out.Average = st.Average
 	}
 	for i, g := range st.GetGrades() {
 		out.Grades[i] = ToGrade(g)

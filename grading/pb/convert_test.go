@@ -20,7 +20,7 @@ func TestStudentRoundTrip(t *testing.T) {
 		{ID: 1, FirstName: "Averill", LastName: "Simen", Grades: []grading.Grade{}},
 		{ID: 2, FirstName: "Zoë", LastName: "Ng", Average: &avg, Grades: []grading.Grade{
 			{Title: "Quiz 1", Type: grading.TypeQuiz, Score: 85},
-			{Title: "Test 1", Type: grading.TypeTest, Score: 92, EnteredBy: "ann", EnteredAt: at},
+			{ID: 7, Version: 2, Title: "Test 1", Type: grading.TypeTest, Score: 92, EnteredBy: "ann", EnteredAt: at},
 			{Title: "Week 1", Type: grading.TypeHomework, Score: 88.5, EnteredBy: "bo", EnteredAt: at.Add(time.Hour)},
 		}},
 	} {
@@ -35,7 +35,11 @@ func TestStudentRoundTrip(t *testing.T) {
 		if got := pb.ToStudent(&msg); !reflect.DeepEqual(got, st) {
 			t.Errorf("student %d came back as\n%+v\nwant\n%+v", st.ID, got, st)
 		}
-		for _, g := range st.Grades {
+		msgs := pb.FromStudent(st).GetGrades()
+		for i, g := range st.Grades {
+			if !proto.Equal(msgs[i], pb.FromGrade(g)) {
+				t.Errorf("grade %q: FromStudent made %v, FromGrade %v", g.Title, msgs[i], pb.FromGrade(g))
+			}
 			if got := pb.ToGrade(pb.FromGrade(g)); !reflect.DeepEqual(got, g) {
 				t.Errorf("grade %q came back as %+v", g.Title, got)
 			}
