@@ -72,3 +72,15 @@ func FuzzEncodeKeyvals(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendKeyvals is the encoding of a typical access-log line, as Shipper.Log does it.
+func BenchmarkAppendKeyvals(b *testing.B) {
+	kv := []any{"ts", time.Date(2026, 11, 30, 10, 0, 0, 123456789, time.UTC), "service", "grading", "level", "info",
+		"request_id", "69aa7ed7c70b0ad0325f7587", "msg", "request", "method", "GET", "path", "/students/1",
+		"status", 200, "took", 153 * time.Microsecond}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendKeyvals(buf[:0], kv, "grading", "127.0.0.1:6000", time.Time{})
+	}
+}
