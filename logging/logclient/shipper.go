@@ -21,6 +21,7 @@ import (
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/gradebook/gradebook/pkg/idempotency"
 	"github.com/gradebook/gradebook/pkg/requestid"
@@ -225,7 +226,9 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.depth.Load()) })
 	}
 	s.prefix = requestid.New()
-	s.endpointer = sd.NewEndpointer(instancer, s.factory, log.With(opts.Stderr, "component", "log_shipper"))
+	// Stderr already names the component (StderrLogger does); what the Endpointer reports is a
+	// failed lookup of the log service's instances, retried: a warning.
+	s.endpointer = sd.NewEndpointer(instancer, s.factory, level.Warn(opts.Stderr))
 	s.balancer = lb.NewRoundRobin(s.endpointer)
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
