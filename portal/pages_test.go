@@ -213,7 +213,8 @@ func TestStatusPage(t *testing.T) {
 		w.Write([]byte(`[{"time":"2026-01-02T10:00:00Z","service":"grading","level":"info","msg":"seeded","students":5},
 			{"time":"2026-01-02T10:00:01Z","service":"portal","level":"warn","msg":"<b>careful</b>","request_id":"r1"},
 			{"time":"2026-01-02T10:00:02Z","service":"grading","level":"info","msg":"traced","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"},
-			{"time":"2026-01-02T10:00:03Z","service":"grading","level":"info","msg":"forged","trace_id":"\"><script>x</script>"}]`))
+			{"time":"2026-01-02T10:00:03Z","service":"grading","level":"info","msg":"forged","trace_id":"\"><script>x</script>"},
+			{"time":"2026-01-02T10:00:00.5Z","service":"portal","level":"info","msg":"shipped late"}]`))
 	}))
 	t.Cleanup(logs.Close)
 	client := gradingclient.NewHTTPClient()
@@ -238,6 +239,10 @@ func TestStatusPage(t *testing.T) {
 		}
 		if strings.Index(a.body, "careful") > strings.Index(a.body, "seeded") {
 			t.Error("log lines are not newest first")
+		}
+		// Stored last but half a second older than "careful": it goes by its time.
+		if late := strings.Index(a.body, "shipped late"); late < strings.Index(a.body, "careful") || late > strings.Index(a.body, "seeded") {
+			t.Error("a line stored out of time order is not shown in time order")
 		}
 	})
 	t.Run("log lines link to their traces", func(t *testing.T) {

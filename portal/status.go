@@ -193,11 +193,23 @@ func (s *statusSource) recentLogs(ctx context.Context) ([]logView, error) {
 	if err != nil {
 		return nil, err
 	}
-	views := make([]logView, 0, len(entries))
-	// Newest first: the page is read from the top.
+	// Newest first: the page is read from the top. The log service answers in the order it
+	// stored the entries, which is not quite their time order: each service ships its own
+	// batches, several at once. Lines of the same instant keep the order they were stored in.
+	type timed struct {
+		at    time.Time
+		entry map[string]any
+	}
+	byTime := make([]timed, 0, len(entries))
 	for i := len(entries) - 1; i >= 0; i-- {
-		v := newLogView(entries[i])
-		if id, _ := entries[i]["trace_id"].(string); s.tracingUI != "" && isTraceID(id) {
+		at, _ := time.Parse(time.RFC3339Nano, str(entries[i]["time"]))
+		byTime = append(byTime, timed{at, entries[i]})
+	}
+	sort.SliceStable(byTime, func(i, j int) bool { return byTime[i].at.After(byTime[j].at) })
+	views := make([]logView, 0, len(entries))
+	for _, e := range byTime {
+		v := newLogView(e.entry)
+		if id, _ := e.entry["trace_id"].(string); s.tracingUI != "" && isTraceID(id) {
 			v.TraceURL = s.tracingUI + "/trace/" + id
 		}
 		views = append(views, v)
