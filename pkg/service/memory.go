@@ -30,7 +30,7 @@ func LimitMemory(getenv func(string) string) {
 	}
 	if getenv("GOGC") == "" {
 		busy := max(debug.SetGCPercent(100), BusyGCPercent)
-		paceGCByLoad(busy, time.Now)
+		paceGCByLoad(busy)
 	}
 }
 
@@ -58,11 +58,11 @@ const (
 // collection, by the finalizer of an object made for it (re-armed each time), and while busy by
 // a timer too: an idle process may not collect again for minutes, and it must not keep the busy
 // goal (and the garbage it lets grow) meanwhile.
-func paceGCByLoad(busy int, now func() time.Time) {
+func paceGCByLoad(busy int) {
 	var (
 		mu      sync.Mutex
 		current = 100
-		last    = now()
+		last    = time.Now()
 		idle    *time.Timer
 	)
 	set := func(want int) {
@@ -77,7 +77,7 @@ func paceGCByLoad(busy int, now func() time.Time) {
 		if current == 100 {
 			return
 		}
-		if since := now().Sub(last); since > gcIdleInterval {
+		if since := time.Since(last); since > gcIdleInterval {
 			set(100)
 		} else {
 			idle.Reset(gcIdleInterval - since + time.Millisecond)
@@ -87,7 +87,7 @@ func paceGCByLoad(busy int, now func() time.Time) {
 	arm = func() {
 		runtime.SetFinalizer(&gcCycle{}, func(*gcCycle) {
 			mu.Lock()
-			t := now()
+			t := time.Now()
 			since := t.Sub(last)
 			last = t
 			switch {
