@@ -37,6 +37,12 @@ type checkDef struct {
 	Interval                       time.Duration       `json:",omitempty"`
 	Timeout                        time.Duration       `json:",omitempty"`
 	DeregisterCriticalServiceAfter time.Duration       `json:",omitempty"`
+	// SuccessBeforePassing, FailuresBeforeWarning and FailuresBeforeCritical are Consul's
+	// thresholds: how many results in a row it takes to change the check's status (see
+	// thresholds). Zero is one, as in Consul.
+	SuccessBeforePassing   int `json:",omitempty"`
+	FailuresBeforeWarning  int `json:",omitempty"`
+	FailuresBeforeCritical int `json:",omitempty"`
 }
 
 // kind is the check type as Consul names it.

@@ -144,9 +144,10 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 	}
 	probe, closeProbe := k.probe(def)
 	defer closeProbe()
+	th := newThresholds(def)
 	// The first result comes at once, not one interval after registration.
 	status, output := probe(ctx)
-	if ctx.Err() != nil || !k.cat.setStatus(cs, status, output) {
+	if ctx.Err() != nil || !k.record(cs, &th, status, output) {
 		return
 	}
 	t := time.NewTicker(def.Interval)
@@ -162,10 +163,56 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 		status, output := probe(ctx)
 		// A check that is no longer the catalog's has nobody to report to: end, whether or not
 		// stop was called.
-		if ctx.Err() != nil || !k.cat.setStatus(cs, status, output) {
+		if ctx.Err() != nil || !k.record(cs, &th, status, output) {
 			return
 		}
 	}
+}
+
+// record passes a probe's result through the check's thresholds to the catalog, and reports
+// whether the check is still the catalog's. A result the thresholds hold back changes nothing,
+// not even the output, as in Consul: the catalog keeps showing the result its status came from.
+func (k *Checker) record(cs *checkState, th *thresholds, status, output string) bool {
+	status, ok := th.next(status)
+	if !ok {
+		return k.cat.current(cs)
+	}
+	return k.cat.setStatus(cs, status, output)
+}
+
+// thresholds are Consul's SuccessBeforePassing, FailuresBeforeWarning and FailuresBeforeCritical
+// for one running check, with the results in a row so far. A passing (or warning) result changes
+// the status once SuccessBeforePassing of them have come in a row; a critical result does once
+// FailuresBeforeCritical have, and turns it warning from FailuresBeforeWarning on (which
+// registration sets to FailuresBeforeCritical when it is not given). As in Consul, the first
+// result counts at once, whatever it is: the counts start as if the thresholds were already met.
+// With no thresholds, every result counts at once. A slow moment of an instance under load, one
+// check timing out, then does not take it out of every caller's balancer.
+type thresholds struct {
+	def                 checkDef
+	successes, failures int
+}
+
+func newThresholds(def checkDef) thresholds {
+	return thresholds{def: def, successes: def.SuccessBeforePassing, failures: def.FailuresBeforeCritical}
+}
+
+// next takes one probe's status and returns the status to record, or false to record nothing.
+func (t *thresholds) next(status string) (string, bool) {
+	if status != api.HealthCritical {
+		t.successes++
+		t.failures = 0
+		return status, t.successes >= t.def.SuccessBeforePassing
+	}
+	t.failures++
+	t.successes = 0
+	switch {
+	case t.failures >= t.def.FailuresBeforeCritical:
+		return api.HealthCritical, true
+	case t.failures >= t.def.FailuresBeforeWarning:
+		return api.HealthWarning, true
+	}
+	return "", false
 }
 
 func (k *Checker) runTTL(ctx context.Context, cs *checkState) {

@@ -63,6 +63,8 @@ func TestConformance(t *testing.T) {
 				{"ReapsCriticalService", confReapsCriticalService},
 				{"MetaLimitsRefused", confMetaLimitsRefused},
 				{"AgentSelf", confAgentSelf},
+				{"CheckThresholds", confCheckThresholds},
+				{"CheckThresholdsValidated", confCheckThresholdsValidated},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -110,6 +112,73 @@ func confHTTPCheckFollowsTarget(t *testing.T, be registrytest.Backend) {
 			t.Errorf("with the check %s, ?passing lists it: %v", step.want, got)
 		}
 	}
+}
+
+// A check's thresholds hold its status until enough results in a row agree
+// (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical), except for the first
+// result, which counts at once; a result held back is forgotten by the next one that differs.
+func confCheckThresholds(t *testing.T, be registrytest.Backend) {
+	c := be.Client(t)
+	tg := registrytest.NewTarget(t)
+	name, id := registrytest.ServiceName(t), registrytest.ServiceName(t)+"-1"
+	// Long enough that the test's own steps fit between two checks on a loaded machine.
+	interval := be.Interval(500 * time.Millisecond)
+	registrytest.Register(t, c, &api.AgentServiceRegistration{
+		ID: id, Name: name, Address: tg.Host(), Port: tg.Port(),
+		Check: &api.AgentServiceCheck{HTTP: tg.HealthURL(), Interval: interval.String(), Timeout: "1s",
+			SuccessBeforePassing: 2, FailuresBeforeWarning: 2, FailuresBeforeCritical: 3},
+	})
+	// The first result counts at once, whatever the thresholds.
+	registrytest.WaitStatus(t, c, name, id, api.HealthPassing, be.FirstCheckWithin(interval))
+
+	// One failure between successes changes nothing: the status stays passing while that
+	// failure is the latest result (without thresholds it would be critical until the next check).
+	tg.SetStatus(http.StatusInternalServerError)
+	for tg.Answered(http.StatusInternalServerError) < 1 {
+		time.Sleep(interval / 20)
+	}
+	ok := tg.Answered(http.StatusOK)
+	tg.SetStatus(http.StatusOK)
+	for tg.Answered(http.StatusOK) == ok {
+		if hc := registrytest.ServiceCheck(t, c, name, id); hc == nil || hc.Status != api.HealthPassing {
+			t.Fatalf("%s: after one failure the check is %+v; want it still passing", be.Name, hc)
+		}
+		time.Sleep(interval / 20)
+	}
+
+	failed := tg.Answered(http.StatusInternalServerError)
+	tg.SetStatus(http.StatusInternalServerError)
+	registrytest.WaitStatus(t, c, name, id, api.HealthWarning, 2*interval+be.DetectWithin(interval))
+	if n := tg.Answered(http.StatusInternalServerError) - failed; n < 2 {
+		t.Errorf("%s: warning after %d failures in a row; FailuresBeforeWarning is 2", be.Name, n)
+	}
+	registrytest.WaitStatus(t, c, name, id, api.HealthCritical, be.DetectWithin(interval))
+	if n := tg.Answered(http.StatusInternalServerError) - failed; n < 3 {
+		t.Errorf("%s: critical after %d failures in a row; FailuresBeforeCritical is 3", be.Name, n)
+	}
+
+	// Back to passing only after two successes in a row.
+	ok = tg.Answered(http.StatusOK)
+	tg.SetStatus(http.StatusOK)
+	registrytest.WaitStatus(t, c, name, id, api.HealthPassing, interval+be.DetectWithin(interval))
+	if n := tg.Answered(http.StatusOK) - ok; n < 2 {
+		t.Errorf("%s: passing again after %d successes in a row; SuccessBeforePassing is 2", be.Name, n)
+	}
+}
+
+// Thresholds that cannot hold together are refused at registration.
+func confCheckThresholdsValidated(t *testing.T, be registrytest.Backend) {
+	c := be.Client(t)
+	name := registrytest.ServiceName(t)
+	err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{
+		ID: name + "-1", Name: name, Address: "127.0.0.1", Port: 1,
+		Check: &api.AgentServiceCheck{HTTP: "http://127.0.0.1:1/health", Interval: "1s",
+			FailuresBeforeWarning: 3, FailuresBeforeCritical: 2},
+	})
+	if err == nil {
+		t.Fatalf("%s: FailuresBeforeWarning 3 with FailuresBeforeCritical 2 was accepted", be.Name)
+	}
+	t.Logf("%s: refused: %v", be.Name, err)
 }
 
 func confDeregisterRemoves(t *testing.T, be registrytest.Backend) {

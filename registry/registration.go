@@ -136,6 +136,17 @@ func parseCheck(c *api.AgentServiceCheck, defaultID, serviceName string) (*check
 	if def.DeregisterCriticalServiceAfter, err = parseDuration("DeregisterCriticalServiceAfter", c.DeregisterCriticalServiceAfter); err != nil {
 		return nil, err
 	}
+	def.SuccessBeforePassing, def.FailuresBeforeWarning, def.FailuresBeforeCritical =
+		c.SuccessBeforePassing, c.FailuresBeforeWarning, c.FailuresBeforeCritical
+	switch {
+	case def.SuccessBeforePassing < 0 || def.FailuresBeforeWarning < 0 || def.FailuresBeforeCritical < 0:
+		return nil, errors.New("SuccessBeforePassing, FailuresBeforeWarning and FailuresBeforeCritical must be 0 or more")
+	case def.FailuresBeforeWarning == 0:
+		// Consul's default: no warning before critical.
+		def.FailuresBeforeWarning = def.FailuresBeforeCritical
+	case def.FailuresBeforeWarning > def.FailuresBeforeCritical:
+		return nil, errors.New("FailuresBeforeWarning can't be higher than FailuresBeforeCritical")
+	}
 	kinds := 0
 	for _, set := range []bool{def.HTTP != "", def.TCP != "", def.TTL > 0, def.GRPC != ""} {
 		if set {

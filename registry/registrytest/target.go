@@ -17,6 +17,9 @@ type Target struct {
 	status atomic.Int32
 	hits   atomic.Int64
 	once   sync.Once
+
+	mu       sync.Mutex
+	answered map[int]int64 // answers given, by status code
 }
 
 // NewTarget starts a target answering 200 on /health; it is closed at t's cleanup.
@@ -28,6 +31,12 @@ func NewTarget(t testing.TB) *Target {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		tg.hits.Add(1)
 		code := int(tg.status.Load())
+		tg.mu.Lock()
+		if tg.answered == nil {
+			tg.answered = map[int]int64{}
+		}
+		tg.answered[code]++
+		tg.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(`{"status":"` + http.StatusText(code) + `"}`))
@@ -42,6 +51,13 @@ func (tg *Target) SetStatus(code int) { tg.status.Store(int32(code)) }
 
 // Hits is how many times /health has been asked.
 func (tg *Target) Hits() int64 { return tg.hits.Load() }
+
+// Answered is how many times /health has answered code.
+func (tg *Target) Answered(code int) int64 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.answered[code]
+}
 
 // Close kills the target: the listener closes and open connections are cut, so a check sees a
 // refused connection, as it would for a process that died. It is safe to call more than once.
