@@ -27,6 +27,9 @@ func FuzzDecodeRegistration(f *testing.F) {
 		`{"Name":"x","Tags":["` + strings.Repeat("t", 300) + `"]}`, `{"Name":"x","Meta":{"a.b":"v"}}`,
 		`{"Name":"x","Meta":{"consul-x":"v"}}`, `{"Name":"x","Meta":{"k":"` + strings.Repeat("v", 600) + `"}}`,
 		`{"Name":"x","Checks":[{"CheckID":"..","TTL":"1s"}]}`,
+		`{"Name":"x","Check":{"HTTP":"http://h","Interval":"1s","SuccessBeforePassing":2,"FailuresBeforeWarning":1,"FailuresBeforeCritical":3}}`,
+		`{"Name":"x","Check":{"HTTP":"http://h","Interval":"1s","FailuresBeforeCritical":-1}}`,
+		`{"Name":"x","Check":{"HTTP":"http://h","Interval":"1s","FailuresBeforeWarning":4,"FailuresBeforeCritical":2}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -64,11 +67,50 @@ func FuzzDecodeRegistration(f *testing.F) {
 			if d.TTL == 0 && (d.Interval < minInterval || d.Timeout <= 0 || d.Timeout > d.Interval) {
 				t.Fatalf("check with interval %v, timeout %v", d.Interval, d.Timeout)
 			}
+			if d.SuccessBeforePassing < 0 || d.FailuresBeforeWarning < 0 || d.FailuresBeforeWarning > d.FailuresBeforeCritical {
+				t.Fatalf("check with thresholds %d, %d, %d", d.SuccessBeforePassing, d.FailuresBeforeWarning, d.FailuresBeforeCritical)
+			}
 			if _, ok := normalizeStatus(cs.Status); !ok {
 				t.Fatalf("check with status %q", cs.Status)
 			}
 		}
 	})
+}
+
+// TestCheckThresholds follows one check's results through its thresholds, as Consul's
+// StatusHandler would: the first result counts at once, later ones once enough come in a row.
+func TestCheckThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		success, warn, cr int
+		results, want     string // one letter a result: p passing, w warning, c critical; "-" held back
+	}{
+		{"none", 0, 0, 0, "pccpwp", "pccpwp"},
+		{"critical after 2", 0, 2, 2, "pcpccc", "p-p-cc"},
+		{"first failure counts at once", 0, 2, 2, "cpc", "cp-"},
+		{"passing after 2", 2, 0, 0, "cppcpp", "c-pc-p"},
+		{"first success counts at once", 2, 0, 0, "p", "p"},
+		{"warning at 2, critical at 3", 0, 2, 3, "pcccp", "p-wcp"},
+		{"warning counts as a success", 2, 0, 0, "cwpw", "c-pw"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def := checkDef{SuccessBeforePassing: tc.success, FailuresBeforeWarning: tc.warn, FailuresBeforeCritical: tc.cr}
+			th := newThresholds(def)
+			status := map[byte]string{'p': "passing", 'w': "warning", 'c': "critical"}
+			got := ""
+			for i := range len(tc.results) {
+				s, ok := th.next(status[tc.results[i]])
+				if !ok {
+					got += "-"
+					continue
+				}
+				got += s[:1]
+			}
+			if got != tc.want {
+				t.Errorf("results %s recorded as %s, want %s", tc.results, got, tc.want)
+			}
+		})
+	}
 }
 
 func TestParseDuration(t *testing.T) {

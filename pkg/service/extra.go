@@ -53,6 +53,7 @@ func (rt *Runtime) GRPCRegistration(advertise string, tags ...string) *api.Agent
 			Interval:                       rt.Config.CheckInterval.String(),
 			Timeout:                        checkTimeout(rt.Config.CheckInterval).String(),
 			DeregisterCriticalServiceAfter: "1m",
+			FailuresBeforeCritical:         FailuresBeforeCritical,
 		}},
 	}
 }

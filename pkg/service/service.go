@@ -308,8 +308,16 @@ func shared[T stopper](rt *Runtime, key string, start func() T) T {
 // stopper is what the runtime does with its Instancers at the end.
 type stopper interface{ Stop() }
 
+// FailuresBeforeCritical is how many checks in a row must fail before the registry marks an
+// instance critical (Consul's FailuresBeforeCritical, which the hub honours too). With one, a
+// single check that timed out while the machine was saturated took a live instance out of every
+// caller's balancer until the next check; with two, an instance that is really gone is still
+// marked critical within two check intervals, as a refused connection fails each check at once.
+const FailuresBeforeCritical = 2
+
 // Registration is what Serve registers: the service with an HTTP check on /health that Consul
-// and the hub both run, and which retires the instance after a minute of failing.
+// and the hub both run, that marks it critical after FailuresBeforeCritical failures in a row,
+// and that retires the instance after a minute of failing.
 func (rt *Runtime) Registration() *api.AgentServiceRegistration {
 	host, portStr, _ := net.SplitHostPort(rt.Config.Advertise)
 	port, _ := strconv.Atoi(portStr)
@@ -320,6 +328,7 @@ func (rt *Runtime) Registration() *api.AgentServiceRegistration {
 		Interval:                       rt.Config.CheckInterval.String(),
 		Timeout:                        checkTimeout(rt.Config.CheckInterval).String(),
 		DeregisterCriticalServiceAfter: "1m",
+		FailuresBeforeCritical:         FailuresBeforeCritical,
 	}}
 	return &api.AgentServiceRegistration{
 		ID:      rt.Config.Name + "-" + host + "-" + portStr,
