@@ -146,8 +146,7 @@ func (p *pages) renderStudentPage(w http.ResponseWriter, r *http.Request, status
 		g := &page.Student.Grades[i]
 		g.Types, g.StudentID = typeOptions(g.Edit.Type), page.Student.ID
 	}
-	page.Student.Rows = gradeRowsHTML(page.Student.Grades)
-	p.render(w, r, status, "student", page)
+	p.renderStudentHTML(w, r, status, &page)
 }
 
 // showHistory shows a student's history: every correction and removal of their grades, newest

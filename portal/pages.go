@@ -105,8 +105,6 @@ type (
 		Average    string
 		GradeCount int
 		Grades     []gradeRow
-		// Rows are Grades as the grades table's rows: set for the student's page only.
-		Rows template.HTML
 	}
 	gradeRow struct {
 		Title, Type, Score, EnteredBy, EnteredAt string
@@ -464,11 +462,7 @@ type layoutView struct {
 // render executes a page into a buffer first, so a template failure answers a clean 500
 // instead of half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	buf, _ := p.bufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	buf.Reset()
+	buf := p.buffer()
 	defer p.bufs.Put(buf)
 	view := layoutView{Page: data, User: userFrom(r.Context()), Open: p.open}
 	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", view); err != nil {
@@ -476,13 +470,37 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	p.send(w, r, status, buf.Bytes())
+}
+
+// renderStudentHTML answers the student's page as render would answer the "student" template
+// with page, writing it with appendStudentPage, which cannot fail.
+func (p *pages) renderStudentHTML(w http.ResponseWriter, r *http.Request, status int, page *studentPage) {
+	buf := p.buffer()
+	defer p.bufs.Put(buf)
+	buf.Write(appendStudentPage(buf.AvailableBuffer(), userFrom(r.Context()), p.open, page))
+	p.send(w, r, status, buf.Bytes())
+}
+
+// buffer is an empty buffer from the pool, to be put back when the page has been sent.
+func (p *pages) buffer() *bytes.Buffer {
+	buf, _ := p.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	return buf
+}
+
+// send answers a whole page: its length is known, and no cache keeps it.
+func (p *pages) send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(body)
 	}
 }
 

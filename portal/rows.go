@@ -1,35 +1,23 @@
 package portal
 
-import (
-	"html/template"
-	"strconv"
-	"sync"
-)
+import "strconv"
 
 // A student's page repeats one row per grade, each with an edit form of some twenty-five
 // values. Executed by html/template, every one of those values costs a walk of the template
 // and a reflect.Value.Call of its escaper, which made the rows most of the page's CPU. The rows
 // are therefore written here, in Go, with the escaping html/template applies in the two
 // contexts the row uses (element text and double-quoted attribute values; IDs and versions are
-// integers, which need none). The "grade-row" template in templates/student.html stays the
-// reference: TestGradeRowsMatchTemplate and FuzzGradeRows check that these bytes are exactly
-// the template's for any values. Nothing here is kept from one request to the next but the
-// scratch buffers.
+// integers, which need none), and the rest of the page around them in studentpage.go. The
+// "grade-row" template in templates/student.html stays the reference:
+// TestGradeRowsMatchTemplate and FuzzGradeRows check that these bytes are exactly the
+// template's for any values.
 
-// rowBufs are scratch buffers for gradeRowsHTML.
-var rowBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// gradeRowsHTML writes rows as the "grade-row" template does, one after another.
-func gradeRowsHTML(rows []gradeRow) template.HTML {
-	bp := rowBufs.Get().(*[]byte)
-	b := (*bp)[:0]
+// appendGradeRows appends rows as the "grade-row" template writes them, one after another.
+func appendGradeRows(b []byte, rows []gradeRow) []byte {
 	for i := range rows {
 		b = appendGradeRow(b, &rows[i])
 	}
-	out := template.HTML(b)
-	*bp = b
-	rowBufs.Put(bp)
-	return out
+	return b
 }
 
 // appendGradeRow appends one row as the "grade-row" template writes it.
@@ -73,7 +61,7 @@ func appendGradeRow(b []byte, g *gradeRow) []byte {
 	b = append(b, "\">\n"...)
 
 	errTitle, errType, errScore := g.Edit.Errors["title"], g.Edit.Errors["type"], g.Edit.Errors["score"]
-	b = appendFieldStart(b, errTitle)
+	b = appendFieldStart(b, rowFieldIndent, errTitle)
 	b = append(b, "        <label for=\"edit-"...)
 	b = append(b, id...)
 	b = append(b, "-title\">Title</label>\n        <input id=\"edit-"...)
@@ -81,27 +69,19 @@ func appendGradeRow(b []byte, g *gradeRow) []byte {
 	b = append(b, "-title\" name=\"title\" value=\""...)
 	b = appendEscaped(b, g.Edit.Title)
 	b = append(b, "\" maxlength=\"100\" required autocomplete=\"off\">\n"...)
-	b = appendFieldError(b, errTitle)
+	b = appendFieldError(b, rowFieldIndent, errTitle)
 
-	b = appendFieldStart(b, errType)
+	b = appendFieldStart(b, rowFieldIndent, errType)
 	b = append(b, "        <label for=\"edit-"...)
 	b = append(b, id...)
 	b = append(b, "-type\">Type</label>\n        <select id=\"edit-"...)
 	b = append(b, id...)
 	b = append(b, "-type\" name=\"type\">\n          "...)
-	for _, o := range g.Types {
-		b = append(b, "<option"...)
-		if o.Selected {
-			b = append(b, " selected"...)
-		}
-		b = append(b, '>')
-		b = appendEscaped(b, o.Name)
-		b = append(b, "</option>"...)
-	}
+	b = appendTypeOptions(b, g.Types)
 	b = append(b, "\n        </select>\n"...)
-	b = appendFieldError(b, errType)
+	b = appendFieldError(b, rowFieldIndent, errType)
 
-	b = appendFieldStart(b, errScore)
+	b = appendFieldStart(b, rowFieldIndent, errScore)
 	b = append(b, "        <label for=\"edit-"...)
 	b = append(b, id...)
 	b = append(b, "-score\">Score (0–100)</label>\n        <input id=\"edit-"...)
@@ -109,7 +89,7 @@ func appendGradeRow(b []byte, g *gradeRow) []byte {
 	b = append(b, "-score\" name=\"score\" type=\"number\" min=\"0\" max=\"100\" step=\"any\" inputmode=\"decimal\" value=\""...)
 	b = appendEscaped(b, g.Edit.Score)
 	b = append(b, "\" required>\n"...)
-	b = appendFieldError(b, errScore)
+	b = appendFieldError(b, rowFieldIndent, errScore)
 
 	b = append(b, "      <div class=\"actions\"><button type=\"submit\">Save</button></div>\n      "...)
 	if msg := g.Edit.Errors["form"]; msg != "" {
@@ -125,24 +105,54 @@ func appendGradeRow(b []byte, g *gradeRow) []byte {
 	return b
 }
 
-// appendFieldStart opens a field's div, marked invalid when it has a problem to show.
-func appendFieldStart(b []byte, problem string) []byte {
-	b = append(b, "      <div class=\"field"...)
+// rowFieldIndent is the indentation of the fields' divs in a row's edit form.
+const rowFieldIndent = "      "
+
+// appendTypeOptions writes the options of a select of grade types, as the templates' range
+// over them does.
+func appendTypeOptions(b []byte, opts []typeOption) []byte {
+	for _, o := range opts {
+		b = append(b, "<option"...)
+		if o.Selected {
+			b = append(b, " selected"...)
+		}
+		b = append(b, '>')
+		b = appendEscaped(b, o.Name)
+		b = append(b, "</option>"...)
+	}
+	return b
+}
+
+// appendFieldStart opens a form field's div, indented by indent, marked invalid when it has a
+// problem to show.
+func appendFieldStart(b []byte, indent, problem string) []byte {
+	b = append(b, indent...)
+	b = append(b, "<div class=\"field"...)
 	if problem != "" {
 		b = append(b, " invalid"...)
 	}
 	return append(b, "\">\n"...)
 }
 
-// appendFieldError writes the "field-error" template's line and closes the field's div.
-func appendFieldError(b []byte, problem string) []byte {
-	b = append(b, "        "...)
+// appendFieldError writes the line of the "field-error" template inside a field's div indented
+// by indent, and closes the div.
+func appendFieldError(b []byte, indent, problem string) []byte {
+	b = append(b, indent...)
+	b = append(b, "  "...)
+	b = appendProblem(b, problem)
+	b = append(b, '\n')
+	b = append(b, indent...)
+	return append(b, "</div>\n"...)
+}
+
+// appendProblem writes what the "field-error" template does: the problem, if any, in its span.
+func appendProblem(b []byte, problem string) []byte {
 	if problem != "" {
 		b = append(b, "<span class=\"error\" role=\"alert\">"...)
 		b = appendEscaped(b, problem)
 		b = append(b, "</span>"...)
 	}
-	return append(b, "\n      </div>\n"...)
+	return b
 }
 
 // appendEscaped appends s escaped as html/template escapes a string (not template.HTML) in

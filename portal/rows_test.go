@@ -14,7 +14,7 @@ import (
 // referenceTemplates are the pages' templates, parsed once for all the comparisons.
 var referenceTemplates = sync.OnceValues(parseTemplates)
 
-// referenceRows executes the "grade-row" template, the reference gradeRowsHTML must match, for
+// referenceRows executes the "grade-row" template, the reference appendGradeRows must match, for
 // each row in turn, as the page's range over the rows did.
 func referenceRows(t testing.TB, rows []gradeRow) string {
 	t.Helper()
@@ -31,12 +31,17 @@ func referenceRows(t testing.TB, rows []gradeRow) string {
 	return buf.String()
 }
 
-// checkRows fails t when gradeRowsHTML's bytes differ from the template's for rows, showing
+// checkRows fails t when appendGradeRows's bytes differ from the template's for rows, showing
 // where they part.
 func checkRows(t testing.TB, rows []gradeRow) {
 	t.Helper()
-	want := referenceRows(t, rows)
-	got := string(gradeRowsHTML(rows))
+	checkSame(t, "appendGradeRows", "the grade-row template", string(appendGradeRows(nil, rows)), referenceRows(t, rows))
+}
+
+// checkSame fails t when got, written by writer, differs from want, written by reference,
+// showing where they part.
+func checkSame(t testing.TB, writer, reference, got, want string) {
+	t.Helper()
 	if got == want {
 		return
 	}
@@ -45,8 +50,8 @@ func checkRows(t testing.TB, rows []gradeRow) {
 		i++
 	}
 	from := max(i-80, 0)
-	t.Fatalf("gradeRowsHTML differs from the grade-row template at byte %d:\n got: %q\nwant: %q",
-		i, got[from:min(i+80, len(got))], want[from:min(i+80, len(want))])
+	t.Fatalf("%s differs from %s at byte %d (lengths %d and %d):\n got: %q\nwant: %q",
+		writer, reference, i, len(got), len(want), got[from:min(i+80, len(got))], want[from:min(i+80, len(want))])
 }
 
 // pageRows makes the rows of st as the student's page does.
@@ -115,7 +120,7 @@ func TestGradeRowsMatchTemplate(t *testing.T) {
 	})
 }
 
-// FuzzGradeRows checks gradeRowsHTML against the "grade-row" template for arbitrary values:
+// FuzzGradeRows checks appendGradeRows against the "grade-row" template for arbitrary values:
 //
 //	go test -run '^$' -fuzz FuzzGradeRows -fuzztime 60s ./portal/
 func FuzzGradeRows(f *testing.F) {
