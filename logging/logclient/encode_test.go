@@ -2,6 +2,7 @@ package logclient
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,4 +84,47 @@ func BenchmarkAppendKeyvals(b *testing.B) {
 	for b.Loop() {
 		buf = appendKeyvals(buf[:0], kv, "grading", "127.0.0.1:6000", time.Time{})
 	}
+}
+
+// TestAppendTime checks the entries' time format against time's own RFC 3339, around the edges
+// of days, months, leap years, the epoch and the years it writes itself, and at random.
+func TestAppendTime(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want := tm.UTC().AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := appendTime([]byte("x"), tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, y := range []int{-1, 0, 1, 4, 99, 100, 400, 1582, 1899, 1900, 1969, 1970, 1971, 2000, 2024, 2026, 2100, 9999, 10000, 12345} {
+		for _, m := range []time.Month{1, 2, 3, 12} {
+			for _, d := range []int{0, 1, 28, 29, 30, 31} {
+				for _, ns := range []int{0, -1, 1, 100, 120000000, 999999999} {
+					check(time.Date(y, m, d, 0, 0, 0, ns, time.UTC))
+					check(time.Date(y, m, d, 23, 59, 59, ns, time.FixedZone("x", -7*3600)))
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(time.Unix(r.Int64N(400*365*86400)-200*365*86400, r.Int64N(1e9)))
+		check(time.Unix(r.Int64N(253402300800+62167219200)-62167219200, 0).In(time.FixedZone("y", 3600)))
+	}
+	check(time.Time{})
+	check(time.Unix(1<<62, 0))
+	check(time.Unix(-1<<62, 0))
+}
+
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1795953600), int64(123456789))
+	f.Add(int64(-62135596800), int64(1))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec)
+		want := tm.UTC().AppendFormat(nil, time.RFC3339Nano)
+		if got := appendTime(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%d, %d) = %s, want %s", sec, nsec, got, want)
+		}
+	})
 }

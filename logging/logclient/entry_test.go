@@ -137,3 +137,27 @@ func FuzzIsCompactScalar(f *testing.F) {
 		}
 	})
 }
+
+// TestIsPlainASCII checks the word-at-a-time test against a byte at a time, for every length up
+// to 24 with each kind of byte at each position.
+func TestIsPlainASCII(t *testing.T) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 24; n++ {
+		for pos := range n {
+			for _, c := range []byte{0x00, 0x01, 0x1f, 0x20, '!', '"', '#', '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xa2, 0xdc, 0xff} {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = c
+				if s := string(b); isPlainASCII(s) != plain(s) {
+					t.Errorf("isPlainASCII(%q) = %v", s, !plain(s))
+				}
+			}
+		}
+	}
+}
