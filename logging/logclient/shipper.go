@@ -122,7 +122,7 @@ type Shipper struct {
 	ready chan struct{} // a batch has been sealed: a sender should look
 	wake  chan struct{} // a batch has its first entry: its flush timer should run
 
-	depth      atomic.Int64  // = pending, read without the lock
+	// enqueued-settled = pending, read without the lock (Pending).
 	enqueued   atomic.Uint64 // entries accepted by Log
 	settled    atomic.Uint64 // entries shipped or given up on by the server's refusal
 	closed     atomic.Bool
@@ -223,7 +223,7 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 	if reg := opts.Metrics; reg != nil {
 		s.dropped = reg.Counter("log_shipper", "dropped_entries_total", "Log entries not shipped to the log service, by reason: queue_full, rejected (refused by the log service), closed.", "reason")
 		s.shipped = reg.Counter("log_shipper", "shipped_entries_total", "Log entries the log service has acknowledged.")
-		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.depth.Load()) })
+		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.Pending()) })
 	}
 	s.prefix = requestid.New()
 	// Stderr already names the component (StderrLogger does); what the Endpointer reports is a
@@ -254,7 +254,7 @@ func (s *Shipper) Log(keyvals ...any) error {
 		s.dropped.With("reason", "closed").Add(1)
 		return nil
 	}
-	if s.depth.Load() >= int64(s.opts.QueueSize) {
+	if s.Pending() >= s.opts.QueueSize {
 		// Full already: do not spend the encoding on an entry that will be dropped.
 		s.drop()
 		return nil
@@ -281,7 +281,6 @@ func (s *Shipper) Log(keyvals ...any) error {
 	s.pending++
 	s.bytes += len(line)
 	s.accepted++
-	s.depth.Store(int64(s.pending))
 	s.enqueued.Add(1)
 	if b.entries >= s.opts.BatchSize || len(b.body) >= maxBatchBytes {
 		s.sealLocked()
@@ -486,7 +485,7 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 			s.shipped.Add(float64(b.entries))
 			s.unreachable.Store(false)
 			if s.failing.CompareAndSwap(true, false) {
-				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.depth.Load())
+				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.Pending())
 			}
 			s.dropWarned.Store(false)
 			return true
@@ -564,7 +563,6 @@ func (s *Shipper) settle(b *batch) {
 	s.mu.Lock()
 	s.pending -= b.entries
 	s.bytes -= b.bytes
-	s.depth.Store(int64(s.pending))
 	s.settled.Add(uint64(b.entries))
 	if b.failed {
 		s.retrying--
