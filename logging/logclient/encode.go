@@ -94,21 +94,24 @@ func appendKeyvals(dst []byte, keyvals []any, service, instance string, now time
 			key = text.Truncate(key, MaxFieldNameLen)
 		}
 		// As in a map: once MaxFields are held, nothing more is taken; a repeated key's last
-		// value wins.
+		// value wins. The fields are kept in order of their keys (few: an insertion sort), so a
+		// repeated key is the one just before where the new one would go.
 		if len(fields) >= MaxFields {
 			continue
 		}
-		if j := indexKey(fields, key); j >= 0 {
-			fields[j].val = val
+		j := len(fields)
+		for j > 0 && keyLess(key, fields[j-1].key) {
+			j--
+		}
+		if j > 0 && sameKey(fields[j-1].key, key) {
+			fields[j-1].val = val
 			continue
 		}
-		fields = append(fields, keyval{key, val})
-	}
-	// Few fields, keys all different: an insertion sort, without SortFunc's calls through a func.
-	for i := 1; i < len(fields); i++ {
-		for j := i; j > 0 && keyLess(fields[j].key, fields[j-1].key); j-- {
-			fields[j], fields[j-1] = fields[j-1], fields[j]
+		fields = append(fields, keyval{})
+		for k := len(fields) - 1; k > j; k-- {
+			fields[k] = fields[k-1]
 		}
+		fields[j] = keyval{key, val}
 	}
 
 	if !stamped && now.IsZero() {
@@ -139,14 +142,10 @@ func appendKeyvals(dst []byte, keyvals []any, service, instance string, now time
 	return append(b[:start], encodeForShipping(EntryFromKeyvals(keyvals, service, instance, now))...)
 }
 
-// indexKey is the index of the field named key in fields, or -1.
-func indexKey(fields []keyval, key string) int {
-	for j := range fields {
-		if fields[j].key == key {
-			return j
-		}
-	}
-	return -1
+// sameKey is a == b for field names, which are never empty, most pairs told apart by their
+// lengths and first bytes without a call.
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && a[0] == b[0] && a == b
 }
 
 // keyLess orders field names, which are never empty, as < does, deciding most pairs on their

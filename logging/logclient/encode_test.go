@@ -2,6 +2,7 @@ package logclient
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -60,9 +61,18 @@ func FuzzEncodeKeyvals(f *testing.F) {
 		"msg\x00sa\x00lonely", "time\x00ssoon\x00ts\x00snope", "ts\x00t12\x00x\x00f1.5\x00y\x00fNaN\x00z\x00b1\x00n\x00n",
 		"a\x00s1\x00a\x00s2\x00\x00sempty\x00err\x00e", "service\x00sportal\x00instance\x00s\x00level\x00sWARNING",
 		"k\x00s\"quoted\"\n\u2028\xff", strings.Repeat("k\x00sv\x00", 200), "big\x00s" + strings.Repeat("x", 70<<10),
+		"b\x00s1\x00a\x00s2\x00c\x00s3\x00a\x00s4\x00b\x00s5\x00ab\x00s6\x00a\x00i7",
 	} {
 		f.Add(s)
 	}
+	// More fields than MaxFields, in no order, then keys seen before: the first MaxFields
+	// distinct keys are kept, and a repeat past the bound is not taken.
+	var many strings.Builder
+	for i := range MaxFields + 10 {
+		fmt.Fprintf(&many, "k%d\x00sv%d\x00", (i*37)%(MaxFields+10), i)
+	}
+	many.WriteString("k0\x00slast\x00k37\x00slast")
+	f.Add(many.String())
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	f.Fuzz(func(t *testing.T, in string) {
 		kv := fuzzKeyvals(in)
