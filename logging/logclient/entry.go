@@ -2,6 +2,7 @@ package logclient
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -176,10 +177,14 @@ const hexDigits = "0123456789abcdef"
 // (the lines are read by programs and by html/template, which escapes for itself); like it, it
 // turns invalid UTF-8 into U+FFFD and escapes U+2028 and U+2029.
 func appendJSONString(dst []byte, s string) []byte {
-	if isPlainASCII(s) {
-		return appendQuoted(dst, s)
+	n := len(dst)
+	dst = slices.Grow(dst, len(s)+2)[:n+len(s)+2]
+	dst[n] = '"'
+	dst[n+1+len(s)] = '"'
+	if copyPlainASCII(dst[n+1:n+1+len(s)], s) {
+		return dst
 	}
-	return appendJSONStringEscaped(dst, s)
+	return appendJSONStringEscaped(dst[:n], s)
 }
 
 // appendQuoted appends s between quotes as it is: s must need no escaping.
@@ -192,26 +197,46 @@ func appendQuoted(dst []byte, s string) []byte {
 	return dst
 }
 
-// isPlainASCII reports whether s is all printable ASCII other than the quote and the backslash:
-// a JSON string as it is. Almost every key and value logged is. It looks at eight bytes at a
-// time, the last word overlapping the one before it (four and four below eight bytes).
-func isPlainASCII(s string) bool {
+// copyPlainASCII copies s to d, as long as s, while it is all printable ASCII other than the
+// quote and the backslash, and reports whether it was: a JSON string as it is, as almost every
+// key and value logged is. It reads and writes eight bytes at a time, the last word overlapping
+// the one before it (four and four below eight bytes), so that a short string is looked at and
+// copied in one pass without a call.
+func copyPlainASCII(d []byte, s string) bool {
+	d = d[:len(s)]
 	switch {
 	case len(s) >= 8:
 		i := 0
 		for ; i+8 <= len(s); i += 8 {
-			if special8(load64(s[i:])) {
+			x := load64(s[i:])
+			if special8(x) {
 				return false
 			}
+			binary.LittleEndian.PutUint64(d[i:], x)
 		}
-		return i == len(s) || !special8(load64(s[len(s)-8:]))
+		if i < len(s) {
+			x := load64(s[len(s)-8:])
+			if special8(x) {
+				return false
+			}
+			binary.LittleEndian.PutUint64(d[len(s)-8:], x)
+		}
+		return true
 	case len(s) >= 4:
-		return !special8(uint64(load32(s)) | uint64(load32(s[len(s)-4:]))<<32)
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+		x, y := load32(s), load32(s[len(s)-4:])
+		if special8(uint64(x) | uint64(y)<<32) {
 			return false
 		}
+		binary.LittleEndian.PutUint32(d, x)
+		binary.LittleEndian.PutUint32(d[len(s)-4:], y)
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+		d[i] = c
 	}
 	return true
 }
