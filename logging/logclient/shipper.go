@@ -259,23 +259,49 @@ func (s *Shipper) Log(keyvals ...any) error {
 		s.drop()
 		return nil
 	}
-	bp := encodeBuffers.Get().(*[]byte)
-	line := appendKeyvals((*bp)[:0], keyvals, s.opts.Service, s.opts.Instance, time.Time{})
-	s.mu.Lock()
-	if s.pending >= s.opts.QueueSize || s.bytes+len(line) > s.opts.QueueBytes {
-		s.mu.Unlock()
-		putEncodeBuffer(bp, line)
-		s.drop()
-		return nil
+	var (
+		b    *batch
+		bp   *[]byte // the pooled buffer line is in, if not in b's body
+		line []byte
+	)
+	if s.mu.TryLock() {
+		// No other call is adding an entry: encode this one straight into the body of the
+		// batch being gathered, and take it out again if it does not fit.
+		b = s.cur
+		mark := len(b.body)
+		if b.entries > 0 {
+			b.body = append(b.body, ',')
+		}
+		n := len(b.body)
+		b.body = appendKeyvals(b.body, keyvals, s.opts.Service, s.opts.Instance, time.Time{})
+		line = b.body[n:]
+		if !s.fitsLocked(len(line)) {
+			b.body = b.body[:mark]
+			s.mu.Unlock()
+			s.drop()
+			return nil
+		}
+	} else {
+		// Another call holds the lock: encode beside it, and copy the line in.
+		bp = encodeBuffers.Get().(*[]byte)
+		line = appendKeyvals((*bp)[:0], keyvals, s.opts.Service, s.opts.Instance, time.Time{})
+		s.mu.Lock()
+		if !s.fitsLocked(len(line)) {
+			s.mu.Unlock()
+			putEncodeBuffer(bp, line)
+			s.drop()
+			return nil
+		}
+		b = s.cur
+		if b.entries > 0 {
+			b.body = append(b.body, ',')
+		}
+		b.body = append(b.body, line...)
 	}
-	b := s.cur
 	first := b.entries == 0
 	if first {
 		b.first = time.Now()
-	} else {
-		b.body = append(b.body, ',')
 	}
-	b.body = append(b.body, line...)
 	b.entries++
 	b.bytes += len(line)
 	s.pending++
@@ -287,7 +313,9 @@ func (s *Shipper) Log(keyvals ...any) error {
 		first = false
 	}
 	s.mu.Unlock()
-	putEncodeBuffer(bp, line)
+	if bp != nil {
+		putEncodeBuffer(bp, line)
+	}
 	if first {
 		select {
 		case s.wake <- struct{}{}:
@@ -295,6 +323,11 @@ func (s *Shipper) Log(keyvals ...any) error {
 		}
 	}
 	return nil
+}
+
+// fitsLocked reports whether an entry of n bytes fits in the queue's bounds. s.mu is held.
+func (s *Shipper) fitsLocked(n int) bool {
+	return s.pending < s.opts.QueueSize && s.bytes+n <= s.opts.QueueBytes
 }
 
 // sealLocked closes the batch being gathered, which holds at least one entry, and queues it to
