@@ -100,7 +100,8 @@ type Shipper struct {
 	endpointer *sd.DefaultEndpointer
 	balancer   lb.Balancer
 
-	// mu guards the batch being gathered, the bounds' counts and the settling order.
+	// mu guards the batch being gathered, the bounds' counts and the settling order. Log holds
+	// it while it encodes an entry into the batch when no other call is adding one.
 	mu       sync.Mutex
 	cur      *batch
 	pending  int // entries accepted and not yet settled
