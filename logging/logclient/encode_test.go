@@ -2,6 +2,8 @@ package logclient
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,9 +61,18 @@ func FuzzEncodeKeyvals(f *testing.F) {
 		"msg\x00sa\x00lonely", "time\x00ssoon\x00ts\x00snope", "ts\x00t12\x00x\x00f1.5\x00y\x00fNaN\x00z\x00b1\x00n\x00n",
 		"a\x00s1\x00a\x00s2\x00\x00sempty\x00err\x00e", "service\x00sportal\x00instance\x00s\x00level\x00sWARNING",
 		"k\x00s\"quoted\"\n\u2028\xff", strings.Repeat("k\x00sv\x00", 200), "big\x00s" + strings.Repeat("x", 70<<10),
+		"b\x00s1\x00a\x00s2\x00c\x00s3\x00a\x00s4\x00b\x00s5\x00ab\x00s6\x00a\x00i7",
 	} {
 		f.Add(s)
 	}
+	// More fields than MaxFields, in no order, then keys seen before: the first MaxFields
+	// distinct keys are kept, and a repeat past the bound is not taken.
+	var many strings.Builder
+	for i := range MaxFields + 10 {
+		fmt.Fprintf(&many, "k%d\x00sv%d\x00", (i*37)%(MaxFields+10), i)
+	}
+	many.WriteString("k0\x00slast\x00k37\x00slast")
+	f.Add(many.String())
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	f.Fuzz(func(t *testing.T, in string) {
 		kv := fuzzKeyvals(in)
@@ -83,4 +94,47 @@ func BenchmarkAppendKeyvals(b *testing.B) {
 	for b.Loop() {
 		buf = appendKeyvals(buf[:0], kv, "grading", "127.0.0.1:6000", time.Time{})
 	}
+}
+
+// TestAppendTime checks the entries' time format against time's own RFC 3339, around the edges
+// of days, months, leap years, the epoch and the years it writes itself, and at random.
+func TestAppendTime(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want := tm.UTC().AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := appendTime([]byte("x"), tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, y := range []int{-1, 0, 1, 4, 99, 100, 400, 1582, 1899, 1900, 1969, 1970, 1971, 2000, 2024, 2026, 2100, 9999, 10000, 12345} {
+		for _, m := range []time.Month{1, 2, 3, 12} {
+			for _, d := range []int{0, 1, 28, 29, 30, 31} {
+				for _, ns := range []int{0, -1, 1, 100, 120000000, 999999999} {
+					check(time.Date(y, m, d, 0, 0, 0, ns, time.UTC))
+					check(time.Date(y, m, d, 23, 59, 59, ns, time.FixedZone("x", -7*3600)))
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(time.Unix(r.Int64N(400*365*86400)-200*365*86400, r.Int64N(1e9)))
+		check(time.Unix(r.Int64N(253402300800+62167219200)-62167219200, 0).In(time.FixedZone("y", 3600)))
+	}
+	check(time.Time{})
+	check(time.Unix(1<<62, 0))
+	check(time.Unix(-1<<62, 0))
+}
+
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1795953600), int64(123456789))
+	f.Add(int64(-62135596800), int64(1))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec)
+		want := tm.UTC().AppendFormat(nil, time.RFC3339Nano)
+		if got := appendTime(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%d, %d) = %s, want %s", sec, nsec, got, want)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package logclient
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -65,7 +66,7 @@ func (e Entry) SizeHint() int {
 // returned as it was.
 func (e Entry) AppendJSON(dst []byte) ([]byte, error) {
 	b := append(dst, `{"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendTime(b, e.Time)
 	b = append(b, `","service":`...)
 	b = appendJSONString(b, e.Service)
 	b = append(b, `,"instance":`...)
@@ -176,6 +177,99 @@ const hexDigits = "0123456789abcdef"
 // (the lines are read by programs and by html/template, which escapes for itself); like it, it
 // turns invalid UTF-8 into U+FFFD and escapes U+2028 and U+2029.
 func appendJSONString(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(s)+2)[:n+len(s)+2]
+	dst[n] = '"'
+	dst[n+1+len(s)] = '"'
+	if copyPlainASCII(dst[n+1:n+1+len(s)], s) {
+		return dst
+	}
+	return appendJSONStringEscaped(dst[:n], s)
+}
+
+// appendQuoted appends s between quotes as it is: s must need no escaping.
+func appendQuoted(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(s)+2)[:n+len(s)+2]
+	dst[n] = '"'
+	copy(dst[n+1:], s)
+	dst[n+1+len(s)] = '"'
+	return dst
+}
+
+// copyPlainASCII copies s to d, as long as s, while it is all printable ASCII other than the
+// quote and the backslash, and reports whether it was: a JSON string as it is, as almost every
+// key and value logged is. It reads and writes eight bytes at a time, the last word overlapping
+// the one before it (four and four below eight bytes), so that a short string is looked at and
+// copied in one pass without a call.
+func copyPlainASCII(d []byte, s string) bool {
+	d = d[:len(s)]
+	switch {
+	case len(s) >= 8:
+		i := 0
+		for ; i+8 <= len(s); i += 8 {
+			x := load64(s[i:])
+			if special8(x) {
+				return false
+			}
+			binary.LittleEndian.PutUint64(d[i:], x)
+		}
+		if i < len(s) {
+			x := load64(s[len(s)-8:])
+			if special8(x) {
+				return false
+			}
+			binary.LittleEndian.PutUint64(d[len(s)-8:], x)
+		}
+		return true
+	case len(s) >= 4:
+		x, y := load32(s), load32(s[len(s)-4:])
+		if special8(uint64(x) | uint64(y)<<32) {
+			return false
+		}
+		binary.LittleEndian.PutUint32(d, x)
+		binary.LittleEndian.PutUint32(d[len(s)-4:], y)
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+		d[i] = c
+	}
+	return true
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in x is below 0x20, at or above 0x80, the quote
+// or the backslash. An ASCII byte below 0x20 sets its high bit in x-0x2020…, one equal to c in
+// (x^cc…)-0x0101…; a borrow into the next byte only comes from a byte that is itself special.
+func special8(x uint64) bool {
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return ((x-ones*0x20)|(q-ones)|(bs-ones)|x)&highs != 0
+}
+
+// load64 and load32 read the first eight and four bytes of s, little-endian.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func load32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// appendJSONStringEscaped is appendJSONString for a string with something to escape or
+// non-ASCII text in it.
+func appendJSONStringEscaped(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -222,6 +316,10 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // NormalizeLevel lower-cases a level and maps common aliases onto go-kit's four names.
 func NormalizeLevel(lvl string) string {
+	switch lvl {
+	case "debug", "info", "warn", "error":
+		return lvl // as go-kit's level values print
+	}
 	lvl = strings.ToLower(strings.TrimSpace(lvl))
 	switch lvl {
 	case "warning":

@@ -137,3 +137,23 @@ func FuzzIsCompactScalar(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendJSONStringPlain checks the word-at-a-time path against the byte-at-a-time one, for
+// every length up to 24 with each kind of byte at each position, appended after other bytes.
+func TestAppendJSONStringPlain(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for pos := range max(n, 1) {
+			for _, c := range []byte{0x00, 0x01, 0x1f, 0x20, '!', '"', '#', '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xa2, 0xdc, 0xff} {
+				b := []byte(strings.Repeat("abcdefgh", 3)[:n])
+				if n > 0 {
+					b[pos] = c
+				}
+				s := string(b)
+				want := appendJSONStringEscaped([]byte("x"), s)
+				if got := appendJSONString([]byte("x"), s); !bytes.Equal(got, want) {
+					t.Errorf("appendJSONString(%q) = %q, want %q", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -100,7 +100,8 @@ type Shipper struct {
 	endpointer *sd.DefaultEndpointer
 	balancer   lb.Balancer
 
-	// mu guards the batch being gathered, the bounds' counts and the settling order.
+	// mu guards the batch being gathered, the bounds' counts and the settling order. Log holds
+	// it while it encodes an entry into the batch when no other call is adding one.
 	mu       sync.Mutex
 	cur      *batch
 	pending  int // entries accepted and not yet settled
@@ -122,7 +123,7 @@ type Shipper struct {
 	ready chan struct{} // a batch has been sealed: a sender should look
 	wake  chan struct{} // a batch has its first entry: its flush timer should run
 
-	depth      atomic.Int64  // = pending, read without the lock
+	// enqueued-settled = pending, read without the lock (Pending).
 	enqueued   atomic.Uint64 // entries accepted by Log
 	settled    atomic.Uint64 // entries shipped or given up on by the server's refusal
 	closed     atomic.Bool
@@ -223,7 +224,7 @@ func NewShipper(instancer sd.Instancer, opts ShipperOptions) *Shipper {
 	if reg := opts.Metrics; reg != nil {
 		s.dropped = reg.Counter("log_shipper", "dropped_entries_total", "Log entries not shipped to the log service, by reason: queue_full, rejected (refused by the log service), closed.", "reason")
 		s.shipped = reg.Counter("log_shipper", "shipped_entries_total", "Log entries the log service has acknowledged.")
-		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.depth.Load()) })
+		reg.GaugeFunc("log_shipper", "queue_depth", "Log entries waiting to be shipped (gathered, queued or in flight).", func() float64 { return float64(s.Pending()) })
 	}
 	s.prefix = requestid.New()
 	// Stderr already names the component (StderrLogger does); what the Endpointer reports is a
@@ -254,41 +255,68 @@ func (s *Shipper) Log(keyvals ...any) error {
 		s.dropped.With("reason", "closed").Add(1)
 		return nil
 	}
-	if s.depth.Load() >= int64(s.opts.QueueSize) {
+	if s.Pending() >= s.opts.QueueSize {
 		// Full already: do not spend the encoding on an entry that will be dropped.
 		s.drop()
 		return nil
 	}
-	bp := encodeBuffers.Get().(*[]byte)
-	line := appendKeyvals((*bp)[:0], keyvals, s.opts.Service, s.opts.Instance, time.Time{})
-	s.mu.Lock()
-	if s.pending >= s.opts.QueueSize || s.bytes+len(line) > s.opts.QueueBytes {
-		s.mu.Unlock()
-		putEncodeBuffer(bp, line)
-		s.drop()
-		return nil
+	var (
+		b    *batch
+		bp   *[]byte // the pooled buffer line is in, if not in b's body
+		line []byte
+	)
+	if s.mu.TryLock() {
+		// No other call is adding an entry: encode this one straight into the body of the
+		// batch being gathered, and take it out again if it does not fit.
+		b = s.cur
+		mark := len(b.body)
+		if b.entries > 0 {
+			b.body = append(b.body, ',')
+		}
+		n := len(b.body)
+		b.body = appendKeyvals(b.body, keyvals, s.opts.Service, s.opts.Instance, time.Time{})
+		line = b.body[n:]
+		if !s.fitsLocked(len(line)) {
+			b.body = b.body[:mark]
+			s.mu.Unlock()
+			s.drop()
+			return nil
+		}
+	} else {
+		// Another call holds the lock: encode beside it, and copy the line in.
+		bp = encodeBuffers.Get().(*[]byte)
+		line = appendKeyvals((*bp)[:0], keyvals, s.opts.Service, s.opts.Instance, time.Time{})
+		s.mu.Lock()
+		if !s.fitsLocked(len(line)) {
+			s.mu.Unlock()
+			putEncodeBuffer(bp, line)
+			s.drop()
+			return nil
+		}
+		b = s.cur
+		if b.entries > 0 {
+			b.body = append(b.body, ',')
+		}
+		b.body = append(b.body, line...)
 	}
-	b := s.cur
 	first := b.entries == 0
 	if first {
 		b.first = time.Now()
-	} else {
-		b.body = append(b.body, ',')
 	}
-	b.body = append(b.body, line...)
 	b.entries++
 	b.bytes += len(line)
 	s.pending++
 	s.bytes += len(line)
 	s.accepted++
-	s.depth.Store(int64(s.pending))
 	s.enqueued.Add(1)
 	if b.entries >= s.opts.BatchSize || len(b.body) >= maxBatchBytes {
 		s.sealLocked()
 		first = false
 	}
 	s.mu.Unlock()
-	putEncodeBuffer(bp, line)
+	if bp != nil {
+		putEncodeBuffer(bp, line)
+	}
 	if first {
 		select {
 		case s.wake <- struct{}{}:
@@ -296,6 +324,11 @@ func (s *Shipper) Log(keyvals ...any) error {
 		}
 	}
 	return nil
+}
+
+// fitsLocked reports whether an entry of n bytes fits in the queue's bounds. s.mu is held.
+func (s *Shipper) fitsLocked(n int) bool {
+	return s.pending < s.opts.QueueSize && s.bytes+n <= s.opts.QueueBytes
 }
 
 // sealLocked closes the batch being gathered, which holds at least one entry, and queues it to
@@ -486,7 +519,7 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 			s.shipped.Add(float64(b.entries))
 			s.unreachable.Store(false)
 			if s.failing.CompareAndSwap(true, false) {
-				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.depth.Load())
+				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.Pending())
 			}
 			s.dropWarned.Store(false)
 			return true
@@ -564,7 +597,6 @@ func (s *Shipper) settle(b *batch) {
 	s.mu.Lock()
 	s.pending -= b.entries
 	s.bytes -= b.bytes
-	s.depth.Store(int64(s.pending))
 	s.settled.Add(uint64(b.entries))
 	if b.failed {
 		s.retrying--

@@ -582,3 +582,89 @@ func TestShipperSendsBatchesConcurrently(t *testing.T) {
 		t.Errorf("%d entries pending after Flush", n)
 	}
 }
+
+// TestShipperKeepsEveryEntryOfConcurrentCallers: calls that find another one adding its entry
+// encode beside it and copy their line in; every entry arrives once, whole, whichever way it
+// went.
+func TestShipperKeepsEveryEntryOfConcurrentCallers(t *testing.T) {
+	ls := startLogServer(t)
+	reg := telemetry.New()
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, testOptions(reg, &testkit.Buffer{}))
+	const callers, each = 8, 500
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				sh.Log("level", level.InfoValue(), "msg", "concurrent", "caller", c, "i", i, "took", time.Duration(i)*time.Microsecond)
+			}
+		})
+	}
+	wg.Wait()
+	if err := sh.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := ls.entries(logging.Query{})
+	if len(got) != callers*each {
+		t.Fatalf("%d entries stored, want %d", len(got), callers*each)
+	}
+	seen := map[[2]float64]bool{}
+	for _, e := range got {
+		key := [2]float64{e["caller"].(float64), e["i"].(float64)}
+		if seen[key] || e["msg"] != "concurrent" || e["level"] != "info" || e["service"] != "grading" {
+			t.Fatalf("entry %v repeated or not as logged", e)
+		}
+		seen[key] = true
+	}
+	if d := dropped(t, reg); d != 0 {
+		t.Errorf("%v entries dropped", d)
+	}
+}
+
+// TestShipperDropsOverQueueBytes: an entry that would take the queue over QueueBytes is taken
+// out of the batch it was encoded into, and the batch still ships whole, with the entries that
+// fitted.
+func TestShipperDropsOverQueueBytes(t *testing.T) {
+	ls := startLogServer(t)
+	in := &switchInstancer{}
+	reg := telemetry.New()
+	opts := testOptions(reg, &testkit.Buffer{})
+	opts.QueueBytes = 1000
+	opts.FlushInterval = time.Hour
+	sh := logclient.NewShipper(in, opts)
+	defer sh.Close(context.Background())
+	for i := range 50 {
+		sh.Log("msg", "bytes bound", "i", i, "pad", strings.Repeat("p", 50))
+	}
+	kept := sh.Pending()
+	if kept == 0 || kept >= 50 {
+		t.Fatalf("%d entries kept under a 1000-byte bound, want some and not all", kept)
+	}
+	if d := dropped(t, reg); d != float64(50-kept) {
+		t.Errorf("dropped %v, want %d", d, 50-kept)
+	}
+	in.set(ls.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sh.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := ls.entries(logging.Query{})
+	if len(got) != kept {
+		t.Fatalf("%d entries stored, want the %d kept", len(got), kept)
+	}
+	for _, e := range got {
+		if e["msg"] != "bytes bound" || e["i"].(float64) >= float64(kept) {
+			t.Errorf("stored %v, want the first %d entries", e, kept)
+		}
+	}
+}
+
+// dropped is how many entries a Shipper counting on reg has dropped, for any reason.
+func dropped(tb testing.TB, reg *telemetry.Metrics) float64 {
+	tb.Helper()
+	n := 0.0
+	for _, reason := range []string{"queue_full", "rejected", "closed"} {
+		n += testkit.MetricValue(tb, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", reason)
+	}
+	return n
+}
