@@ -91,8 +91,9 @@ type ShipperOptions struct {
 // Order: the entries of one batch are stored in the order they were logged. Batches in flight
 // together are stored in the order the log service finishes them, which may differ from the
 // order they were sent by a batch or two; each entry keeps the time it was logged. Once an
-// attempt has failed, batches go one at a time, oldest first, until every batch that has
-// failed is delivered, so entries held through an outage arrive in order.
+// attempt has failed, batches go one at a time, oldest first, until every batch sealed before the
+// log service took one again is delivered (those that failed, and those that waited behind them),
+// so entries held through an outage arrive in order, and before any logged after it.
 type Shipper struct {
 	opts       ShipperOptions
 	client     *http.Client
@@ -116,7 +117,11 @@ type Shipper struct {
 	watermark  uint64
 	progress   chan struct{} // closed and replaced whenever a batch is settled
 	retrying   int           // batches sealed and not settled that have had a failed attempt
-	retryNow   chan struct{} // closed and replaced by Flush: stop backing off
+	// catchUp is the number of the last batch sealed when an attempt last failed or when the log
+	// service took a batch again after failures: until every batch up to it is settled, batches
+	// go one at a time, oldest first.
+	catchUp  uint64
+	retryNow chan struct{} // closed and replaced by Flush: stop backing off
 
 	sealedq []*batch // sealed batches not yet taken by a sender, oldest first (under mu)
 
@@ -517,7 +522,12 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		switch {
 		case err == nil:
 			s.shipped.Add(float64(b.entries))
-			s.unreachable.Store(false)
+			if s.unreachable.Swap(false) {
+				// What was sealed during the outage, failed or not, is delivered in order too.
+				s.mu.Lock()
+				s.catchUp = max(s.catchUp, s.sealed)
+				s.mu.Unlock()
+			}
 			if s.failing.CompareAndSwap(true, false) {
 				s.opts.Stderr.Log("level", "info", "msg", "log service reachable again; shipping the queued entries", "queued", s.Pending())
 			}
@@ -533,12 +543,13 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		}
 		s.failures.Add(1)
 		s.unreachable.Store(true)
+		s.mu.Lock()
 		if !b.failed {
 			b.failed = true
-			s.mu.Lock()
 			s.retrying++
-			s.mu.Unlock()
 		}
+		s.catchUp = max(s.catchUp, s.sealed)
+		s.mu.Unlock()
 		if s.failing.CompareAndSwap(false, true) {
 			s.opts.Stderr.Log("level", "warn", "msg", "cannot ship logs; queueing and retrying with backoff", "err", err)
 		}
@@ -557,13 +568,13 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 	}
 }
 
-// takeTurn waits, while any batch has had a failed attempt, until b is the oldest batch not
-// settled, so that what was held through an outage is delivered in order; it returns false if
-// ctx ended first.
+// takeTurn waits, while any batch has had a failed attempt or a batch up to catchUp is not
+// settled, until b is the oldest batch not settled, so that what was held through an outage is
+// delivered in order; it returns false if ctx ended first.
 func (s *Shipper) takeTurn(ctx context.Context, b *batch) bool {
 	for {
 		s.mu.Lock()
-		if s.retrying == 0 || s.nextSettle == b.seq {
+		if s.nextSettle == b.seq || (s.retrying == 0 && s.nextSettle > s.catchUp) {
 			s.mu.Unlock()
 			return true
 		}

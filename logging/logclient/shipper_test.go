@@ -146,6 +146,42 @@ func TestShipperDeliversThroughServiceLogger(t *testing.T) {
 	}
 }
 
+// TestShipperKeepsOrderOfBatchesSealedDuringAnOutage seals many batches while the log service is
+// down, only the first of which is ever tried before it comes back: once it takes a batch again,
+// the batches that waited are delivered one at a time, oldest first, not all at once.
+func TestShipperKeepsOrderOfBatchesSealedDuringAnOutage(t *testing.T) {
+	ls := startLogServer(t)
+	reg := telemetry.New()
+	var stderr testkit.Buffer
+	sh := logclient.NewShipper(sd.FixedInstancer{ls.addr}, testOptions(reg, &stderr))
+	defer sh.Close(context.Background())
+
+	ls.stop()
+	const chunks, per = 12, 25
+	for c := range chunks {
+		for i := c * per; i < (c+1)*per; i++ {
+			sh.Log("level", "info", "msg", fmt.Sprint("entry ", i), "seq", i)
+		}
+		// Longer than FlushInterval: each chunk is a batch of its own.
+		time.Sleep(50 * time.Millisecond)
+	}
+	ls.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sh.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := ls.entries(logging.Query{})
+	if len(got) != chunks*per {
+		t.Fatalf("%d entries arrived, want %d", len(got), chunks*per)
+	}
+	for i, m := range got {
+		if m["seq"] != float64(i) {
+			t.Fatalf("entry %d is %v: the batches held through the outage arrived out of order", i, m["seq"])
+		}
+	}
+}
+
 func TestShipperKeepsEntriesWhileLogServiceIsDown(t *testing.T) {
 	ls := startLogServer(t)
 	reg := telemetry.New()
