@@ -75,17 +75,7 @@ func benchmarkShipperLog(b *testing.B, caller func(*logclient.Shipper) func()) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "proc-cpu-ns/log")
-	b.ReportMetric(dropped(b, reg), "dropped")
-}
-
-// dropped is how many entries a Shipper counting on reg has dropped, for any reason.
-func dropped(tb testing.TB, reg *telemetry.Metrics) float64 {
-	tb.Helper()
-	n := 0.0
-	for _, reason := range []string{"queue_full", "rejected", "closed"} {
-		n += testkit.MetricValue(tb, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", reason)
-	}
-	return n
+	b.ReportMetric(testkit.ShipperDropped(b, reg.Gatherer()), "dropped")
 }
 
 // processCPU is the user and system CPU time this process has used.

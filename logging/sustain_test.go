@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/gradebook/gradebook/internal/testkit"
 	"github.com/gradebook/gradebook/logging/logclient"
 	"github.com/gradebook/gradebook/pkg/logx"
 	"github.com/gradebook/gradebook/pkg/telemetry"
@@ -53,7 +54,7 @@ func sustain(tb testing.TB, rate int, d time.Duration) sustained {
 	}
 	res.took = time.Since(start)
 	res.serviceCPU = cpuTime(tb, lp.pid) - cpu0
-	res.dropped = int(dropped(tb, reg))
+	res.dropped = int(testkit.ShipperDropped(tb, reg.Gatherer()))
 	res.stored = countMatching(tb, lp.file, []byte(`"service":"`+service+`"`))
 	return res
 }

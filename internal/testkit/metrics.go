@@ -41,3 +41,14 @@ func MetricValue(t testing.TB, g prometheus.Gatherer, name string, labels ...str
 	}
 	return 0
 }
+
+// ShipperDropped is how many entries the log shipper counting on g has dropped, for any reason
+// (gradebook_log_shipper_dropped_entries_total over its reasons).
+func ShipperDropped(t testing.TB, g prometheus.Gatherer) float64 {
+	t.Helper()
+	n := 0.0
+	for _, reason := range []string{"queue_full", "rejected", "closed"} {
+		n += MetricValue(t, g, "gradebook_log_shipper_dropped_entries_total", "reason", reason)
+	}
+	return n
+}

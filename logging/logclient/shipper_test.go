@@ -651,7 +651,7 @@ func TestShipperKeepsEveryEntryOfConcurrentCallers(t *testing.T) {
 		}
 		seen[key] = true
 	}
-	if d := dropped(t, reg); d != 0 {
+	if d := testkit.ShipperDropped(t, reg.Gatherer()); d != 0 {
 		t.Errorf("%v entries dropped", d)
 	}
 }
@@ -675,7 +675,7 @@ func TestShipperDropsOverQueueBytes(t *testing.T) {
 	if kept == 0 || kept >= 50 {
 		t.Fatalf("%d entries kept under a 1000-byte bound, want some and not all", kept)
 	}
-	if d := dropped(t, reg); d != float64(50-kept) {
+	if d := testkit.ShipperDropped(t, reg.Gatherer()); d != float64(50-kept) {
 		t.Errorf("dropped %v, want %d", d, 50-kept)
 	}
 	in.set(ls.addr)
@@ -693,14 +693,4 @@ func TestShipperDropsOverQueueBytes(t *testing.T) {
 			t.Errorf("stored %v, want the first %d entries", e, kept)
 		}
 	}
-}
-
-// dropped is how many entries a Shipper counting on reg has dropped, for any reason.
-func dropped(tb testing.TB, reg *telemetry.Metrics) float64 {
-	tb.Helper()
-	n := 0.0
-	for _, reason := range []string{"queue_full", "rejected", "closed"} {
-		n += testkit.MetricValue(tb, reg.Gatherer(), "gradebook_log_shipper_dropped_entries_total", "reason", reason)
-	}
-	return n
 }
