@@ -631,7 +631,7 @@ func drive(ctx context.Context, t *benchTarget, conns int, d time.Duration) roun
 				}
 				begin := time.Now()
 				_ = conn.SetDeadline(begin.Add(10 * time.Second))
-				status, err := roundTrip(conn, br, request)
+				status, body, err := roundTrip(conn, br, request)
 				if err != nil {
 					if ctx.Err() != nil {
 						break // cut off by the end of the round
@@ -643,7 +643,7 @@ func drive(ctx context.Context, t *benchTarget, conns int, d time.Duration) roun
 				}
 				res.lat = append(res.lat, time.Since(begin))
 				if status < 200 || status > 299 {
-					fail(fmt.Errorf("status %d", status))
+					fail(fmt.Errorf("status %d: %s", status, body))
 				}
 			}
 		})
@@ -667,24 +667,30 @@ func drive(ctx context.Context, t *benchTarget, conns int, d time.Duration) roun
 	return out
 }
 
-// roundTrip writes one request on conn and reads its whole response, returning the status.
-func roundTrip(conn net.Conn, br *bufio.Reader, request []byte) (int, error) {
+// roundTrip writes one request on conn and reads its whole response, returning the status and,
+// for an answer other than 2xx, the start of its body.
+func roundTrip(conn net.Conn, br *bufio.Reader, request []byte) (status int, body string, err error) {
 	if _, err := conn.Write(request); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// What the answer says, for the error report: the first line of its body, kept short.
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		body, _, _ = strings.Cut(strings.TrimSpace(string(head)), "\n")
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if resp.Close {
-		return resp.StatusCode, errors.New("the server closed the connection")
+		return resp.StatusCode, body, errors.New("the server closed the connection")
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, body, nil
 }
 
 // cpuTimes is the CPU time (user and system) each process has used so far, from /proc.

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,5 +66,38 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		if err == nil {
 			t.Errorf("bench %q: no error", args)
 		}
+	}
+}
+
+// TestBenchRoundTripReportsTheAnswer checks that an answer other than 2xx is reported with the
+// start of its body, so that a run's errors say what the system answered, and that the
+// connection stays usable after it.
+func TestBenchRoundTripReportsTheAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error":"the grading service is unavailable: no instance"}`+"\n"+strings.Repeat("x", 1000))
+			return
+		}
+		_, _ = io.WriteString(w, "fine")
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	req := func(path string) []byte {
+		return []byte("GET " + path + " HTTP/1.1\r\nHost: " + srv.Listener.Addr().String() + "\r\n\r\n")
+	}
+	status, body, err := roundTrip(conn, br, req("/down"))
+	if err != nil || status != http.StatusServiceUnavailable || body != `{"error":"the grading service is unavailable: no instance"}` {
+		t.Fatalf("roundTrip = %d %q %v; want 503 with the body's first line", status, body, err)
+	}
+	status, body, err = roundTrip(conn, br, req("/"))
+	if err != nil || status != http.StatusOK || body != "" {
+		t.Fatalf("then roundTrip = %d %q %v; want 200 and no body reported", status, body, err)
 	}
 }
