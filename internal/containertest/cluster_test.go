@@ -110,21 +110,36 @@ func (c *cluster) killLeader(t *testing.T) {
 	server := c.serviceAt(t, strings.Split(leader, ":")[0], "consul-server-1", "consul-server-2", "consul-server-3")
 	t.Logf("the leader is %s (%s)", server, leader)
 
+	// The election is asked of the servers that stay, as well as of host-a's client agent: a
+	// client agent whose RPC connection was to the killed server answers 500 until its dial times
+	// out (10 s) and it turns to another server, which says nothing about the election.
+	var survivors []string
+	for _, s := range []string{"consul-server-1", "consul-server-2", "consul-server-3"} {
+		if s != server {
+			survivors = append(survivors, "http://"+c.containerIP(t, s)+":8500")
+		}
+	}
+
 	load := startLoad(c.web.Jar, c.portals, false)
 	time.Sleep(time.Second)
 	kill := time.Now()
 	c.compose(time.Minute, "kill", server)
 	var elected string
 	testkit.Until(t, 10*time.Second-time.Since(kill), func() string {
-		l, err := c.tryLeader()
-		if err != nil {
-			return err.Error()
+		var problems []string
+		for _, api := range append([]string{c.consul}, survivors...) {
+			l, err := c.tryLeaderAt(api)
+			switch {
+			case err != nil:
+				problems = append(problems, err.Error())
+			case l == "" || l == leader:
+				problems = append(problems, fmt.Sprintf("%s: the leader is still %q", api, l))
+			default:
+				elected = l
+				return ""
+			}
 		}
-		if l == "" || l == leader {
-			return fmt.Sprintf("the leader is still %q", l)
-		}
-		elected = l
-		return ""
+		return strings.Join(problems, "; ")
 	})
 	t.Logf("figure: Consul leader killed to a new leader (%s): %v", elected, time.Since(kill).Round(10*time.Millisecond))
 	time.Sleep(3 * time.Second) // clients keep going under the new leader
@@ -255,12 +270,13 @@ func (c *cluster) restartDatabase(t *testing.T) {
 }
 
 // killPortal kills portal-1: portal-2 keeps serving without a failure, and Consul marks portal-1
-// critical.
+// critical, within cutOffDetected (its container's address is gone with it, so a check may wait
+// out its timeout rather than be refused).
 func (c *cluster) killPortal(t *testing.T) {
 	load := startLoad(c.web.Jar, c.portals[1:], false)
 	time.Sleep(time.Second)
 	c.compose(time.Minute, "kill", "portal-1")
-	testkit.Until(t, 3*checkInterval+time.Second, func() string {
+	testkit.Until(t, cutOffDetected+2*time.Second, func() string {
 		es, err := c.tryEntries("portal", "")
 		if err != nil {
 			return err.Error()
@@ -475,14 +491,17 @@ func (c *cluster) gradingReplica(replica, status string) string {
 	return ""
 }
 
-func (c *cluster) tryLeader() (string, error) {
-	a, err := try(c.web, c.consul+"/v1/status/leader")
+func (c *cluster) tryLeader() (string, error) { return c.tryLeaderAt(c.consul) }
+
+// tryLeaderAt asks the Consul agent whose HTTP API is at api which server leads.
+func (c *cluster) tryLeaderAt(api string) (string, error) {
+	a, err := try(c.web, api+"/v1/status/leader")
 	if err != nil {
 		return "", err
 	}
 	var l string
 	if a.status != http.StatusOK {
-		return "", fmt.Errorf("GET /v1/status/leader = %d %s", a.status, a.body)
+		return "", fmt.Errorf("GET %s/v1/status/leader = %d %s", api, a.status, a.body)
 	}
 	return l, json.Unmarshal([]byte(a.body), &l)
 }
@@ -528,15 +547,32 @@ func (c *cluster) containerOf(t *testing.T, service string) string {
 }
 
 // serviceAt is the one of services whose container has the address ip.
+// containerIP is the address of service's container on the cluster's network, which this
+// machine reaches directly (a bridge network).
+func (c *cluster) containerIP(t *testing.T, service string) string {
+	t.Helper()
+	ips := c.containerIPs(t, service)
+	if len(ips) == 0 {
+		t.Fatalf("%s has no address", service)
+	}
+	return ips[0]
+}
+
+// containerIPs are the addresses of service's container, one per network.
+func (c *cluster) containerIPs(t *testing.T, service string) []string {
+	t.Helper()
+	out, err := docker(t, 30*time.Second, "inspect", "--format",
+		"{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", c.containerOf(t, service))
+	if err != nil {
+		t.Fatalf("docker inspect: %v\n%s", err, out)
+	}
+	return strings.Fields(out)
+}
+
 func (c *cluster) serviceAt(t *testing.T, ip string, services ...string) string {
 	t.Helper()
 	for _, s := range services {
-		out, err := docker(t, 30*time.Second, "inspect", "--format",
-			"{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", c.containerOf(t, s))
-		if err != nil {
-			t.Fatalf("docker inspect: %v\n%s", err, out)
-		}
-		if slices.Contains(strings.Fields(out), ip) {
+		if slices.Contains(c.containerIPs(t, s), ip) {
 			return s
 		}
 	}
