@@ -46,6 +46,17 @@ type Checker struct {
 	mu      sync.Mutex
 	stopped bool // supervise's context has ended: no runner starts any more
 	runners map[*checkState]*runner
+
+	// onHeld, when set (before the checker runs), hears of each result a check's thresholds
+	// hold back.
+	onHeld func(heldResult)
+}
+
+// heldResult is a probe's result that a check's thresholds held back: the status stays what it
+// was until Threshold results in a row agree; this was the InARow-th.
+type heldResult struct {
+	Service, Check, Status, Output string
+	InARow, Threshold              int
 }
 
 // runner is one check's goroutine, as the checker tracks it; cancel is how it is stopped.
@@ -173,8 +184,14 @@ func (k *Checker) run(ctx context.Context, cs *checkState) {
 // whether the check is still the catalog's. A result the thresholds hold back changes nothing,
 // not even the output, as in Consul: the catalog keeps showing the result its status came from.
 func (k *Checker) record(cs *checkState, th *thresholds, status, output string) bool {
+	got := status
 	status, ok := th.next(status)
 	if !ok {
+		if k.onHeld != nil {
+			inARow, threshold := th.held(got)
+			k.onHeld(heldResult{Service: cs.ServiceID, Check: cs.Def.CheckID, Status: got, Output: output,
+				InARow: inARow, Threshold: threshold})
+		}
 		return k.cat.current(cs)
 	}
 	return k.cat.setStatus(cs, status, output)
@@ -195,6 +212,15 @@ type thresholds struct {
 
 func newThresholds(def checkDef) thresholds {
 	return thresholds{def: def, successes: def.SuccessBeforePassing, failures: def.FailuresBeforeCritical}
+}
+
+// held says, for a result next has just held back, how many like it have come in a row and how
+// many it takes to change the status.
+func (t *thresholds) held(status string) (inARow, threshold int) {
+	if status != api.HealthCritical {
+		return t.successes, t.def.SuccessBeforePassing
+	}
+	return t.failures, t.def.FailuresBeforeWarning
 }
 
 // next takes one probe's status and returns the status to record, or false to record nothing.

@@ -2,9 +2,14 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gradebook/gradebook/internal/testkit"
 )
 
 // settledRunners polls the number of running check runners until it is want, for up to 5 s, and
@@ -89,5 +94,34 @@ func TestStartOfAReplacedCheckRunsNothing(t *testing.T) {
 	got := settledRunners(want)
 	if got != want {
 		t.Errorf("%d check runners for %d checks", got, want)
+	}
+}
+
+// TestHeldResultsAreLogged checks that a result a check's thresholds hold back is logged, as
+// Consul logs it, with how many have come in a row and how many it takes, and that the change it
+// leads to is logged as every status change is.
+func TestHeldResultsAreLogged(t *testing.T) {
+	var logs testkit.Buffer
+	h := startHubLoggingTo(t, &logs)
+	tg := newTarget(t, 200)
+	c := consulClient(t, h.URL(), "")
+	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{
+		ID: "held-1", Name: "held", Port: 1,
+		Check: &api.AgentServiceCheck{CheckID: "held-check", HTTP: tg.URL, Interval: "100ms", FailuresBeforeCritical: 3},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, "the check passing", func() bool { return checkStatus(t, c, "held-check") == api.HealthPassing })
+	tg.status.Store(500)
+	testkit.Eventually(t, 5*time.Second, "the check critical", func() bool { return checkStatus(t, c, "held-check") == api.HealthCritical })
+	out := logs.String()
+	for _, want := range []string{
+		`msg="check failed; its status holds until enough failures in a row" service_id=held-1 check=held-check result=critical in_a_row=1 threshold=3`,
+		`msg="check failed; its status holds until enough failures in a row" service_id=held-1 check=held-check result=critical in_a_row=2 threshold=3`,
+		`msg="check status changed" service_id=held-1 check=held-check from=passing to=critical`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the hub's log has no line with\n\t%s\nlog:\n%s", want, out)
+		}
 	}
 }

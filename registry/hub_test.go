@@ -30,6 +30,12 @@ type testHub struct {
 // startHub serves a hub on 127.0.0.1:0 with a fresh -data (unless given) until the test ends.
 func startHub(t *testing.T, args ...string) *testHub {
 	t.Helper()
+	return startHubLoggingTo(t, testWriter{t}, args...)
+}
+
+// startHubLoggingTo is startHub with the hub's log lines written to w.
+func startHubLoggingTo(t *testing.T, w io.Writer, args ...string) *testHub {
+	t.Helper()
 	data := t.TempDir()
 	for i, a := range args {
 		if a == "-data" && i+1 < len(args) {
@@ -41,7 +47,7 @@ func startHub(t *testing.T, args ...string) *testHub {
 	if err != nil {
 		t.Fatalf("NewConfig: %v", err)
 	}
-	h, err := New(cfg, testWriter{t})
+	h, err := New(cfg, w)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -147,6 +147,16 @@ func New(cfg Config, stderr io.Writer) (*Hub, error) {
 		}
 		lg.Log("msg", "check status changed", "service_id", c.Service, "check", c.Check, "from", c.From, "to", c.To, "output", text.Clip(c.Output, 200))
 	}
+	// As Consul does, a result its check's thresholds hold back is logged: a failure at warn (an
+	// instance that may soon be critical), a success at info.
+	h.checker.onHeld = func(r heldResult) {
+		lg, msg := level.Warn(h.logger), "check failed; its status holds until enough failures in a row"
+		if r.Status != "critical" {
+			lg, msg = level.Info(h.logger), "check passed; its status holds until enough successes in a row"
+		}
+		lg.Log("msg", msg, "service_id", r.Service, "check", r.Check, "result", r.Status, "in_a_row", r.InARow,
+			"threshold", r.Threshold, "output", text.Clip(r.Output, 200))
+	}
 	rt.Metrics.GaugeFunc("registry", "services", "Registered service instances.", func() float64 {
 		cat.mu.Lock()
 		defer cat.mu.Unlock()
