@@ -447,32 +447,24 @@ func BenchmarkShipperLog(b *testing.B) {
 // TestShipperRetryIsNotStoredTwice loses the answer to the first batch after it has been
 // stored; the shipper sends it again, and the log service recognises it by its Idempotency-Key.
 func TestShipperRetryIsNotStoredTwice(t *testing.T) {
-	store, err := logging.OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	r := httpx.NewRouter()
-	logging.AddRoutes(r, logging.NewService(store, nil), nil)
 	var mu sync.Mutex
 	lost := false
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		mu.Lock()
-		loseThis := !lost
-		lost = true
-		mu.Unlock()
-		if !loseThis {
-			r.ServeHTTP(w, req)
-			return
-		}
-		r.ServeHTTP(discardWriter{header: http.Header{}}, req)
-		panic(http.ErrAbortHandler) // the connection drops with no answer
-	})}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	defer srv.Close()
+	addr, store := serveLogService(t, func(r http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			loseThis := !lost
+			lost = true
+			mu.Unlock()
+			if !loseThis {
+				r.ServeHTTP(w, req)
+				return
+			}
+			r.ServeHTTP(discardWriter{header: http.Header{}}, req)
+			panic(http.ErrAbortHandler) // the connection drops with no answer
+		})
+	})
 
-	sh := logclient.NewShipper(sd.FixedInstancer{ln.Addr().String()}, testOptions(nil, &testkit.Buffer{}))
+	sh := logclient.NewShipper(sd.FixedInstancer{addr}, testOptions(nil, &testkit.Buffer{}))
 	for i := range 3 {
 		sh.Log("msg", "once", "i", i)
 	}
@@ -488,6 +480,26 @@ func TestShipperRetryIsNotStoredTwice(t *testing.T) {
 	if n := store.Len(); n != 3 {
 		t.Errorf("%d entries stored, want 3 (each once)", n)
 	}
+}
+
+// serveLogService serves the log service's routes, on a store of its own, through wrap, which
+// lets a test stand between a shipper and the service; it stops at t's cleanup.
+func serveLogService(t *testing.T, wrap func(http.Handler) http.Handler) (addr string, store *logging.Store) {
+	t.Helper()
+	store, err := logging.OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httpx.NewRouter()
+	logging.AddRoutes(r, logging.NewService(store, nil), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: wrap(r)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); store.Close() })
+	return ln.Addr().String(), store
 }
 
 type discardWriter struct{ header http.Header }
@@ -565,29 +577,21 @@ func TestShipperAcrossLogServiceRestart(t *testing.T) {
 // one is sent and stored beside it, and checks that Flush waits for the one held: it returns
 // once every entry logged before it is stored, not once as many entries as that are.
 func TestShipperSendsBatchesConcurrently(t *testing.T) {
-	store, err := logging.OpenStore(filepath.Join(t.TempDir(), "gradebook.log"), 100, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	r := httpx.NewRouter()
-	logging.AddRoutes(r, logging.NewService(store, nil), nil)
 	release := make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if bytes.Contains(body, []byte(`"msg":"held"`)) {
-			<-release
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		r.ServeHTTP(w, req)
-	})}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	defer srv.Close()
+	addr, store := serveLogService(t, func(r http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			body, _ := io.ReadAll(req.Body)
+			if bytes.Contains(body, []byte(`"msg":"held"`)) {
+				<-release
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			r.ServeHTTP(w, req)
+		})
+	})
 
 	opts := testOptions(nil, &testkit.Buffer{})
 	opts.BatchSize, opts.MaxInFlight, opts.FlushInterval = 10, 2, time.Hour
-	sh := logclient.NewShipper(sd.FixedInstancer{ln.Addr().String()}, opts)
+	sh := logclient.NewShipper(sd.FixedInstancer{addr}, opts)
 	defer sh.Close(context.Background())
 	for i := range 10 {
 		sh.Log("msg", "held", "i", i)
