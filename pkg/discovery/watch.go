@@ -72,8 +72,10 @@ func (w *watcher) run(ctx context.Context, health *api.Health, name string, tags
 			continue
 		}
 		published, failing = true, false
-		w.publish(sd.Event{Instances: now})
+		// Logged before they are published: whoever acts on the event finds the lines that say
+		// what changed already written.
 		known = logChanges(logger, known, now)
+		w.publish(sd.Event{Instances: now})
 	}
 }
 
